@@ -1,0 +1,1 @@
+"""Assembling the pileprep Beam graph, its options and the `pileprep` command line."""

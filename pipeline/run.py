@@ -1,0 +1,86 @@
+"""run(config, beam_args): check what can be checked, run the graph, print the summary.
+
+Input patterns and the output directory are checked before the pipeline starts, so the common
+mistakes fail in a second with a clear message instead of minutes later inside a worker.
+
+    run(RunConfig(inputs=("data/*.jsonl.zst",), output="out"), ["--direct_num_workers=2"])
+"""
+import json
+import sys
+import time
+
+from pipeline.options import RunConfig
+from transforms.errors import PileprepError
+from transforms.manifest import MANIFEST
+
+OUR_ENTRIES = (MANIFEST, "documents", "rejects", "shards")  # what --overwrite may remove
+
+
+def _entries(directory: str) -> list[str]:
+    """Names directly inside a directory (any file system); [] when it does not exist."""
+    from apache_beam.io.filesystems import FileSystems
+
+    prefix = directory.rstrip("/") + "/"
+    try:
+        found = FileSystems.match([prefix + "*"])[0].metadata_list
+    except Exception:
+        return []
+    return sorted({m.path[len(prefix):].split("/")[0] for m in found if m.path.startswith(prefix)})
+
+
+def prepare_output(output: str, overwrite: bool):
+    """Refuse a non-empty output unless --overwrite; then remove the old manifest first, so a
+    half-replaced directory never looks complete, and only then the old outputs."""
+    import os
+
+    from apache_beam.io.filesystems import FileSystems
+
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise PileprepError(f"--output {output} is a file: give a directory")
+    entries = _entries(output) if not os.path.isdir(output) else sorted(os.listdir(output))
+    if not entries:
+        FileSystems.mkdirs(output) if not FileSystems.exists(output) else None
+        return
+    if not overwrite:
+        raise PileprepError(f"--output {output} is not empty ({', '.join(entries[:5])}"
+                            f"{', ...' if len(entries) > 5 else ''}): choose a new directory or pass "
+                            f"--overwrite to replace a previous pileprep run")
+    foreign = [e for e in entries if e not in OUR_ENTRIES and not e.startswith(".tmp-")]
+    if foreign:
+        raise PileprepError(f"--output {output} holds files pileprep did not write ({', '.join(foreign[:5])}): "
+                            f"--overwrite only replaces a pileprep run; choose another directory")
+    join = FileSystems.join
+    if MANIFEST in entries:
+        FileSystems.delete([join(output, MANIFEST)])
+    rest = [join(output, e) for e in entries if e != MANIFEST]
+    if rest:
+        FileSystems.delete(rest)
+
+
+def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, quiet: bool = False) -> dict:
+    """Run the pipeline to completion and return the manifest it wrote."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from pipeline.graph import build
+    from pipeline.runners import make_pipeline
+    from pipeline.summary import summary
+    from transforms.read import match_inputs
+
+    started = time.monotonic()
+    files = match_inputs(config.inputs)
+    prepare_output(config.output, config.overwrite)
+    if not quiet:
+        total = sum(f.size for f in files)
+        print(f"pileprep: reading {len(files)} file(s), {total / 1e6:,.1f} MB, into {config.output}",
+              file=sys.stderr)
+    p = make_pipeline(beam_args, workers=workers)
+    build(p, config, files)
+    p.run().wait_until_finish()
+    manifest_path = FileSystems.join(config.output, MANIFEST)
+    if not FileSystems.exists(manifest_path):
+        raise PileprepError(f"the pipeline finished but wrote no {manifest_path}: the run is incomplete")
+    with FileSystems.open(manifest_path) as f:
+        manifest = json.loads(f.read())
+    if not quiet:
+        print(summary(manifest, time.monotonic() - started))
+    return manifest

@@ -1,0 +1,45 @@
+"""Choosing the runner: Beam options pass through unchanged, with a local default that needs no
+network and uses both cores.
+
+Beam's DirectRunner first tries to download the Prism runner from GitHub; on an air-gapped machine
+that fails slowly before falling back. For the local default we therefore build the same FnApiRunner
+the DirectRunner would fall back to, in multi-process mode with one worker per core.
+
+    p = make_pipeline(["--runner", "DataflowRunner", "--project", "p", ...])
+"""
+import os
+
+LOCAL_RUNNERS = (None, "DirectRunner", "direct", "FnApiRunner")
+
+
+def _given(args: list[str], flag: str) -> bool:
+    return any(a == flag or a.startswith(flag + "=") for a in args)
+
+
+def local_runner(options):
+    """The FnApiRunner, as SwitchingDirectRunner builds it, without the Prism attempt."""
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    info = fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded))
+    return fn_runner.FnApiRunner(provision_info=info)
+
+
+def make_pipeline(beam_args: list[str], *, workers: int | None = None, verbose: bool = False):
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+
+    if not verbose and not _given(beam_args, "--default_sdk_harness_log_level"):
+        beam_args = beam_args + ["--default_sdk_harness_log_level=WARNING"]
+    options = PipelineOptions(beam_args)
+    runner = options.view_as(StandardOptions).runner
+    if runner not in LOCAL_RUNNERS:
+        return beam.Pipeline(options=options)
+    direct = options.view_as(DirectOptions)
+    if not _given(beam_args, "--direct_running_mode"):
+        direct.direct_running_mode = "multi_processing"
+    if not _given(beam_args, "--direct_num_workers"):
+        direct.direct_num_workers = workers or min(2, os.cpu_count() or 1)
+    return beam.Pipeline(runner=local_runner(options), options=options)

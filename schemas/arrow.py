@@ -1,0 +1,13 @@
+"""Arrow schemas of the Parquet files pileprep writes (cleaned documents; later, shard lineage)."""
+import pyarrow as pa
+
+DOCUMENTS = pa.schema([
+    pa.field("id", pa.string(), nullable=False),          # "<file name>:<line number>", unique per run
+    pa.field("source", pa.string(), nullable=False),      # meta.pile_set_name ("unknown" if absent)
+    pa.field("text", pa.large_string(), nullable=False),  # normalized, after the rules' line edits
+    pa.field("order_key", pa.uint64(), nullable=False),   # xxh64(seed, id): the seeded document order
+    pa.field("chars_in", pa.int64(), nullable=False),     # characters as read, before normalization
+    pa.field("chars", pa.int64(), nullable=False),        # characters written
+    pa.field("normalized", pa.bool_(), nullable=False),   # whether ftfy changed the text
+    pa.field("lines_removed", pa.int64(), nullable=False),  # by the rules' line edits
+], metadata={"pileprep": "cleaned documents, sorted by order_key within each file"})

@@ -1,0 +1,114 @@
+"""CountOutcomes: the run's document counts, computed from the records themselves.
+
+Beam metrics can count a retried bundle twice, so the manifest's numbers come from data: every
+record ends in exactly one terminal outcome (malformed, filtered, deduplicated, over_budget,
+packed or, before packing exists, kept), and a combine over those outcomes gives exact,
+deterministic counts per source and reason. Annotations (normalized, edited) ride along.
+
+    counts = {"malformed": rejects, "filtered": dropped, "kept": kept} | CountOutcomes()
+"""
+import typing
+
+import apache_beam as beam
+
+TERMINAL = ("malformed", "filtered", "deduplicated", "over_budget", "kept")
+Event = tuple[tuple[str, str, str], tuple[int, int]]  # ((outcome, source, reason), (docs, amount))
+
+
+def reject_events(reject: dict) -> list[Event]:
+    return [(("malformed", reject["source"], reject["reason"]), (1, 0))]
+
+
+def dropped_events(dropped: dict) -> list[Event]:
+    events = [(("filtered", dropped["source"], dropped["rule"]), (1, dropped["chars"]))]
+    if dropped.get("changed"):
+        events.append((("normalized", dropped["source"], "changed"), (1, 0)))
+    return events
+
+
+def kept_events(doc: dict, outcome: str = "kept", reason: str = "") -> list[Event]:
+    """A surviving document: its terminal outcome with its size (tokens when known, else chars)."""
+    amount = len(doc["ids"]) if "ids" in doc else len(doc["text"])
+    events = [((outcome, doc["source"], reason), (1, amount))]
+    if doc.get("changed"):
+        events.append((("normalized", doc["source"], "changed"), (1, 0)))
+    for rule, lines in sorted(doc.get("edits", {}).items()):
+        events.append((("edited", doc["source"], rule), (1, lines)))
+    return events
+
+
+def _add(values):
+    docs = amount = 0
+    for d, a in values:
+        docs += d
+        amount += a
+    return docs, amount
+
+
+def summarize(events) -> dict:
+    """The counts section of the manifest from combined events (order-independent)."""
+    totals = {k: 0 for k in ("read",) + TERMINAL}
+    by_reason: dict[str, dict[str, int]] = {"malformed": {}, "filtered": {}, "deduplicated": {}}
+    by_source: dict[str, dict] = {}
+    normalized = 0
+    edited: dict[str, dict[str, int]] = {}
+    for (outcome, source, reason), (docs, amount) in sorted(events):
+        src = by_source.setdefault(source, {k: 0 for k in ("read",) + TERMINAL + ("kept_amount",)})
+        if outcome in TERMINAL:
+            totals[outcome] += docs
+            totals["read"] += docs
+            src[outcome] += docs
+            src["read"] += docs
+            if outcome in by_reason:
+                by_reason[outcome][reason] = by_reason[outcome].get(reason, 0) + docs
+            if outcome == "kept":
+                src["kept_amount"] += amount
+        elif outcome == "normalized":
+            normalized += docs
+            src["normalized"] = src.get("normalized", 0) + docs
+        elif outcome == "edited":
+            e = edited.setdefault(reason, {"documents": 0, "lines": 0})
+            e["documents"] += docs
+            e["lines"] += amount
+    return {"documents": totals, "malformed_by_reason": by_reason["malformed"],
+            "filtered_by_rule": by_reason["filtered"], "deduplicated_by_kind": by_reason["deduplicated"],
+            "normalized_changed": normalized, "edited_by_rule": edited,
+            "by_source": dict(sorted(by_source.items()))}
+
+
+def identity_problems(counts: dict) -> list[str]:
+    """Every way the counts fail to add up (empty when read = sum of outcomes everywhere)."""
+    problems = []
+    for where, c in [("total", counts["documents"])] + sorted(counts["by_source"].items()):
+        outcomes = sum(c.get(k, 0) for k in TERMINAL)
+        if c["read"] != outcomes:
+            problems.append(f"{where}: read {c['read']} != outcomes {outcomes}")
+    totals = counts["documents"]
+    for k in ("read",) + TERMINAL:
+        per_source = sum(s.get(k, 0) for s in counts["by_source"].values())
+        if per_source != totals[k]:
+            problems.append(f"{k}: per-source sum {per_source} != total {totals[k]}")
+    for key, total in (("malformed_by_reason", "malformed"), ("filtered_by_rule", "filtered")):
+        if sum(counts[key].values()) != totals[total]:
+            problems.append(f"{key} sums to {sum(counts[key].values())}, not {totals[total]}")
+    return problems
+
+
+class CountOutcomes(beam.PTransform):
+    """{"malformed": rejects, "filtered": dropped, "kept": docs, ...} -> one summary dict."""
+
+    _EVENTS = {"malformed": reject_events, "filtered": dropped_events, "kept": kept_events}
+
+    def __init__(self, events=None):
+        super().__init__()
+        self.events = events or {}  # outcome name -> record -> events, beyond the defaults
+
+    def expand(self, named):
+        streams = []
+        for name, pcoll in sorted(named.items()):
+            to_events = self.events.get(name) or self._EVENTS[name]
+            streams.append(pcoll | f"{name.title()}Events" >> beam.FlatMap(to_events).with_input_types(typing.Any))
+        return (streams | "AllEvents" >> beam.Flatten()
+                | "SumPerKey" >> beam.CombinePerKey(_add)
+                | "Gather" >> beam.combiners.ToList()
+                | "Summarize" >> beam.Map(summarize))

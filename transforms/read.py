@@ -1,0 +1,298 @@
+"""ReadPile: Pile-format JSON lines (.jsonl.zst, .jsonl.gz, .jsonl) to document records.
+
+Files are opened through Beam's FileSystems, so local, gs:// and s3:// paths work alike, and are
+streamed in 1 MiB blocks: a file is never held in memory, and multi-frame zstd (or multi-member
+gzip) streams are read to their end. A bad line becomes a counted rejection; a damaged file stops
+the run with a message naming it, unless `allow_corrupt` keeps what was read before the damage.
+
+    read = p | ReadPile(["data/*.jsonl.zst"])   # read.docs, read.rejects, read.files
+"""
+import dataclasses
+import logging
+import os
+import posixpath
+import time
+import zlib
+from typing import Iterator, NamedTuple
+
+import apache_beam as beam
+import orjson
+import zstandard
+
+from transforms.errors import PileprepError
+from transforms.order import order_key
+
+BLOCK = 1 << 20  # 1 MiB: large enough for zstd's speed, small enough to stream any file
+HEAD_BYTES = 200  # how much of a rejected line the rejects file keeps
+UNKNOWN_SOURCE = "unknown"  # source of a line whose meta.pile_set_name is missing or unreadable
+_BOM = b"\xef\xbb\xbf"
+_LOG = logging.getLogger("pileprep")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadConfig:
+    patterns: tuple[str, ...]
+    allow_corrupt: bool = False  # keep documents read before damage in a file instead of stopping
+    seed: int = 0  # of the document order key xxh64(seed, id), given to every document here
+
+    def __post_init__(self):
+        if not self.patterns:
+            raise ValueError("ReadConfig needs at least one input pattern (--input PATTERN)")
+
+
+class InputFile(NamedTuple):
+    path: str
+    name: str  # used in document ids: the base name, or a longer path when base names collide
+    size: int
+
+
+class Damage(Exception):
+    """A file-level problem found while streaming: where it is and how many lines came before."""
+
+    def __init__(self, offset: int, what: str):
+        self.offset, self.what = offset, what
+        super().__init__(f"{what} at byte {offset}")
+
+
+def compression_of(path: str) -> str:
+    lower = path.lower()
+    if lower.endswith((".zst", ".zstd")):
+        return "zstd"
+    if lower.endswith(".gz"):
+        return "gzip"
+    return "none"
+
+
+def decompressed_blocks(fh, compression: str) -> Iterator[bytes]:
+    """Yield the decompressed bytes of a whole stream; raise Damage on truncation or corruption."""
+    offset = 0
+    if compression == "none":
+        while block := fh.read(BLOCK):
+            yield block
+        return
+    if compression == "zstd":
+        dctx = zstandard.ZstdDecompressor()
+        new, errors = dctx.decompressobj, (zstandard.ZstdError,)
+    else:
+        new, errors = (lambda: zlib.decompressobj(wbits=31)), (zlib.error,)
+    obj, fed = new(), False  # fed: the current frame/member has started
+    while chunk := fh.read(BLOCK):
+        data = chunk
+        while data:
+            try:
+                out = obj.decompress(data)
+            except errors as e:
+                raise Damage(offset, f"corrupt {compression} data ({e})") from None
+            fed = True
+            if out:
+                yield out
+            if obj.eof:  # a frame or member ended: the next one starts in unused_data
+                data, obj, fed = obj.unused_data, new(), False
+            else:
+                data = b""
+        offset += len(chunk)
+    if fed and not obj.eof:
+        raise Damage(offset, f"truncated {compression} stream (it ends inside a frame)")
+
+
+def split_lines(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """Lines without their b"\\n"; a final line without newline is still a line. Linear in size
+    even for one line of hundreds of MB (parts are joined once, not re-concatenated per block)."""
+    parts: list[bytes] = []
+    for block in blocks:
+        start = 0
+        while (nl := block.find(b"\n", start)) >= 0:
+            if parts:
+                parts.append(block[start:nl])
+                yield b"".join(parts)
+                parts = []
+            else:
+                yield block[start:nl]
+            start = nl + 1
+        if start < len(block):
+            parts.append(block[start:])
+    if parts:
+        yield b"".join(parts)
+
+
+def parse_line(raw: bytes) -> tuple[dict | None, str | None]:
+    """(fields, None) for a good line, (None or partial fields, reason) for a malformed one.
+
+    fields: {"text": str, "source": str}. Reasons: blank_line, invalid_utf8, lone_surrogate,
+    invalid_json, not_an_object, text_missing, text_null, text_not_string, meta_not_object."""
+    if raw.endswith(b"\r"):  # CRLF files
+        raw = raw[:-1]
+    if raw.startswith(_BOM):
+        raw = raw[3:]
+    if not raw.strip():
+        return None, "blank_line"
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        msg = str(e)
+        if "not valid UTF-8" in msg:
+            return None, "invalid_utf8"
+        if "surrogate" in msg:
+            return None, "lone_surrogate"
+        return None, "invalid_json"
+    if not isinstance(obj, dict):
+        return None, "not_an_object"
+    meta = obj.get("meta")
+    source = UNKNOWN_SOURCE
+    if isinstance(meta, dict):
+        name = meta.get("pile_set_name")
+        if isinstance(name, str) and name:
+            source = name
+    fields = {"source": source}
+    if meta is not None and not isinstance(meta, dict):
+        return fields, "meta_not_object"
+    if "text" not in obj:
+        return fields, "text_missing"
+    text = obj["text"]
+    if text is None:
+        return fields, "text_null"
+    if not isinstance(text, str):
+        return fields, "text_not_string"
+    fields["text"] = text
+    return fields, None
+
+
+def display_names(paths: list[str]) -> dict[str, str]:
+    """Base names, unless two inputs share one: then the path below their common folder, so that
+    document ids `<name>:<line>` stay unique."""
+    bases = [posixpath.basename(p.replace("\\", "/")) for p in paths]
+    if len(set(bases)) == len(bases):
+        return dict(zip(paths, bases))
+    common = posixpath.commonpath([posixpath.dirname(p.replace("\\", "/")) or "." for p in paths]) if all(
+        p.startswith("/") for p in paths) or not any(p.startswith("/") for p in paths) else ""
+    out = {}
+    for p in paths:
+        rel = p.replace("\\", "/")
+        if common and rel.startswith(common + "/"):
+            rel = rel[len(common) + 1:]
+        out[p] = rel
+    return out
+
+
+def reject_record(name: str, line: int, reason: str, raw: bytes, source: str) -> dict:
+    return {"file": name, "line": line, "reason": reason, "source": source,
+            "head": raw[:HEAD_BYTES].decode("utf-8", "backslashreplace")}
+
+
+def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progress=None) -> Iterator[tuple[str, dict]]:
+    """Yield ("doc", record), ("reject", record) and finally ("file", summary) for one open file.
+
+    Damage raises PileprepError naming the file, the byte offset and the fix, or with
+    `allow_corrupt` ends the file early with the damage recorded in its summary."""
+    lines = docs = rejects = nbytes = 0
+    damage = None
+    try:
+        for raw in split_lines(decompressed_blocks(fh, compression_of(file.path))):
+            lines += 1
+            nbytes += len(raw) + 1
+            fields, reason = parse_line(raw)
+            if reason is None:
+                docs += 1
+                doc_id = f"{file.name}:{lines}"
+                yield "doc", {"id": doc_id, "source": fields["source"], "text": fields["text"],
+                              "order_key": order_key(seed, doc_id)}
+            else:
+                rejects += 1
+                source = fields["source"] if fields else UNKNOWN_SOURCE
+                yield "reject", reject_record(file.name, lines, reason, raw, source)
+            if progress is not None and lines % 1000 == 0:
+                progress(file.name, lines, nbytes)
+    except Damage as d:
+        if not allow_corrupt:
+            raise PileprepError(
+                f"input file {file.path} is damaged: {d.what} at byte {d.offset} of {file.size}. "
+                f"Re-download or re-create it, or pass --allow-corrupt-inputs to keep the "
+                f"{docs:,} documents read before the damage.") from None
+        damage = {"offset": d.offset, "what": d.what}
+        _LOG.warning("input file %s is damaged (%s at byte %d): kept the %d documents read before it",
+                     file.path, d.what, d.offset, docs)
+    yield "file", {"path": file.path, "name": file.name, "bytes": file.size, "lines": lines,
+                   "documents": docs, "malformed": rejects, "damage": damage}
+
+
+class _Progress:
+    """Logs documents, bytes and docs/s per file at most every `every` seconds."""
+
+    def __init__(self, every: float = 10.0):
+        self.every, self.start, self.last = every, time.monotonic(), time.monotonic()
+
+    def __call__(self, name: str, lines: int, nbytes: int):
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            rate = lines / max(now - self.start, 1e-9)
+            _LOG.warning("reading %s: %s lines, %.1f MB, %.0f lines/s", name, f"{lines:,}",
+                         nbytes / 1e6, rate)
+
+
+def match_inputs(patterns) -> list[InputFile]:
+    """Expand patterns through FileSystems; a pattern matching nothing is an error naming it."""
+    from apache_beam.io.filesystems import FileSystems
+
+    found: dict[str, int] = {}
+    for pattern in patterns:
+        try:
+            result = FileSystems.match([pattern])[0]
+        except Exception as e:  # Beam raises BeamIOError with the cause per pattern
+            raise PileprepError(f"cannot list input {pattern!r} ({e}): check the path and your "
+                                f"credentials for its file system") from None
+        files = [m for m in result.metadata_list if not m.path.endswith("/")]
+        if not files:
+            raise PileprepError(f"input pattern {pattern!r} matches no file: check the path "
+                                f"(quote globs so the shell does not expand them)")
+        for m in files:
+            found[m.path] = m.size_in_bytes
+    names = display_names(sorted(found))
+    return [InputFile(p, names[p], found[p]) for p in sorted(found)]
+
+
+def open_input(path: str):
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+
+    try:
+        return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+    except Exception as e:
+        raise PileprepError(f"cannot open input file {path} ({e}): check that it exists and is "
+                            f"readable") from None
+
+
+class _ReadFileFn(beam.DoFn):
+    def __init__(self, config: ReadConfig):
+        self.config = config
+
+    def process(self, file):
+        file = InputFile(*file)
+        progress = _Progress()
+        with open_input(file.path) as fh:
+            for kind, record in read_file(fh, file, allow_corrupt=self.config.allow_corrupt,
+                                            seed=self.config.seed, progress=progress):
+                if kind == "doc":
+                    yield record
+                else:
+                    yield beam.pvalue.TaggedOutput(kind + "s", record)
+
+
+class ReadPile(beam.PTransform):
+    """Pile files to {"docs", "rejects", "files"} PCollections; docs are spread by a Reshuffle
+    because compressed files are read one per worker."""
+
+    def __init__(self, config: ReadConfig, files: list[InputFile] | None = None):
+        super().__init__()
+        self.config = config
+        self.files = files  # already matched by the CLI, or matched here at construction
+
+    def expand(self, pbegin):
+        files = self.files if self.files is not None else match_inputs(self.config.patterns)
+        out = (pbegin
+               | "ListFiles" >> beam.Create([tuple(f) for f in files], reshuffle=False)
+               | "SpreadFiles" >> beam.Reshuffle()
+               | "ReadFiles" >> beam.ParDo(_ReadFileFn(self.config)).with_outputs(
+                   "rejects", "files", main="docs"))
+        docs = out.docs | "SpreadDocuments" >> beam.Reshuffle()
+        return {"docs": docs, "rejects": out.rejects, "files": out.files}
