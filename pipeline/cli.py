@@ -87,7 +87,7 @@ def cmd_run(args, beam_args) -> int:
         normalize=args.normalize, allow_corrupt_inputs=args.allow_corrupt_inputs,
         overwrite=args.overwrite, write_documents=args.write_documents,
         document_files=args.document_files)
-    run(config, beam_args, workers=args.workers)
+    run(config, beam_args, workers=args.workers, verbose=args.verbose)
     return 0
 
 

@@ -57,12 +57,13 @@ def prepare_output(output: str, overwrite: bool):
         FileSystems.delete(rest)
 
 
-def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, quiet: bool = False) -> dict:
+def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, quiet: bool = False,
+        verbose: bool = False) -> dict:
     """Run the pipeline to completion and return the manifest it wrote."""
     from apache_beam.io.filesystems import FileSystems
 
     from pipeline.graph import build
-    from pipeline.runners import make_pipeline
+    from pipeline.runners import filtered_stderr, make_pipeline
     from pipeline.summary import summary
     from transforms.read import match_inputs
 
@@ -73,9 +74,10 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
         total = sum(f.size for f in files)
         print(f"pileprep: reading {len(files)} file(s), {total / 1e6:,.1f} MB, into {config.output}",
               file=sys.stderr)
-    p = make_pipeline(beam_args, workers=workers)
+    p = make_pipeline(beam_args, workers=workers, verbose=verbose)
     build(p, config, files)
-    p.run().wait_until_finish()
+    with filtered_stderr(enabled=not verbose):
+        p.run().wait_until_finish()
     manifest_path = FileSystems.join(config.output, MANIFEST)
     if not FileSystems.exists(manifest_path):
         raise PileprepError(f"the pipeline finished but wrote no {manifest_path}: the run is incomplete")

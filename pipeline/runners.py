@@ -43,3 +43,52 @@ def make_pipeline(beam_args: list[str], *, workers: int | None = None, verbose: 
     if not _given(beam_args, "--direct_num_workers"):
         direct.direct_num_workers = workers or min(2, os.cpu_count() or 1)
     return beam.Pipeline(runner=local_runner(options), options=options)
+
+
+_NOISE = ("apitools not found", "Discarding unparseable args", "No semi_persistent_directory", "Logging handler created",
+          "Python sdk harness", "sdk_worker", "data_plane", "statecache", "INFO:")
+
+
+class filtered_stderr:
+    """Local worker processes inherit our stderr and log their start-up chatter to it. While a
+    run is in progress, route file descriptor 2 through a pipe and drop the lines that say
+    nothing about the run (keeping warnings, errors, tracebacks and our own progress)."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+
+    def __enter__(self):
+        if not self.enabled:
+            return self
+        import sys
+        import threading
+
+        sys.stderr.flush()
+        self.saved = os.dup(2)
+        read_fd, write_fd = os.pipe()
+        os.dup2(write_fd, 2)
+        os.close(write_fd)
+
+        def pump():
+            with os.fdopen(read_fd, "rb", buffering=0) as pipe, os.fdopen(os.dup(self.saved), "wb", buffering=0) as out:
+                ours = False  # after our own error surfaces, the rest is its traceback, reprinted
+                for line in iter(pipe.readline, b""):
+                    text = line.decode("utf-8", "replace")
+                    ours = ours or "<<pileprep>>" in text
+                    if not ours and not any(n in text for n in _NOISE):
+                        out.write(line)
+
+        self.thread = threading.Thread(target=pump, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        if not self.enabled:
+            return False
+        import sys
+
+        sys.stderr.flush()
+        os.dup2(self.saved, 2)  # closes the pipe's last writer we hold; children have exited
+        os.close(self.saved)
+        self.thread.join(timeout=2)
+        return False

@@ -11,3 +11,13 @@ DOCUMENTS = pa.schema([
     pa.field("normalized", pa.bool_(), nullable=False),   # whether ftfy changed the text
     pa.field("lines_removed", pa.int64(), nullable=False),  # by the rules' line edits
 ], metadata={"pileprep": "cleaned documents, sorted by order_key within each file"})
+
+LINEAGE = pa.schema([
+    pa.field("id", pa.string(), nullable=False),       # the document id, as in documents/*.parquet
+    pa.field("source", pa.string(), nullable=False),   # its pile_set_name
+    pa.field("start", pa.int64(), nullable=False),     # first token, in this shard's stream (row r starts at 2048 r)
+    pa.field("end", pa.int64(), nullable=False),       # position of its EOS in this shard's stream
+    pa.field("global_start", pa.int64(), nullable=False),  # the same two in the run's whole stream
+    pa.field("global_end", pa.int64(), nullable=False),
+], metadata={"pileprep": "one row per document with tokens in the shard; start < 0 or end >= "
+                         "the shard's stream length when the document continues in a neighbour shard"})

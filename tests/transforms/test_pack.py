@@ -1,0 +1,105 @@
+"""Pack: the pure core (histogram, plan, placement, fragments, assembly) and the PTransform."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from transforms.errors import PileprepError
+from transforms.pack import (ROW_LEN, SEQ_LEN, PackConfig, assemble, fragments, histogram,
+                             place_range, plan, key_range)
+
+EOS = 50256
+
+
+def _docs(lengths, seed=0):
+    rng = np.random.default_rng(seed)
+    docs = []
+    for i, n in enumerate(lengths):
+        docs.append({"id": f"f:{i + 1}", "source": "Pile-CC", "order_key": int(rng.integers(0, 2**63)) * 2 + i % 2,
+                     "ids": rng.integers(0, 50000, size=n).astype(np.uint32)})
+    return docs
+
+
+def _pack(docs, config):
+    """Run the pure core end to end, as the PTransform wires it."""
+    p = plan(histogram((d["order_key"], len(d["ids"]) + 1) for d in docs), config)
+    ranges = {}
+    for d in docs:
+        ranges.setdefault(key_range(d["order_key"]), []).append(d)
+    by_shard, outcomes = {}, []
+    for key in sorted(ranges):
+        for doc, begin, end, selected in place_range(ranges[key], int(p.starts[key]), p.cut):
+            outcomes.append((doc["id"], selected, begin, end))
+            if selected:
+                for shard, frag in fragments(doc, begin, end, p, config.rows_per_shard, EOS):
+                    by_shard.setdefault(shard, []).append(frag)
+    shards = [assemble(s, by_shard[s], p, config)[0] for s in sorted(by_shard)]
+    return p, shards, outcomes
+
+
+def _expected_stream(docs, selected_ids=None):
+    parts = []
+    for d in sorted(docs, key=lambda d: (d["order_key"], d["id"])):
+        if selected_ids is None or d["id"] in selected_ids:
+            parts += [d["ids"], np.array([EOS], dtype=np.uint32)]
+    return np.concatenate(parts) if parts else np.zeros(0, np.uint32)
+
+
+def _stream_of(shards):
+    """Undo the 2049/2048 overlap: row r contributes its first 2048 tokens, the last row all."""
+    rows = np.concatenate(shards) if shards else np.zeros((0, ROW_LEN))
+    if not len(rows):
+        return np.zeros(0, np.uint32)
+    assert all(rows[i, -1] == rows[i + 1, 0] for i in range(len(rows) - 1))
+    return np.concatenate([rows[:, :SEQ_LEN].reshape(-1), rows[-1, -1:]])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 5000), min_size=1, max_size=40), st.integers(1, 4), st.integers(0, 9))
+def test_packing_conserves_every_token_in_order(lengths, rows_per_shard, seed):
+    docs = _docs(lengths, seed)
+    config = PackConfig(out_dir="unused", rows_per_shard=rows_per_shard)
+    p, shards, _ = _pack(docs, config)
+    stream = _expected_stream(docs)
+    assert p.total == len(stream)
+    assert p.rows == max(0, (len(stream) - 1) // SEQ_LEN)
+    assert sum(len(s) for s in shards) == p.rows
+    assert all(s.shape[1] == ROW_LEN and s.dtype == np.uint16 for s in shards)
+    got = _stream_of(shards)
+    assert np.array_equal(got, stream[: p.rows * SEQ_LEN + 1] if p.rows else got)
+
+
+def test_budget_takes_a_prefix_and_nests():
+    docs = _docs([3000] * 30, seed=3)
+    _, small, out_small = _pack(docs, PackConfig(out_dir="x", rows_per_shard=3, target_tokens=5 * SEQ_LEN))
+    _, large, out_large = _pack(docs, PackConfig(out_dir="x", rows_per_shard=3, target_tokens=20 * SEQ_LEN))
+    small_rows, large_rows = np.concatenate(small), np.concatenate(large)
+    assert len(small_rows) == 5 and len(large_rows) == 20
+    assert np.array_equal(large_rows[:5], small_rows)
+    picked = {i for i, sel, _, _ in out_small if sel}
+    assert picked < {i for i, sel, _, _ in out_large if sel}
+    # documents are taken until the one that crosses the cut; the rest are over budget
+    spans = sorted((b, e) for _, sel, b, e in out_small if sel)
+    assert spans[-1][0] < 5 * SEQ_LEN + 1 <= spans[-1][1] + 1
+
+
+def test_budget_too_large_refuses_unless_allowed():
+    docs = _docs([100] * 5)
+    with pytest.raises(PileprepError, match=r"holds 505 tokens .* needs 2,049"):
+        _pack(docs, PackConfig(out_dir="x", target_tokens=1))
+    p, shards, _ = _pack(docs, PackConfig(out_dir="x", target_tokens=1, allow_short=True))
+    assert p.short and p.rows == 0 and shards == []
+
+
+def test_budget_rows_are_ceil_of_tokens():
+    docs = _docs([4000] * 10)
+    p, shards, _ = _pack(docs, PackConfig(out_dir="x", target_tokens=2 * SEQ_LEN + 1))
+    assert p.rows == 3 and sum(len(s) for s in shards) == 3
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="dtype"):
+        PackConfig(out_dir="x", dtype="int8")
+    with pytest.raises(ValueError, match="rows-per-shard"):
+        PackConfig(out_dir="x", rows_per_shard=0)
+    with pytest.raises(ValueError, match="budget"):
+        PackConfig(out_dir="x", target_tokens=0)

@@ -1,0 +1,250 @@
+"""Pack: documents' tokens into rows of 2049 at a stride of 2048, in .npy shards, in parallel.
+
+The stream is every selected document's ids followed by EOS, in increasing order key. Row r holds
+stream tokens [2048 r, 2048 r + 2049): the model reads row[:2048] and predicts row[1:], so every
+token is a target exactly once (the convention of Cerebras's preprocessors). No worker sees the
+whole stream: a histogram of tokens per key range (the top RANGE_BITS bits of the order key) gives
+each range its starting offset; each range sorts its own documents and knows where every token
+lands; fragments are grouped by shard and placed at their offsets. A token budget keeps the
+documents that start before the cut, so a smaller budget's rows are a prefix of a larger one's.
+
+    shards = tokenized | Pack(PackConfig(out_dir="out", dtype="uint16", target_tokens=2_220_000_000))
+"""
+import dataclasses
+import io
+import math
+
+import apache_beam as beam
+import numpy as np
+
+SEQ_LEN = 2048
+ROW_LEN = SEQ_LEN + 1
+RANGE_BITS = 16  # 65,536 key ranges: a 512 KiB side input, ranges small enough to sort anywhere
+
+
+@dataclasses.dataclass(frozen=True)
+class PackConfig:
+    out_dir: str
+    dtype: str = "uint16"  # follows the vocabulary: uint16 below 65,536 ids
+    eos_id: int = 50256  # GPT-2's <|endoftext|>, appended after every document
+    rows_per_shard: int = 65536  # 65,536 x 2,049 x 2 bytes = 268 MB per uint16 shard
+    target_tokens: int | None = None  # budget; None packs every document
+    allow_short: bool = False  # pack what there is when the input is smaller than the budget
+
+    def __post_init__(self):
+        if self.dtype not in ("uint16", "uint32"):
+            raise ValueError(f"shard dtype must be uint16 or uint32, got {self.dtype}")
+        if self.rows_per_shard < 1:
+            raise ValueError(f"--rows-per-shard must be >= 1, got {self.rows_per_shard}")
+        if self.target_tokens is not None and self.target_tokens < 1:
+            raise ValueError(f"the token budget must be >= 1, got {self.target_tokens}")
+
+
+def key_range(order_key: int) -> int:
+    return order_key >> (64 - RANGE_BITS)
+
+
+def histogram(pairs) -> np.ndarray:
+    """Stream tokens per key range from (order_key, tokens incl. EOS) pairs."""
+    hist = np.zeros(1 << RANGE_BITS, dtype=np.int64)
+    for key, tokens in pairs:
+        hist[key_range(key)] += tokens
+    return hist
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """Where every key range starts in the stream, where the budget cuts it, and the rows."""
+    starts: np.ndarray  # stream offset of each key range's first token
+    total: int  # stream tokens of all candidate documents
+    cut: int  # documents starting at or after this offset are over budget
+    rows: int
+    short: bool  # the input held fewer tokens than the budget (only with allow_short)
+
+    def rows_of_shard(self, shard: int, rows_per_shard: int) -> int:
+        return max(0, min(rows_per_shard, self.rows - shard * rows_per_shard))
+
+
+def plan(hist: np.ndarray, config: PackConfig) -> Plan:
+    from transforms.errors import PileprepError
+
+    starts = np.concatenate([[0], np.cumsum(hist)[:-1]]).astype(np.int64)
+    total = int(hist.sum())
+    full_rows = max(0, (total - 1) // SEQ_LEN)  # rows the whole stream can fill
+    if config.target_tokens is None:
+        return Plan(starts, total, total, full_rows, False)
+    rows = math.ceil(config.target_tokens / SEQ_LEN)
+    needed = rows * SEQ_LEN + 1
+    if total < needed:
+        if not config.allow_short:
+            raise PileprepError(
+                f"the input holds {total:,} tokens after filtering but the budget needs {needed:,} "
+                f"({rows:,} rows of {ROW_LEN}): add input, choose a smaller --model-size or "
+                f"--token-budget, or pass --allow-short to pack the {full_rows:,} rows there are")
+        return Plan(starts, total, total, full_rows, True)
+    return Plan(starts, total, needed, rows, False)
+
+
+def place_range(docs: list[dict], start: int, cut: int):
+    """Sort one key range's documents and give each its stream span [begin, end) (end holds EOS).
+
+    Yields (doc, begin, end, selected)."""
+    offset = start
+    for doc in sorted(docs, key=lambda d: (d["order_key"], d["id"])):
+        n = len(doc["ids"])
+        selected = offset < cut
+        yield doc, offset, offset + n, selected
+        if selected:
+            offset += n + 1
+
+
+def shard_span(shard: int, plan_: Plan, rows_per_shard: int) -> tuple[int, int]:
+    """Stream span [lo, hi) of a shard's rows: its last row reaches one token into the next."""
+    first = shard * rows_per_shard
+    rows = plan_.rows_of_shard(shard, rows_per_shard)
+    return first * SEQ_LEN, (first + rows) * SEQ_LEN + 1
+
+
+def fragments(doc: dict, begin: int, end: int, plan_: Plan, rows_per_shard: int, eos_id: int):
+    """(shard, (local offset, tokens, lineage)) for each shard the document's span [begin, end]
+    (ids then EOS) overlaps; tokens past the last full row are left over and go nowhere."""
+    limit = plan_.rows * SEQ_LEN + 1 if plan_.rows else 0
+    stop = min(end + 1, limit)
+    if begin >= stop:
+        return
+    span = SEQ_LEN * rows_per_shard
+    first, last = begin // span, (stop - 1) // span
+    if first and begin % span == 0:
+        first -= 1  # a shard's final token is the next shard's first: both need it
+    for shard in range(max(first, 0), last + 1):
+        lo, hi = shard_span(shard, plan_, rows_per_shard)
+        a, b = max(begin, lo), min(stop, hi)
+        if a >= b:
+            continue
+        tokens = np.empty(b - a, dtype=np.uint32)
+        body_end = min(b, end)
+        if body_end > a:
+            tokens[: body_end - a] = doc["ids"][a - begin: body_end - begin]
+        if b == end + 1:
+            tokens[-1] = eos_id
+        lineage = {"id": doc["id"], "source": doc["source"], "start": begin - lo, "end": end - lo,
+                   "global_start": begin, "global_end": end}
+        yield shard, (a - lo, tokens, lineage)
+
+
+def assemble(shard: int, frags, plan_: Plan, config: PackConfig) -> tuple[np.ndarray, list[dict]]:
+    """The shard's [rows, 2049] array from its fragments, checking every token is placed once."""
+    lo, hi = shard_span(shard, plan_, config.rows_per_shard)
+    flat = np.empty(hi - lo, dtype=config.dtype)
+    placed = 0
+    lineage = []
+    for offset, tokens, line in sorted(frags, key=lambda f: f[0]):
+        if offset != placed:
+            raise AssertionError(f"shard {shard}: gap or overlap at stream offset {lo + offset} "
+                                 f"(expected {lo + placed})")
+        flat[offset: offset + len(tokens)] = tokens
+        placed += len(tokens)
+        lineage.append(line)
+    if placed != len(flat):
+        raise AssertionError(f"shard {shard}: {placed} of {len(flat)} tokens placed")
+    rows = plan_.rows_of_shard(shard, config.rows_per_shard)
+    view = np.lib.stride_tricks.as_strided(flat, shape=(rows, ROW_LEN),
+                                           strides=(SEQ_LEN * flat.itemsize, flat.itemsize))
+    return np.ascontiguousarray(view), lineage
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def shard_name(shard: int) -> str:
+    return f"shards/shard-{shard:05d}.npy"
+
+
+def lineage_bytes(lineage: list[dict]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from schemas.arrow import LINEAGE
+
+    table = pa.table({name: [row[name] for row in lineage] for name in LINEAGE.names}, schema=LINEAGE)
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    return buf.getvalue()
+
+
+class _HistogramFn(beam.CombineFn):
+    def create_accumulator(self):
+        return np.zeros(1 << RANGE_BITS, dtype=np.int64)
+
+    def add_input(self, hist, pair):
+        hist[key_range(pair[0])] += pair[1]
+        return hist
+
+    def merge_accumulators(self, hists):
+        hists = iter(hists)
+        total = next(hists).copy()
+        for h in hists:
+            total += h
+        return total
+
+    def extract_output(self, hist):
+        return hist
+
+
+class _PlaceRangeFn(beam.DoFn):
+    def __init__(self, config: PackConfig):
+        self.config = config
+
+    def process(self, range_docs, plan_: Plan):
+        key, docs = range_docs
+        for doc, begin, end, selected in place_range(list(docs), int(plan_.starts[key]), plan_.cut):
+            yield beam.pvalue.TaggedOutput("outcomes", {
+                "id": doc["id"], "source": doc["source"], "tokens": end - begin + 1,
+                "outcome": "packed" if selected else "over_budget",
+                "changed": doc.get("changed", False), "edits": doc.get("edits", {})})
+            if selected:
+                yield from fragments(doc, begin, end, plan_, self.config.rows_per_shard, self.config.eos_id)
+
+
+class _WriteShardFn(beam.DoFn):
+    def __init__(self, config: PackConfig):
+        self.config = config
+
+    def process(self, shard_frags, plan_: Plan):
+        from transforms.write import commit_bytes
+
+        shard, frags = shard_frags
+        rows, lineage = assemble(shard, frags, plan_, self.config)
+        name = shard_name(shard)
+        info = commit_bytes(self.config.out_dir, name, npy_bytes(rows))
+        side = commit_bytes(self.config.out_dir, name[:-4] + ".lineage.parquet", lineage_bytes(lineage))
+        lo, hi = shard_span(shard, plan_, self.config.rows_per_shard)
+        yield {**info, "index": shard, "rows": len(rows), "stream_start": lo, "stream_tokens": hi - lo,
+               "lineage": {**side, "rows": len(lineage)}}
+
+
+class Pack(beam.PTransform):
+    """Tokenized docs -> {"shards": shard descriptions, "outcomes": per-document outcome records,
+    "plan": the singleton Plan}."""
+
+    def __init__(self, config: PackConfig):
+        super().__init__()
+        self.config = config
+
+    def expand(self, docs):
+        plan_ = (docs
+                 | "TokensPerDocument" >> beam.Map(lambda d: (d["order_key"], len(d["ids"]) + 1))
+                 | "Histogram" >> beam.CombineGlobally(_HistogramFn())
+                 | "Plan" >> beam.Map(plan, self.config))
+        placed = (docs
+                  | "ByKeyRange" >> beam.Map(lambda d: (key_range(d["order_key"]), d))
+                  | "GroupKeyRanges" >> beam.GroupByKey()
+                  | "PlaceDocuments" >> beam.ParDo(_PlaceRangeFn(self.config), beam.pvalue.AsSingleton(plan_))
+                  .with_outputs("outcomes", main="fragments"))
+        shards = (placed.fragments
+                  | "GroupShards" >> beam.GroupByKey()
+                  | "WriteShards" >> beam.ParDo(_WriteShardFn(self.config), beam.pvalue.AsSingleton(plan_)))
+        return {"shards": shards, "outcomes": placed.outcomes, "plan": plan_}
