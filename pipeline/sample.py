@@ -37,13 +37,15 @@ _PLAN = {"empty": (500, 1), "whitespace_only": (500, 1), "mojibake": (150, 2), "
          "nfd": (300, 1), "exact_duplicate": (100, 2), "near_duplicate": (100, 2),
          "github_oversized": (1000, 1), "github_near_limit": (1000, 1), "advertisement_lines": (200, 1),
          "colon_lines": (200, 2), "short_docs": (100, 2), "extra_meta": (100, 1)}
-MALFORMED_KINDS = ("invalid_json", "missing_text", "null_text", "numeric_text", "invalid_utf8", "blank_line")
+# Named as transforms.read.parse_line names its rejections, so planted and rejected counts compare directly.
+MALFORMED_KINDS = ("invalid_json", "text_missing", "text_null", "text_not_string", "invalid_utf8", "lone_surrogate",
+                   "blank_line")
 _MALFORMED_PER = 200  # 0.5% of lines, and at least one of each kind
 # Quantiles of a log-normal length (median 1,800 characters, sigma 1) clipped to [300, 20,000],
 # written out rather than computed with math.exp so that no libm difference can change a length.
 _QUANTILES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 _LENGTHS = (300, 500, 776, 1069, 1398, 1800, 2319, 3032, 4177, 6484, 9318, 20000)
-_ZSTD_LEVEL = 3  # fixed: the compressed bytes are part of the determinism promise
+_ZSTD_LEVEL = 3  # fixed, so compressed bytes repeat too (for one libzstd; decompressed bytes always do)
 _FRAME_LINES = 200  # about this many lines per zstd frame; real Pile shards are multi-frame too
 
 _WORDS = tuple("""the of and to in a is that for it as was with be by on not he this are or his from at which
@@ -75,8 +77,8 @@ _DOMAINS = {
 }
 # Domain words three times over, so a paragraph reads as its field with ordinary words between.
 _V = {k: _WORDS + tuple(v.split()) * 3 for k, v in _DOMAINS.items()} | {"web": _WORDS}
-_NAMES = tuple("""Smith Johnson Williams Brown Jones Miller Davis Garcia Wilson Anderson Taylor Thomas
-Moore Martin Jackson Thompson White Harris Clark Lewis Robinson Walker Young Allen King Wright""".split())
+_NAMES = tuple("Smith Johnson Williams Brown Jones Miller Davis Garcia Wilson Anderson Taylor Moore Martin Jackson "
+               "Thompson White Harris Clark Lewis Robinson Walker Young Allen King Wright".split())
 _IDENT = tuple("value count index buffer result total offset length node item key data size name "
                "path config state cache token items left right parent child start end".split())
 _VERBS = tuple("get set load parse build update compute find read write check reset".split())
@@ -97,7 +99,7 @@ _WHITESPACE = (" ", "\n", "\n\n", " \t\n", "\u00a0", "   \n  \n")
 @dataclass(frozen=True)
 class SampleConfig:
     seed: int = 0  # same seed, same bytes: the demo's numbers in the README depend on it
-    documents: int = 3000  # about 10 MB of JSON lines, every planted kind several times, < 1 s
+    documents: int = 3000  # about 10 MB of JSON lines and every planted kind many times, in about a second
     files: int = 4  # several .zst shards so per-file reading and ordering are exercised
 
     def __post_init__(self):
@@ -116,7 +118,7 @@ class SampleConfig:
 @dataclass(frozen=True)
 class SampleSummary:
     paths: tuple[str, ...]  # files written, sorted
-    documents: int  # well-formed JSON lines whose text is a string (equals config.documents)
+    documents: int  # lines a reader keeps: UTF-8 JSON whose text is a string (equals config.documents)
     malformed: int  # lines planted as malformed, on top of the documents
     bytes: int  # total uncompressed bytes written
     planted: dict  # kind -> count, for every kind in _PLAN and MALFORMED_KINDS
@@ -146,12 +148,10 @@ def _title(r, vocab, lo=3, hi=9) -> str:
 
 def _fill(target, head, block, sep="\n\n") -> str:
     """head, then blocks joined by sep until the text has at least target characters."""
-    blocks = [block()]
-    size = len(head) + len(blocks[0])
-    while size < target:
-        blocks.append(block())
-        size += len(sep) + len(blocks[-1])
-    return head + sep.join(blocks)
+    text = head + block()
+    while len(text) < target:
+        text += sep + block()
+    return text
 
 
 def _prose(vocab, head):
@@ -314,11 +314,11 @@ def _malformed(r, kind) -> bytes:
     meta = b', "meta": ' + orjson.dumps({"pile_set_name": r.choice(PILE_SUBSETS)}) + b"}"
     text = _sentence(r, _V["tech"]).encode("ascii", "replace")  # ascii: cuts fall between characters
     return {"invalid_json": (b'{"text": "' + text + meta)[: len(text) // 2 + 10],
-            "missing_text": b'{"contents": "' + text + b'"' + meta,
-            "null_text": b'{"text": null' + meta,
-            "numeric_text": b'{"text": ' + str(r.randrange(10**6)).encode() + meta,
-            # bytes no UTF-8 decoder accepts, inside an otherwise valid line
-            "invalid_utf8": b'{"text": "' + text[:9] + b"\xff\xfe\xc3(" + text[9:] + b'"' + meta,
+            "text_missing": b'{"contents": "' + text + b'"' + meta,
+            "text_null": b'{"text": null' + meta,
+            "text_not_string": b'{"text": ' + str(r.randrange(10**6)).encode() + meta,
+            "invalid_utf8": b'{"text": "' + text[:9] + b"\xff\xfe\xc3(" + text[9:] + b'"' + meta,  # not UTF-8
+            "lone_surrogate": b'{"text": "' + text[:9] + b"\\ud83d" + text[9:] + b'"' + meta,  # half an emoji
             "blank_line": b""}[kind]
 
 
@@ -352,7 +352,8 @@ def write_sample(out_dir: str, config: SampleConfig = SampleConfig()) -> SampleS
     names = [f"{i:02d}.jsonl.zst" for i in range(config.files)] + ["extra.jsonl.gz", "extra.jsonl"]
     lines = [orjson.dumps(rec) for rec in records]
     chunks = [lines[len(lines) * i // len(names):len(lines) * (i + 1) // len(names)] for i in range(len(names))]
-    malformed = [MALFORMED_KINDS[i % len(MALFORMED_KINDS)] for i in range(max(6, n // _MALFORMED_PER))]
+    count = max(len(MALFORMED_KINDS), n // _MALFORMED_PER)
+    malformed = [MALFORMED_KINDS[i % len(MALFORMED_KINDS)] for i in range(count)]
     for i, kind in enumerate(malformed):  # spread over the files, at random places in each
         chunk = chunks[i % len(chunks)]
         chunk.insert(r.randrange(len(chunk) + 1), _malformed(r, kind))
