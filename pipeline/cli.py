@@ -1,4 +1,4 @@
-"""The `pileprep` command line: run, sample, demo, budget.
+"""The `pileprep` command line: run, sample, demo, budget, verify, inspect.
 
     pileprep run --input 'pile/train/*.jsonl.zst' --output out/ [--rules eleuther] [Beam options]
     pileprep demo
@@ -48,6 +48,18 @@ def _add_shared_run_options(parser):
                         help="do not write the cleaned documents as Parquet")
     parser.add_argument("--document-files", type=int, default=None, metavar="N",
                         help="number of Parquet document files (default: ~512 MB of text each)")
+    parser.add_argument("--tokenizer", default="gpt2", metavar="gpt2|PATH",
+                        help="GPT-2 BPE (default; shipped, no download) or any HF tokenizer.json")
+    parser.add_argument("--eos-id", type=int, default=None, help="EOS id (default: the tokenizer's <|endoftext|>)")
+    parser.add_argument("--model-size", default=None, metavar="SIZE",
+                        help="pack the Chinchilla budget of a Cerebras-GPT size: 111M 256M 590M 1.3B 2.7B 6.7B 13B")
+    parser.add_argument("--tokens-per-param", type=float, default=20.0,
+                        help="tokens per parameter for --model-size (default 20, Chinchilla)")
+    parser.add_argument("--token-budget", type=int, default=None, metavar="N", help="pack N tokens (rounded up to whole rows)")
+    parser.add_argument("--allow-short", action="store_true",
+                        help="when the input is smaller than the budget, pack what there is and record it")
+    parser.add_argument("--rows-per-shard", type=int, default=65536, metavar="N",
+                        help="rows of 2049 tokens per .npy shard (default 65536: 268 MB of uint16)")
     parser.add_argument("--workers", type=int, default=None,
                         help="local worker processes (default: one per core, up to 2)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show Beam's progress logging")
@@ -58,9 +70,10 @@ def _parser():
         prog="pileprep", description="Prepare the Pile the way Cerebras-GPT was trained on it. "
         "Options not listed here are passed to Beam (e.g. --runner DataflowRunner --project P).")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="clean, filter and write a corpus", description=(
-        "Read Pile-format JSON lines, normalize with ftfy, apply the filter rules, write the "
-        "cleaned documents and a manifest. Unknown options go to Beam unchanged."))
+    run = sub.add_parser("run", help="clean, filter, tokenize and pack a corpus", description=(
+        "Read Pile-format JSON lines, normalize with ftfy, apply the filter rules, tokenize with "
+        "GPT-2 BPE, pack 2049-token rows into .npy shards (optionally to a Chinchilla budget), "
+        "write the cleaned documents and the manifest. Unknown options go to Beam unchanged."))
     _add_run_options(run)
     sample = sub.add_parser("sample", help="write a synthetic Pile-format corpus")
     sample.add_argument("--output", required=True, metavar="DIR")
@@ -75,7 +88,37 @@ def _parser():
     budget = sub.add_parser("budget", help="the Cerebras-GPT family and its Chinchilla token budgets")
     budget.add_argument("--json", action="store_true", help="print JSON instead of a table")
     budget.add_argument("--tokens-per-param", type=float, default=20.0)
+    verify = sub.add_parser("verify", help="check a run's shards and files against its manifest")
+    verify.add_argument("dir")
+    inspect = sub.add_parser("inspect", help="summarize a run; --decode N prints its first N rows as text")
+    inspect.add_argument("dir")
+    inspect.add_argument("--decode", type=int, default=0, metavar="N")
     return parser
+
+
+def cmd_verify(args, _beam_args) -> int:
+    from pipeline.verify import verify
+
+    found = verify(args.dir)
+    for problem in found:
+        print(f"FAIL: {problem}")
+    if found:
+        print(f"{args.dir}: {len(found)} problem(s)")
+        return EXIT_FAILED
+    print(f"{args.dir}: OK (every shard, sidecar and file matches the manifest)")
+    return 0
+
+
+def cmd_inspect(args, _beam_args) -> int:
+    from pipeline.inspection import decode_rows, describe
+
+    if not os.path.isfile(os.path.join(args.dir, "manifest.json")):
+        print(f"pileprep: error: {args.dir} has no manifest.json: not a completed run", file=sys.stderr)
+        return EXIT_USAGE
+    print(describe(args.dir))
+    if args.decode:
+        print(decode_rows(args.dir, args.decode))
+    return 0
 
 
 def cmd_run(args, beam_args) -> int:
@@ -86,7 +129,10 @@ def cmd_run(args, beam_args) -> int:
         inputs=tuple(args.input), output=args.output, seed=args.seed, rules=args.rules,
         normalize=args.normalize, allow_corrupt_inputs=args.allow_corrupt_inputs,
         overwrite=args.overwrite, write_documents=args.write_documents,
-        document_files=args.document_files)
+        document_files=args.document_files, tokenizer=args.tokenizer, eos_id=args.eos_id,
+        model_size=args.model_size, tokens_per_param=args.tokens_per_param,
+        token_budget=args.token_budget, allow_short=args.allow_short,
+        rows_per_shard=args.rows_per_shard)
     run(config, beam_args, workers=args.workers, verbose=args.verbose)
     return 0
 
@@ -123,7 +169,8 @@ def cmd_budget(args, _beam_args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "sample": cmd_sample, "demo": cmd_demo, "budget": cmd_budget}
+COMMANDS = {"run": cmd_run, "sample": cmd_sample, "demo": cmd_demo, "budget": cmd_budget,
+            "verify": cmd_verify, "inspect": cmd_inspect}
 
 
 def main(argv=None) -> int:

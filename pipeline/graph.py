@@ -1,33 +1,45 @@
-"""The pileprep Beam graph: ReadPile -> Normalize -> FilterDocuments -> (write) -> WriteManifest.
+"""The pileprep Beam graph:
+ReadPile -> Normalize -> FilterDocuments -> Tokenize -> Pack -> WriteManifest.
 
     with beam.Pipeline(runner, options=opts) as p:
         build(p, config, files)
 """
+import dataclasses
+
+import apache_beam as beam
+
 from pipeline.options import RunConfig
 from transforms.counts import CountOutcomes
 from transforms.filter import FilterDocuments
 from transforms.manifest import WriteManifest
 from transforms.normalize import Normalize
+from transforms.pack import Pack
 from transforms.read import InputFile, ReadPile
+from transforms.tokenize import Tokenize, load
 from transforms.write import WriteDocuments, WriteRejects
 
 
 def build(p, config: RunConfig, files: list[InputFile]):
+    tokenizer = load(config.tokenize_config())  # on the launcher: fails early, describes itself
     read = p | "ReadPile" >> ReadPile(config.read_config(), files)
     docs = read["docs"] | "Normalize" >> Normalize(config.normalize_config())
     kept, dropped = docs | "FilterDocuments" >> FilterDocuments(config.filter_config())
+    tokens = kept | "Tokenize" >> Tokenize(config.tokenize_config())
+    packed = tokens | "Pack" >> Pack(config.pack_config(tokenizer))
 
     written = (kept | "WriteDocuments" >> WriteDocuments(
         config.output, files=config.files_for(sum(f.size for f in files)))
-        if config.write_documents else p | "NoDocuments" >> _empty())
+        if config.write_documents else p | "NoDocuments" >> beam.Create([]))
     rejects = read["rejects"] | "WriteRejects" >> WriteRejects(config.output)
-    counts = {"malformed": read["rejects"], "filtered": dropped, "kept": kept} | "Count" >> CountOutcomes()
+    counts = ({"malformed": read["rejects"], "filtered": dropped, "packed": packed["outcomes"]}
+              | "Count" >> CountOutcomes())
+    budget = config.budget()
     return p | "WriteManifest" >> WriteManifest(
-        config.output, config.recorded(), counts=counts, inputs=read["files"],
-        documents=written, rejects=rejects)
+        config.output, config.recorded(), tokenizer=_describe(tokenizer),
+        budget=dataclasses.asdict(budget) if budget else None, counts=counts, inputs=read["files"],
+        documents=written, rejects=rejects, shards=packed["shards"], plan=packed["plan"])
 
 
-def _empty():
-    import apache_beam as beam
-
-    return beam.Create([])
+def _describe(tokenizer) -> dict:
+    return {"name": tokenizer.name, "vocab_size": tokenizer.vocab_size, "eos_id": tokenizer.eos_id,
+            "dtype": str(tokenizer.dtype), "files_sha256": dict(sorted(tokenizer.files_sha256.items()))}

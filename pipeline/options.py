@@ -25,8 +25,15 @@ class RunConfig:
     normalize: str = "nfc"  # ftfy with NFC, as Cerebras cleaned the Pile
     allow_corrupt_inputs: bool = False  # damaged files stop the run unless the user accepts the loss
     overwrite: bool = False  # never replace a previous run by accident
-    write_documents: bool = True  # the cleaned text as Parquet (part 1's output)
+    write_documents: bool = True  # the cleaned text as Parquet, beside the token shards
     document_files: int | None = None  # None: sized from the input so files hold ~512 MB of text
+    tokenizer: str = "gpt2"  # Cerebras-GPT: GPT-2 BPE, 50,257 ids; or a tokenizer.json path
+    eos_id: int | None = None  # None: the tokenizer's <|endoftext|> (50256 for GPT-2)
+    model_size: str | None = None  # a Cerebras-GPT size: pack 20 tokens per parameter of it
+    tokens_per_param: float = 20.0  # Chinchilla's ratio, as every Cerebras-GPT model used
+    token_budget: int | None = None  # an explicit budget instead of a model size
+    allow_short: bool = False  # input smaller than the budget is an error unless allowed
+    rows_per_shard: int = 65536  # 65,536 rows x 2,049 x 2 bytes = 268 MB per GPT-2 shard
 
     def __post_init__(self):
         if not self.inputs:
@@ -37,7 +44,36 @@ class RunConfig:
             raise ValueError(f"--seed must be in [0, 2**63), got {self.seed}")
         if self.document_files is not None and self.document_files < 1:
             raise ValueError(f"--document-files must be >= 1, got {self.document_files}")
-        self.read_config(), self.normalize_config(), self.filter_config()
+        if self.model_size is not None and self.token_budget is not None:
+            raise ValueError("give --model-size or --token-budget, not both")
+        if self.tokens_per_param != 20.0 and self.model_size is None:
+            raise ValueError("--tokens-per-param applies to a --model-size budget; give one")
+        self.read_config(), self.normalize_config(), self.filter_config(), self.tokenize_config()
+        self.budget()
+
+    def tokenize_config(self):
+        from transforms.tokenize import TokenizeConfig
+
+        return TokenizeConfig(tokenizer=self.tokenizer, eos_id=self.eos_id)
+
+    def budget(self):
+        """The Chinchilla (or explicit) budget, or None to pack every document."""
+        from schemas.family import budget_for
+
+        if self.model_size is None and self.token_budget is None:
+            return None
+        if self.model_size is not None:
+            return budget_for(self.model_size, tokens_per_param=self.tokens_per_param)
+        return budget_for(token_budget=self.token_budget)
+
+    def pack_config(self, tokenizer):
+        from transforms.pack import PackConfig
+
+        budget = self.budget()
+        return PackConfig(out_dir=self.output, dtype=str(tokenizer.dtype), eos_id=tokenizer.eos_id,
+                          rows_per_shard=self.rows_per_shard,
+                          target_tokens=budget.target_tokens if budget else None,
+                          allow_short=self.allow_short)
 
     def read_config(self) -> ReadConfig:
         return ReadConfig(tuple(self.inputs), allow_corrupt=self.allow_corrupt_inputs, seed=self.seed)

@@ -18,12 +18,12 @@ def _table(header: list[str], rows: list[list], align: str) -> list[str]:
 def summary(manifest: dict, elapsed: float | None = None) -> str:
     counts = manifest["counts"]
     totals = counts["documents"]
-    rows = [[src, c["read"], c["malformed"], c["filtered"], c.get("deduplicated", 0), c["kept"]]
-            for src, c in counts["by_source"].items()]
-    rows.append(["TOTAL", totals["read"], totals["malformed"], totals["filtered"],
-                 totals["deduplicated"], totals["kept"]])
+    keys = ("read", "malformed", "filtered", "deduplicated", "over_budget", "packed", "tokens")
+    rows = [[src] + [c[k] for k in keys] for src, c in counts["by_source"].items()]
+    rows.append(["TOTAL"] + [totals[k] for k in keys[:-1]] + [counts["tokens_packed"]])
     lines = ["", "pileprep run summary"]
-    lines += _table(["source", "read", "malformed", "filtered", "dedup", "kept"], rows, "lrrrrr")
+    lines += _table(["source", "read", "malformed", "filtered", "dedup", "over budget", "packed", "tokens"],
+                    rows, "lrrrrrrr")
     if counts["filtered_by_rule"]:
         lines.append("filtered by rule: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts["filtered_by_rule"].items())))
     if counts["edited_by_rule"]:
@@ -34,6 +34,14 @@ def summary(manifest: dict, elapsed: float | None = None) -> str:
     lines.append(f"ftfy changed {counts['normalized_changed']:,} of {totals['read'] - totals['malformed']:,} documents")
     for path in manifest.get("damaged_inputs", []):
         lines.append(f"DAMAGED INPUT (kept what was read before the damage): {path}")
+    if "shards" in manifest:
+        tok = manifest["tokens"]
+        lines.append(f"{manifest['rows']:,} rows of 2049 tokens in {len(manifest['shards'])} shard(s); "
+                     f"{tok['left_over']:,} tokens left over after the last full row")
+        budget = manifest["budget"]
+        if budget:
+            lines.append(f"budget {budget['model'] or 'explicit'}: {budget['target_tokens']:,} tokens, "
+                         f"{budget['rows']:,} rows: " + ("met" if budget["met"] else "NOT MET (--allow-short)"))
     if elapsed:
         mb = sum(f["bytes"] for f in manifest["inputs"]) / 1e6
         lines.append(f"{elapsed:.1f} s: {totals['read'] / elapsed:,.0f} docs/s, {mb / elapsed:.1f} MB/s of input")

@@ -1,17 +1,17 @@
 """CountOutcomes: the run's document counts, computed from the records themselves.
 
 Beam metrics can count a retried bundle twice, so the manifest's numbers come from data: every
-record ends in exactly one terminal outcome (malformed, filtered, deduplicated, over_budget,
-packed or, before packing exists, kept), and a combine over those outcomes gives exact,
-deterministic counts per source and reason. Annotations (normalized, edited) ride along.
+record ends in exactly one terminal outcome (malformed, filtered, deduplicated, over_budget or
+packed), and a combine over those outcomes gives exact, deterministic counts per source and
+reason. Annotations (normalized, edited) ride along.
 
-    counts = {"malformed": rejects, "filtered": dropped, "kept": kept} | CountOutcomes()
+    counts = {"malformed": rejects, "filtered": dropped, "packed": outcomes} | CountOutcomes()
 """
 import typing
 
 import apache_beam as beam
 
-TERMINAL = ("malformed", "filtered", "deduplicated", "over_budget", "kept")
+TERMINAL = ("malformed", "filtered", "deduplicated", "over_budget", "packed")
 Event = tuple[tuple[str, str, str], tuple[int, int]]  # ((outcome, source, reason), (docs, amount))
 
 
@@ -26,10 +26,11 @@ def dropped_events(dropped: dict) -> list[Event]:
     return events
 
 
-def kept_events(doc: dict, outcome: str = "kept", reason: str = "") -> list[Event]:
-    """A surviving document: its terminal outcome with its size (tokens when known, else chars)."""
-    amount = len(doc["ids"]) if "ids" in doc else len(doc["text"])
-    events = [((outcome, doc["source"], reason), (1, amount))]
+def packed_events(record) -> list[Event]:
+    """A document that passed the filters: packed or over budget, with its stream tokens (ids
+    and EOS)."""
+    events = [((record["outcome"], record["source"], ""), (1, record["tokens"]))]
+    doc = record
     if doc.get("changed"):
         events.append((("normalized", doc["source"], "changed"), (1, 0)))
     for rule, lines in sorted(doc.get("edits", {}).items()):
@@ -50,10 +51,10 @@ def summarize(events) -> dict:
     totals = {k: 0 for k in ("read",) + TERMINAL}
     by_reason: dict[str, dict[str, int]] = {"malformed": {}, "filtered": {}, "deduplicated": {}}
     by_source: dict[str, dict] = {}
-    normalized = 0
+    normalized = tokens = 0
     edited: dict[str, dict[str, int]] = {}
     for (outcome, source, reason), (docs, amount) in sorted(events):
-        src = by_source.setdefault(source, {k: 0 for k in ("read",) + TERMINAL + ("kept_amount",)})
+        src = by_source.setdefault(source, {k: 0 for k in ("read",) + TERMINAL + ("tokens",)})
         if outcome in TERMINAL:
             totals[outcome] += docs
             totals["read"] += docs
@@ -61,8 +62,9 @@ def summarize(events) -> dict:
             src["read"] += docs
             if outcome in by_reason:
                 by_reason[outcome][reason] = by_reason[outcome].get(reason, 0) + docs
-            if outcome == "kept":
-                src["kept_amount"] += amount
+            if outcome == "packed":
+                src["tokens"] += amount
+                tokens += amount
         elif outcome == "normalized":
             normalized += docs
             src["normalized"] = src.get("normalized", 0) + docs
@@ -70,7 +72,7 @@ def summarize(events) -> dict:
             e = edited.setdefault(reason, {"documents": 0, "lines": 0})
             e["documents"] += docs
             e["lines"] += amount
-    return {"documents": totals, "malformed_by_reason": by_reason["malformed"],
+    return {"documents": totals, "tokens_packed": tokens, "malformed_by_reason": by_reason["malformed"],
             "filtered_by_rule": by_reason["filtered"], "deduplicated_by_kind": by_reason["deduplicated"],
             "normalized_changed": normalized, "edited_by_rule": edited,
             "by_source": dict(sorted(by_source.items()))}
@@ -84,7 +86,12 @@ def identity_problems(counts: dict) -> list[str]:
         if c["read"] != outcomes:
             problems.append(f"{where}: read {c['read']} != outcomes {outcomes}")
     totals = counts["documents"]
-    for k in ("read",) + TERMINAL:
+    for k in ("read",) + TERMINAL + ("tokens",):
+        if k == "tokens":
+            per_source = sum(s.get(k, 0) for s in counts["by_source"].values())
+            if per_source != counts["tokens_packed"]:
+                problems.append(f"tokens: per-source sum {per_source} != total {counts['tokens_packed']}")
+            continue
         per_source = sum(s.get(k, 0) for s in counts["by_source"].values())
         if per_source != totals[k]:
             problems.append(f"{k}: per-source sum {per_source} != total {totals[k]}")
@@ -95,9 +102,9 @@ def identity_problems(counts: dict) -> list[str]:
 
 
 class CountOutcomes(beam.PTransform):
-    """{"malformed": rejects, "filtered": dropped, "kept": docs, ...} -> one summary dict."""
+    """{"malformed": rejects, "filtered": dropped, "packed": outcomes, ...} -> one summary dict."""
 
-    _EVENTS = {"malformed": reject_events, "filtered": dropped_events, "kept": kept_events}
+    _EVENTS = {"malformed": reject_events, "filtered": dropped_events, "packed": packed_events}
 
     def __init__(self, events=None):
         super().__init__()

@@ -78,6 +78,13 @@ def _read_rule_file(spec: str, seen: tuple = ()) -> list[Rule]:
         if key is not None and key not in r["params"]:
             raise PileprepError(f"rules file {path}: rule {r['name']!r} of kind {r['kind']} needs "
                                 f"params.{key}")
+        value = r["params"].get(key)
+        if key == "chars" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise PileprepError(f"rules file {path}: rule {r['name']!r}: params.chars must be a whole "
+                                f"number >= 0, got {value!r}")
+        if key in ("line", "prefix") and (not isinstance(value, str) or (key == "prefix" and not value)):
+            raise PileprepError(f"rules file {path}: rule {r['name']!r}: params.{key} must be a "
+                                f"{'non-empty ' if key == 'prefix' else ''}string, got {value!r}")
         applies = None if r["applies_to"] == "*" else tuple(r["applies_to"])
         rules.append(Rule(r["name"], r["kind"], applies, tuple(sorted(r["params"].items())),
                           r["provenance"]))

@@ -1,11 +1,13 @@
 """WriteManifest: the run's self-description, validated and written last.
 
 The manifest's presence marks a complete run: it is built only after every other output has been
-committed (they arrive as side inputs), it is checked against schemas/manifest.schema.json and
-against the counting identity (read = malformed + filtered + deduplicated + over_budget + kept),
-and it is written under a temporary name and renamed.
+committed (they arrive as side inputs), it is checked against schemas/manifest.schema.json, the
+counting identity (read = malformed + filtered + deduplicated + over_budget + packed) and the token
+identities (shards' tokens = tokens in rows; in rows + left over = packed), and it is written under
+a temporary name and renamed.
 
-    p | WriteManifest(out_dir, options, counts=counts, inputs=files, documents=written, rejects=r)
+    p | WriteManifest(out_dir, options, tokenizer=..., budget=..., counts=counts, inputs=files,
+                      documents=written, rejects=r, shards=shards, plan=plan)
 """
 import json
 import os
@@ -16,6 +18,7 @@ import orjson
 from schemas import SCHEMAS_DIR
 from transforms.counts import identity_problems
 from transforms.errors import PileprepError
+from transforms.pack import ROW_LEN, SEQ_LEN
 from transforms.write import commit_bytes
 
 MANIFEST = "manifest.json"
@@ -31,8 +34,16 @@ def _version() -> str:
         return "0+unknown"
 
 
-def build_manifest(*, options: dict, inputs, counts: dict, documents, rejects) -> dict:
+def build_manifest(*, options: dict, inputs, counts: dict, documents, rejects, tokenizer: dict,
+                   budget: dict | None, shards, plan) -> dict:
+    from schemas.family import nested_budgets
+
     inputs = sorted(inputs, key=lambda f: f["path"])
+    shards = sorted(shards, key=lambda s: s["index"])
+    in_rows = plan.rows * SEQ_LEN + 1 if plan.rows else 0
+    rows_total = sum(s["rows"] for s in shards)
+    if budget is not None:
+        budget = {**budget, "met": not plan.short}
     return {
         "schema_version": SCHEMA_VERSION,
         "pileprep_version": _version(),
@@ -42,6 +53,16 @@ def build_manifest(*, options: dict, inputs, counts: dict, documents, rejects) -
         "counts": counts,
         "documents": sorted(documents, key=lambda f: f["path"]),
         "rejects": sorted(rejects, key=lambda f: f["path"]),
+        "tokenizer": tokenizer,
+        "seq_len": SEQ_LEN,
+        "row_len": ROW_LEN,
+        "dtype": tokenizer["dtype"],
+        "rows": rows_total,
+        "tokens": {"packed": counts["tokens_packed"], "in_rows": in_rows,
+                   "left_over": counts["tokens_packed"] - in_rows},
+        "shards": shards,
+        "budget": budget,
+        "nested_budgets": nested_budgets(rows_total, options.get("tokens_per_param", 20.0)),
     }
 
 
@@ -60,9 +81,20 @@ def problems(manifest: dict) -> list[str]:
     read_lines = sum(f["lines"] for f in manifest["inputs"])
     if read_lines != counts["documents"]["read"]:
         found.append(f"inputs hold {read_lines} lines but {counts['documents']['read']} were counted")
+    kept = counts["documents"]["packed"] + counts["documents"]["over_budget"]
     written = sum(f["rows"] for f in manifest["documents"])
-    if manifest["documents"] and written != counts["documents"]["kept"]:
-        found.append(f"document files hold {written} rows, counts say {counts['documents']['kept']} kept")
+    if manifest["options"].get("write_documents", True) and written != kept:
+        found.append(f"document files hold {written} rows, but {kept} documents passed the filters")
+    shards, tokens = manifest["shards"], manifest["tokens"]
+    if sum(s["tokens"] for s in shards) != tokens["in_rows"]:
+        found.append(f"shards hold {sum(s['tokens'] for s in shards)} stream tokens, not {tokens['in_rows']}")
+    if tokens["left_over"] < 0:
+        found.append(f"packed {tokens['packed']} tokens but rows need {tokens['in_rows']}")
+    if [s["index"] for s in shards] != list(range(len(shards))):
+        found.append("shard indices are not 0..n-1")
+    budget = manifest["budget"]
+    if budget and budget["met"] and manifest["rows"] != budget["rows"]:
+        found.append(f"budget needs {budget['rows']} rows, shards hold {manifest['rows']}")
     return found
 
 
@@ -70,9 +102,10 @@ def manifest_bytes(manifest: dict) -> bytes:
     return orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
 
 
-def _write(_, out_dir, options, counts, inputs, documents, rejects):
-    manifest = build_manifest(options=options, inputs=inputs, counts=counts,
-                              documents=documents, rejects=rejects)
+def _write(_, out_dir, options, tokenizer, budget, counts, inputs, documents, rejects, shards, plan):
+    manifest = build_manifest(options=options, inputs=inputs, counts=counts, documents=documents,
+                              rejects=rejects, tokenizer=tokenizer, budget=budget, shards=shards,
+                              plan=plan)
     found = problems(manifest)
     if found:
         raise PileprepError("refusing to write a manifest that does not add up: " + "; ".join(found))
@@ -81,15 +114,18 @@ def _write(_, out_dir, options, counts, inputs, documents, rejects):
 
 
 class WriteManifest(beam.PTransform):
-    def __init__(self, out_dir: str, options: dict, *, counts, inputs, documents, rejects):
+    def __init__(self, out_dir: str, options: dict, *, tokenizer: dict, budget: dict | None, counts,
+                 inputs, documents, rejects, shards, plan):
         super().__init__()
-        self.out_dir, self.options = out_dir, options
+        self.out_dir, self.options, self.tokenizer, self.budget = out_dir, options, tokenizer, budget
         self.counts, self.inputs, self.documents, self.rejects = counts, inputs, documents, rejects
+        self.shards, self.plan = shards, plan
 
     def expand(self, pbegin):
         side = beam.pvalue
         return (pbegin
                 | "Once" >> beam.Create([None])
-                | "Write" >> beam.FlatMap(_write, self.out_dir, self.options,
+                | "Write" >> beam.FlatMap(_write, self.out_dir, self.options, self.tokenizer, self.budget,
                                           side.AsSingleton(self.counts), side.AsList(self.inputs),
-                                          side.AsList(self.documents), side.AsList(self.rejects)))
+                                          side.AsList(self.documents), side.AsList(self.rejects),
+                                          side.AsList(self.shards), side.AsSingleton(self.plan)))

@@ -222,8 +222,17 @@ class _WriteShardFn(beam.DoFn):
         info = commit_bytes(self.config.out_dir, name, npy_bytes(rows))
         side = commit_bytes(self.config.out_dir, name[:-4] + ".lineage.parquet", lineage_bytes(lineage))
         lo, hi = shard_span(shard, plan_, self.config.rows_per_shard)
-        yield {**info, "index": shard, "rows": len(rows), "stream_start": lo, "stream_tokens": hi - lo,
+        last = shard == (plan_.rows - 1) // self.config.rows_per_shard
+        yield {**info, "index": shard, "rows": len(rows), "stream_start": lo,
+               "tokens": hi - lo - (0 if last else 1),  # the shared token counts in the next shard
                "lineage": {**side, "rows": len(lineage)}}
+
+
+def _for_packing(doc: dict):
+    """Keyed by range, without the text: only ids and what the counts need cross the shuffle."""
+    slim = {k: doc[k] for k in ("id", "source", "order_key", "ids") if k in doc}
+    slim["changed"], slim["edits"] = doc.get("changed", False), doc.get("edits", {})
+    return key_range(doc["order_key"]), slim
 
 
 class Pack(beam.PTransform):
@@ -240,7 +249,7 @@ class Pack(beam.PTransform):
                  | "Histogram" >> beam.CombineGlobally(_HistogramFn())
                  | "Plan" >> beam.Map(plan, self.config))
         placed = (docs
-                  | "ByKeyRange" >> beam.Map(lambda d: (key_range(d["order_key"]), d))
+                  | "ByKeyRange" >> beam.Map(_for_packing)
                   | "GroupKeyRanges" >> beam.GroupByKey()
                   | "PlaceDocuments" >> beam.ParDo(_PlaceRangeFn(self.config), beam.pvalue.AsSingleton(plan_))
                   .with_outputs("outcomes", main="fragments"))

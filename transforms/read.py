@@ -158,25 +158,31 @@ def parse_line(raw: bytes) -> tuple[dict | None, str | None]:
 
 
 def display_names(paths: list[str]) -> dict[str, str]:
-    """Base names, unless two inputs share one: then the path below their common folder, so that
-    document ids `<name>:<line>` stay unique."""
-    bases = [posixpath.basename(p.replace("\\", "/")) for p in paths]
+    """Base names, unless two inputs share one: then the path below their common folder (for
+    local and gs:// paths alike), so that document ids `<name>:<line>` stay unique."""
+    parts = [p.replace("\\", "/").split("/") for p in paths]
+    bases = [c[-1] for c in parts]
     if len(set(bases)) == len(bases):
         return dict(zip(paths, bases))
-    common = posixpath.commonpath([posixpath.dirname(p.replace("\\", "/")) or "." for p in paths]) if all(
-        p.startswith("/") for p in paths) or not any(p.startswith("/") for p in paths) else ""
-    out = {}
-    for p in paths:
-        rel = p.replace("\\", "/")
-        if common and rel.startswith(common + "/"):
-            rel = rel[len(common) + 1:]
-        out[p] = rel
-    return out
+    folders = [c[:-1] for c in parts]
+    common = 0
+    while all(len(f) > common and f[common] == folders[0][common] for f in folders):
+        common += 1
+    return {p: "/".join(c[common:]) for p, c in zip(paths, parts)}
+
+
+def _head(raw: bytes) -> str:
+    """At most HEAD_BYTES bytes, cut at a character boundary, invalid bytes shown escaped."""
+    cut = HEAD_BYTES
+    if len(raw) > cut:
+        while cut > HEAD_BYTES - 3 and (raw[cut] & 0xC0) == 0x80:  # inside a UTF-8 sequence
+            cut -= 1
+    return raw[:cut].decode("utf-8", "backslashreplace")
 
 
 def reject_record(name: str, line: int, reason: str, raw: bytes, source: str) -> dict:
     return {"file": name, "line": line, "reason": reason, "source": source,
-            "head": raw[:HEAD_BYTES].decode("utf-8", "backslashreplace")}
+            "head": _head(raw)}
 
 
 def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progress=None) -> Iterator[tuple[str, dict]]:

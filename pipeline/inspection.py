@@ -1,0 +1,59 @@
+"""pileprep inspect DIR: a human summary of a run, and the text of its first rows.
+
+    print(describe("out/"))
+    print(decode_rows("out/", 2))
+"""
+import os
+
+import numpy as np
+
+from pipeline.summary import summary
+from pipeline.verify import load_manifest, safe_path
+
+
+def describe(directory: str) -> str:
+    m = load_manifest(directory)
+    lines = [summary(m)]
+    t = m["tokenizer"]
+    lines.append(f"tokenizer {t['name']}: {t['vocab_size']:,} ids, EOS {t['eos_id']}, shards of {m['dtype']}")
+    tok = m["tokens"]
+    lines.append(f"{m['rows']:,} rows of {m['row_len']} tokens in {len(m['shards'])} shard(s); "
+                 f"{tok['packed']:,} tokens packed, {tok['left_over']:,} left over after the last full row")
+    b = m["budget"]
+    if b:
+        name = b["model"] or "explicit budget"
+        lines.append(f"budget {name}: {b['target_tokens']:,} tokens = {b['rows']:,} rows"
+                     + ("" if b["met"] else f" (NOT MET: the input was short, {m['rows']:,} rows packed)"))
+    if m["nested_budgets"]:
+        lines.append("serves: " + ", ".join(f"{n['model']} ({n['rows']:,} rows)" for n in m["nested_budgets"]))
+    for s in m["shards"]:
+        lines.append(f"  {s['path']}  rows {s['rows']:,}  tokens {s['tokens']:,}  sha256 {s['sha256'][:16]}")
+    return "\n".join(lines)
+
+
+def rows_of(directory: str, n: int):
+    """The first n rows across shards, as memory maps (no shard is read whole)."""
+    m = load_manifest(directory)
+    out = []
+    for s in m["shards"]:
+        if len(out) >= n:
+            break
+        path = safe_path(directory, s["path"])
+        if path is None:
+            raise ValueError(f"shard path {s['path']!r} leaves {directory}")
+        rows = np.load(path, mmap_mode="r", allow_pickle=False)
+        out.extend(rows[: n - len(out)])
+    return m, out
+
+
+def decode_rows(directory: str, n: int) -> str:
+    from transforms.tokenize import TokenizeConfig, load
+
+    m, rows = rows_of(directory, n)
+    t = m["tokenizer"]
+    tokenizer = load(TokenizeConfig(tokenizer=m["options"].get("tokenizer", "gpt2"), eos_id=t["eos_id"]))
+    parts = []
+    for i, row in enumerate(rows):
+        parts.append(f"--- row {i} ({len(row)} tokens; EOS shown as <|endoftext|>) ---")
+        parts.append(tokenizer.decode([int(x) for x in row]))
+    return "\n".join(parts)
