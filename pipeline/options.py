@@ -90,5 +90,7 @@ class RunConfig:
         return max(1, math.ceil(input_bytes * ZSTD_RATIO / DOCUMENT_FILE_BYTES))
 
     def recorded(self) -> dict:
-        """The options as the manifest records them."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+        """The options as the manifest records them: everything that shapes the output, not where
+        it went (so the same run into two directories gives byte-identical manifests)."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
+                if k not in ("output", "overwrite")}

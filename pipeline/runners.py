@@ -40,7 +40,7 @@ def make_pipeline(beam_args: list[str], *, workers: int | None = None, verbose: 
     direct = options.view_as(DirectOptions)
     if not _given(beam_args, "--direct_running_mode"):
         direct.direct_running_mode = "multi_processing"
-    if not _given(beam_args, "--direct_num_workers"):
+    if not _given(beam_args, "--direct_num_workers") and direct.direct_running_mode != "in_memory":
         direct.direct_num_workers = workers or min(2, os.cpu_count() or 1)
     return beam.Pipeline(runner=local_runner(options), options=options)
 

@@ -9,7 +9,8 @@ print it alone, without the runner's traceback.
 import re
 
 _OPEN, _CLOSE = "<<pileprep>>", "<</pileprep>>"
-_FRAMED = re.compile(re.escape(_OPEN) + r"(.*?)" + re.escape(_CLOSE), re.S)
+# the innermost frame: a runner may re-raise our error with its text (markers included) as message
+_FRAMED = re.compile(re.escape(_OPEN) + r"((?:(?!" + re.escape(_OPEN) + r").)*?)" + re.escape(_CLOSE), re.S)
 
 
 class PileprepError(Exception):
@@ -28,10 +29,10 @@ def find_message(error: BaseException) -> str | None:
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, PileprepError):
-            return error.message
         match = _FRAMED.search(str(error))
         if match:
             return match.group(1)
+        if isinstance(error, PileprepError):
+            return error.message
         error = error.__cause__ or error.__context__
     return None

@@ -117,6 +117,8 @@ def fragments(doc: dict, begin: int, end: int, plan_: Plan, rows_per_shard: int,
     if first and begin % span == 0:
         first -= 1  # a shard's final token is the next shard's first: both need it
     for shard in range(max(first, 0), last + 1):
+        if not plan_.rows_of_shard(shard, rows_per_shard):
+            continue  # the token after the last row, when the rows end exactly at a shard edge
         lo, hi = shard_span(shard, plan_, rows_per_shard)
         a, b = max(begin, lo), min(stop, hi)
         if a >= b:

@@ -1,7 +1,7 @@
 """Pack: the pure core (histogram, plan, placement, fragments, assembly) and the PTransform."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from transforms.errors import PileprepError
 from transforms.pack import (ROW_LEN, SEQ_LEN, PackConfig, assemble, fragments, histogram,
@@ -55,6 +55,7 @@ def _stream_of(shards):
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.integers(0, 5000), min_size=1, max_size=40), st.integers(1, 4), st.integers(0, 9))
+@example([2047 * 4 + 3], 2, 0)  # rows end exactly at a shard edge with tokens left over
 def test_packing_conserves_every_token_in_order(lengths, rows_per_shard, seed):
     docs = _docs(lengths, seed)
     config = PackConfig(out_dir="unused", rows_per_shard=rows_per_shard)
@@ -63,6 +64,8 @@ def test_packing_conserves_every_token_in_order(lengths, rows_per_shard, seed):
     assert p.total == len(stream)
     assert p.rows == max(0, (len(stream) - 1) // SEQ_LEN)
     assert sum(len(s) for s in shards) == p.rows
+    assert all(len(s) for s in shards)  # no shard without rows
+    assert all(len(s) == rows_per_shard for s in shards[:-1])
     assert all(s.shape[1] == ROW_LEN and s.dtype == np.uint16 for s in shards)
     got = _stream_of(shards)
     assert np.array_equal(got, stream[: p.rows * SEQ_LEN + 1] if p.rows else got)

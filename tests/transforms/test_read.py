@@ -462,3 +462,13 @@ def test_read_pile(pipeline, tmp_path):
          "malformed": 1, "damage": None},
     ]), label="Files")
     pipeline.run().wait_until_finish()
+
+
+def test_find_message_unwraps_a_runner_rewrapped_error():
+    from transforms.errors import find_message
+
+    inner = PileprepError("file x is damaged: re-download it")
+    rewrapped = PileprepError(str(inner) + " [while running 'ReadPile/ReadFiles']")
+    assert find_message(RuntimeError(str(rewrapped))) == "file x is damaged: re-download it"
+    assert find_message(rewrapped) == "file x is damaged: re-download it"
+    assert find_message(ValueError("other")) is None

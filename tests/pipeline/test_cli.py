@@ -1,0 +1,187 @@
+"""End to end through the `pileprep` CLI: the sample corpus in, shards, documents and manifest out,
+checked against an independent reading of the input."""
+import gzip
+import hashlib
+import json
+import os
+
+import ftfy
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from pipeline.cli import main
+from pipeline.sample import SampleConfig, write_sample
+from transforms.filter import apply_rules, load_rules
+from transforms.tokenize import TokenizeConfig, load
+
+IN_MEMORY = ["--direct_running_mode=in_memory"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    write_sample(str(root), SampleConfig(seed=7, documents=400, files=2))
+    return root
+
+
+@pytest.fixture(scope="module")
+def run_dir(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "out"
+    assert main(["run", "--input", f"{corpus}/*.jsonl*", "--output", str(out), "--rows-per-shard", "16"]
+                + IN_MEMORY) == 0
+    return out
+
+
+def _read_lines(path):
+    raw = open(path, "rb").read()
+    if path.endswith(".zst"):
+        raw = b"".join(_zstd_frames(raw))
+    elif path.endswith(".gz"):
+        raw = gzip.decompress(raw)
+    return raw.split(b"\n")[:-1] if raw.endswith(b"\n") else raw.split(b"\n")
+
+
+def _zstd_frames(raw):
+    while raw:
+        obj = zstandard.ZstdDecompressor().decompressobj()
+        yield obj.decompress(raw)
+        raw = obj.unused_data
+
+
+def _expected(corpus):
+    """An independent reading: stdlib json, ftfy, the eleuther line edits and drops."""
+    rules = load_rules("eleuther")
+    kept, read, malformed = {}, 0, 0
+    for name in sorted(os.listdir(corpus)):
+        for n, line in enumerate(_read_lines(os.path.join(corpus, name)), start=1):
+            read += 1
+            try:
+                obj = json.loads(line.decode("utf-8"))
+                text = obj["text"]
+                assert isinstance(text, str)
+                text.encode("utf-8")
+            except Exception:
+                malformed += 1
+                continue
+            fixed = ftfy.fix_text(text, normalization="NFC")
+            ok, _, edited, _ = apply_rules(obj["meta"]["pile_set_name"], fixed, rules)
+            if ok:
+                kept[f"{name}:{n}"] = edited
+    return kept, read, malformed
+
+
+def test_counts_add_up_and_documents_equal_ftfy_after_rules(corpus, run_dir):
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    counts = manifest["counts"]
+    docs = counts["documents"]
+    assert docs["read"] == docs["malformed"] + docs["filtered"] + docs["deduplicated"] + docs["over_budget"] + docs["packed"]
+    for source, c in counts["by_source"].items():
+        assert c["read"] == c["malformed"] + c["filtered"] + c["deduplicated"] + c["over_budget"] + c["packed"], source
+    kept, read, malformed = _expected(str(corpus))
+    assert docs["read"] == read and docs["malformed"] == malformed and docs["packed"] == len(kept)
+    written = {}
+    for f in manifest["documents"]:
+        table = pq.read_table(run_dir / f["path"])
+        written.update(zip(table.column("id").to_pylist(), table.column("text").to_pylist()))
+    assert written == kept
+
+
+def test_stream_decodes_to_the_documents_in_lineage_order(corpus, run_dir):
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    rows = np.concatenate([np.load(run_dir / s["path"], mmap_mode="r", allow_pickle=False)
+                           for s in manifest["shards"]])
+    stream = np.concatenate([rows[:, :2048].reshape(-1), rows[-1, -1:]])
+    lineage = []
+    for s in manifest["shards"]:
+        t = pq.read_table(run_dir / s["lineage"]["path"]).to_pylist()
+        lineage += [r for r in t if not lineage or r["global_start"] > lineage[-1]["global_start"]]
+    tokenizer = load(TokenizeConfig())
+    kept, _, _ = _expected(str(corpus))
+    ends = np.flatnonzero(stream == 50256)
+    start, complete = 0, set()
+    for rec, end in zip(lineage, ends):
+        assert (rec["global_start"], rec["global_end"]) == (start, end)
+        assert tokenizer.decode(stream[start:end].tolist()) == kept[rec["id"]]
+        start = end + 1
+        complete.add(rec["id"])
+    assert len(complete) == len(ends)
+    # the documents not complete in the rows hold exactly the tail of the last row and the left over
+    tail = sum(len(tokenizer.encode(kept[i])) + 1 for i in set(kept) - complete)
+    assert tail == (len(stream) - start) + manifest["tokens"]["left_over"]
+    assert manifest["tokens"]["in_rows"] == len(stream) == manifest["rows"] * 2048 + 1
+    assert manifest["tokens"]["packed"] == sum(len(tokenizer.encode(t)) + 1 for t in kept.values())
+
+
+def test_verify_passes_then_catches_one_flipped_byte(run_dir, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    assert main(["verify", str(copy)]) == 0
+    shard = copy / "shards" / "shard-00001.npy"
+    data = bytearray(shard.read_bytes())
+    data[-5] ^= 0x01
+    shard.write_bytes(bytes(data))
+    assert main(["verify", str(copy)]) == 1
+    assert "shard-00001.npy sha256 differs" in capsys.readouterr().out
+
+
+def test_in_memory_and_two_processes_give_identical_bytes(corpus, run_dir, tmp_path):
+    out = tmp_path / "mp"
+    assert main(["run", "--input", f"{corpus}/*.jsonl*", "--output", str(out), "--rows-per-shard", "16",
+                 "--direct_running_mode=multi_processing", "--direct_num_workers=2"]) == 0
+    for name in ["manifest.json"] + [f"shards/{p}" for p in os.listdir(run_dir / "shards")]:
+        a = hashlib.sha256((run_dir / name).read_bytes()).hexdigest()
+        b = hashlib.sha256((out / name).read_bytes()).hexdigest()
+        assert a == b, name
+
+
+def test_budget_packs_exact_rows_and_refuses_a_short_input(corpus, tmp_path, capsys):
+    out = tmp_path / "b"
+    assert main(["run", "--input", f"{corpus}/*.jsonl*", "--output", str(out), "--token-budget", "20000"]
+                + IN_MEMORY) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["rows"] == manifest["budget"]["rows"] == 10 and manifest["budget"]["met"]
+    assert manifest["counts"]["documents"]["over_budget"] > 0
+    assert main(["run", "--input", f"{corpus}/*.jsonl*", "--output", str(tmp_path / "c"),
+                 "--model-size", "111M"] + IN_MEMORY) == 2
+    err = capsys.readouterr().err
+    assert "tokens after filtering but the budget needs 2,221,010,945" in err and "--allow-short" in err
+    assert not (tmp_path / "c" / "manifest.json").exists()
+    assert not list((tmp_path / "c").glob("shards/*.npy"))
+
+
+def test_errors_name_the_file_and_the_fix(corpus, tmp_path, capsys):
+    assert main(["run", "--input", str(tmp_path / "none*.jsonl"), "--output", str(tmp_path / "o")]) == 2
+    assert "matches no file" in capsys.readouterr().err
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    good = (corpus / "00.jsonl.zst").read_bytes()
+    (bad / "00.jsonl.zst").write_bytes(good[: len(good) // 2])
+    assert main(["run", "--input", str(bad / "*"), "--output", str(tmp_path / "o")] + IN_MEMORY) == 2
+    err = capsys.readouterr().err
+    assert "00.jsonl.zst is damaged" in err and "--allow-corrupt-inputs" in err and "Traceback" not in err
+    assert main(["run", "--input", str(bad / "*"), "--output", str(tmp_path / "o"), "--overwrite",
+                 "--allow-corrupt-inputs"] + IN_MEMORY) == 0
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["damaged_inputs"] == [str(bad / "00.jsonl.zst")]
+    assert manifest["counts"]["documents"]["packed"] > 0
+    assert main(["run", "--input", str(bad / "*"), "--output", str(tmp_path / "o")] + IN_MEMORY) == 2
+    assert "is not empty" in capsys.readouterr().err
+
+
+def test_budget_command_reproduces_the_card(capsys):
+    assert main(["budget", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == ["111M", "256M", "590M", "1.3B", "2.7B", "6.7B", "13B"]
+    assert [r["steps"] for r in rows] == [9037, 9468, 21836, 24334, 49041, 62522, 174335]
+
+
+def test_help_everywhere(capsys):
+    for command in ([], ["run"], ["sample"], ["demo"], ["budget"], ["verify"], ["inspect"]):
+        with pytest.raises(SystemExit) as e:
+            main(command + ["--help"])
+        assert e.value.code == 0
+    assert "--model-size" in capsys.readouterr().out
