@@ -3,7 +3,6 @@
     print(describe("out/"))
     print(decode_rows("out/", 2))
 """
-import os
 
 import numpy as np
 

@@ -9,8 +9,7 @@ the run with a message naming it, unless `allow_corrupt` keeps what was read bef
 """
 import dataclasses
 import logging
-import os
-import posixpath
+import sys
 import time
 import zlib
 from typing import Iterator, NamedTuple
@@ -222,18 +221,23 @@ def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progre
 
 
 class _Progress:
-    """Logs documents, bytes and docs/s per file at most every `every` seconds."""
+    """Prints documents, bytes and docs/s per file to stderr at most every `every` seconds.
 
-    def __init__(self, every: float = 10.0):
+    Plain stderr rather than logging: local worker processes share the launcher's terminal, and
+    on Dataflow stderr lands in the worker logs."""
+
+    def __init__(self, every: float = 10.0, stream=None):
         self.every, self.start, self.last = every, time.monotonic(), time.monotonic()
+        self.stream = stream
 
     def __call__(self, name: str, lines: int, nbytes: int):
         now = time.monotonic()
         if now - self.last >= self.every:
             self.last = now
-            rate = lines / max(now - self.start, 1e-9)
-            _LOG.warning("reading %s: %s lines, %.1f MB, %.0f lines/s", name, f"{lines:,}",
-                         nbytes / 1e6, rate)
+            elapsed = max(now - self.start, 1e-9)
+            print(f"pileprep: reading {name}: {lines:,} lines, {nbytes / 1e6:,.1f} MB, "
+                  f"{lines / elapsed:,.0f} docs/s, {nbytes / 1e6 / elapsed:.1f} MB/s",
+                  file=self.stream or sys.stderr, flush=True)
 
 
 def match_inputs(patterns) -> list[InputFile]:

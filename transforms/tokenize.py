@@ -39,6 +39,7 @@ class TokenizeConfig:
     tokenizer: str = _GPT2  # GPT-2 BPE as in Cerebras-GPT (trained on the Pile); or a tokenizer.json path
     eos_id: int | None = None  # None: 50256 (GPT-2's <|endoftext|>), or the tokenizer.json's <|endoftext|>
     backend: str = "auto"  # auto: tiktoken for gpt2 (same ids, several times faster), else HF tokenizers
+    content: str | None = None  # the tokenizer.json text, read on the launcher: workers need no copy of the file
 
     def __post_init__(self):
         if not isinstance(self.tokenizer, str) or not self.tokenizer:
@@ -127,14 +128,18 @@ class Tokenizer:
             from tokenizers import Tokenizer as HFTokenizer
 
             path = config.tokenizer
-            if not os.path.isfile(path):
+            if config.content is None and not os.path.isfile(path):
                 raise ValueError(
                     f"tokenizer file {path} does not exist: pass 'gpt2' or the path to a "
                     f"Hugging Face tokenizer.json"
                 )
-            self.files_sha256 = {os.path.basename(path): _sha256(path)}
+            content = config.content if config.content is not None else _read_text(path)
+            self.files_sha256 = {os.path.basename(path): hashlib.sha256(content.encode("utf-8")).hexdigest()}
             self.backend = "hf"
-            self._hf = HFTokenizer.from_file(path)
+            try:
+                self._hf = HFTokenizer.from_str(content)
+            except Exception as e:
+                raise ValueError(f"{path} is not a Hugging Face tokenizer.json ({e})") from None
             vocab = self._hf.get_vocab(with_added_tokens=True)
             self.vocab_size = max(vocab.values()) + 1  # ids may have holes; the dtype must hold the largest
             default_eos = vocab.get(_EOT)
@@ -194,6 +199,20 @@ class Tokenizer:
         return self._hf.decode(ids, skip_special_tokens=False)
 
 
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def shippable(config: TokenizeConfig) -> TokenizeConfig:
+    """The config with a tokenizer.json's text inlined, so remote workers need no copy of the file."""
+    import dataclasses
+
+    if config.tokenizer == _GPT2 or config.content is not None or not os.path.isfile(config.tokenizer):
+        return config
+    return dataclasses.replace(config, content=_read_text(config.tokenizer))
+
+
 def load(config: TokenizeConfig) -> Tokenizer:
     """Load the tokenizer config names, from local files only."""
     return Tokenizer(config)
@@ -222,7 +241,7 @@ class Tokenize(beam.PTransform):
 
     def __init__(self, config: TokenizeConfig):
         super().__init__()
-        self._config = config
+        self._config = shippable(config)
 
     def expand(self, docs):
         load(self._config)  # fail on the driver (missing file, no EOS) before any worker starts
