@@ -185,3 +185,17 @@ def test_help_everywhere(capsys):
             main(command + ["--help"])
         assert e.value.code == 0
     assert "--model-size" in capsys.readouterr().out
+
+
+def test_overwrite_replaces_a_run_without_mixing_shards(corpus, run_dir, tmp_path):
+    import shutil
+
+    out = tmp_path / "ow"
+    shutil.copytree(run_dir, out)
+    assert len(list(out.glob("shards/*.npy"))) > 1
+    assert main(["run", "--input", f"{corpus}/*.jsonl*", "--output", str(out), "--overwrite",
+                 "--rows-per-shard", "100000"] + IN_MEMORY) == 0
+    assert [p.name for p in out.glob("shards/*.npy")] == ["shard-00000.npy"]
+    assert main(["verify", str(out)]) == 0
+    (out / "mine.txt").write_text("not ours")
+    assert main(["run", "--input", f"{corpus}/*.jsonl*", "--output", str(out), "--overwrite"] + IN_MEMORY) == 2

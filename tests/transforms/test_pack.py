@@ -106,3 +106,31 @@ def test_config_validation():
         PackConfig(out_dir="x", rows_per_shard=0)
     with pytest.raises(ValueError, match="budget"):
         PackConfig(out_dir="x", target_tokens=0)
+
+
+def test_pack_transform_writes_shards_and_outcomes(pipeline, tmp_path):
+    import apache_beam as beam
+    import pyarrow.parquet as pq
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from transforms.pack import Pack
+
+    docs = _docs([1500, 700, 3000, 0, 2500, 900], seed=5)
+    for d in docs:
+        d["ids"] = d["ids"].astype(np.uint32)
+    config = PackConfig(out_dir=str(tmp_path), rows_per_shard=2, target_tokens=3 * SEQ_LEN)
+    p, shards_expected, outcomes = _pack(docs, config)
+    with pipeline as pl:
+        out = pl | beam.Create(docs) | Pack(config)
+        assert_that(out["shards"] | beam.Map(lambda s: (s["index"], s["rows"], s["path"])),
+                    equal_to([(0, 2, "shards/shard-00000.npy"), (1, 1, "shards/shard-00001.npy")]),
+                    label="shards")
+        assert_that(out["outcomes"] | beam.Map(lambda o: (o["id"], o["outcome"])),
+                    equal_to([(i, "packed" if sel else "over_budget") for i, sel, _, _ in outcomes]),
+                    label="outcomes")
+    written = [np.load(tmp_path / f"shards/shard-{i:05d}.npy", allow_pickle=False) for i in range(2)]
+    for got, want in zip(written, shards_expected):
+        assert np.array_equal(got, want)
+    lineage = pq.read_table(tmp_path / "shards/shard-00000.lineage.parquet").to_pylist()
+    assert lineage[0]["start"] == 0 and lineage[0]["global_start"] == 0
+    assert not list(tmp_path.glob("shards/.tmp-*"))
