@@ -34,6 +34,7 @@ class RunConfig:
     token_budget: int | None = None  # an explicit budget instead of a model size
     allow_short: bool = False  # input smaller than the budget is an error unless allowed
     rows_per_shard: int = 65536  # 65,536 rows x 2,049 x 2 bytes = 268 MB per GPT-2 shard
+    split_bytes: int = 256 << 20  # plain .jsonl files above this are read as parallel line ranges
 
     def __post_init__(self):
         if not self.inputs:
@@ -42,6 +43,8 @@ class RunConfig:
             raise ValueError("give --output DIR")
         if not 0 <= self.seed < 2**63:
             raise ValueError(f"--seed must be in [0, 2**63), got {self.seed}")
+        if self.split_bytes < 1 << 10:
+            raise ValueError(f"--split-mb must give at least 1 KiB, got {self.split_bytes} bytes")
         if self.document_files is not None and self.document_files < 1:
             raise ValueError(f"--document-files must be >= 1, got {self.document_files}")
         if self.model_size is not None and self.token_budget is not None:
@@ -76,7 +79,8 @@ class RunConfig:
                           allow_short=self.allow_short)
 
     def read_config(self) -> ReadConfig:
-        return ReadConfig(tuple(self.inputs), allow_corrupt=self.allow_corrupt_inputs, seed=self.seed)
+        return ReadConfig(tuple(self.inputs), allow_corrupt=self.allow_corrupt_inputs, seed=self.seed,
+                          split_bytes=self.split_bytes)
 
     def normalize_config(self) -> NormalizeConfig:
         return NormalizeConfig(self.normalize)
@@ -91,6 +95,7 @@ class RunConfig:
 
     def recorded(self) -> dict:
         """The options as the manifest records them: everything that shapes the output, not where
-        it went (so the same run into two directories gives byte-identical manifests)."""
+        it went or how it was parallelized (so the same run into two directories, or read with
+        another split size, gives byte-identical manifests)."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
-                if k not in ("output", "overwrite")}
+                if k not in ("output", "overwrite", "split_bytes")}

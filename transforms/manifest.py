@@ -34,11 +34,22 @@ def _version() -> str:
         return "0+unknown"
 
 
+def merge_ranges(inputs) -> list[dict]:
+    """One entry per input file, summing the summaries of a file read as parallel line ranges."""
+    merged: dict[str, dict] = {}
+    for f in sorted(inputs, key=lambda f: (f["path"], f["lines"])):
+        m = merged.setdefault(f["path"], {**f, "lines": 0, "documents": 0, "malformed": 0, "damage": None})
+        for k in ("lines", "documents", "malformed"):
+            m[k] += f[k]
+        m["damage"] = m["damage"] or f["damage"]
+    return [merged[p] for p in sorted(merged)]
+
+
 def build_manifest(*, options: dict, inputs, counts: dict, documents, rejects, tokenizer: dict,
                    budget: dict | None, shards, plan) -> dict:
     from schemas.family import nested_budgets
 
-    inputs = sorted(inputs, key=lambda f: f["path"])
+    inputs = merge_ranges(inputs)
     shards = sorted(shards, key=lambda s: s["index"])
     in_rows = plan.rows * SEQ_LEN + 1 if plan.rows else 0
     rows_total = sum(s["rows"] for s in shards)

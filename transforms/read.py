@@ -20,6 +20,7 @@ import zstandard
 
 from transforms.errors import PileprepError
 from transforms.order import order_key
+from transforms.split import Limited, plan_ranges
 
 BLOCK = 1 << 20  # 1 MiB: large enough for zstd's speed, small enough to stream any file
 HEAD_BYTES = 200  # how much of a rejected line the rejects file keeps
@@ -33,6 +34,7 @@ class ReadConfig:
     patterns: tuple[str, ...]
     allow_corrupt: bool = False  # keep documents read before damage in a file instead of stopping
     seed: int = 0  # of the document order key xxh64(seed, id), given to every document here
+    split_bytes: int = 256 << 20  # plain .jsonl files larger than this are read as parallel line ranges
 
     def __post_init__(self):
         if not self.patterns:
@@ -184,12 +186,14 @@ def reject_record(name: str, line: int, reason: str, raw: bytes, source: str) ->
             "head": _head(raw)}
 
 
-def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progress=None) -> Iterator[tuple[str, dict]]:
-    """Yield ("doc", record), ("reject", record) and finally ("file", summary) for one open file.
+def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progress=None,
+              first_line: int = 0) -> Iterator[tuple[str, dict]]:
+    """Yield ("doc", record), ("reject", record) and finally ("file", summary) for one open file
+    (or one line range of it, whose lines are numbered from first_line + 1).
 
     Damage raises PileprepError naming the file, the byte offset and the fix, or with
     `allow_corrupt` ends the file early with the damage recorded in its summary."""
-    lines = docs = rejects = nbytes = 0
+    lines, docs, rejects, nbytes = first_line, 0, 0, 0
     damage = None
     try:
         for raw in split_lines(decompressed_blocks(fh, compression_of(file.path))):
@@ -216,7 +220,7 @@ def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progre
         damage = {"offset": d.offset, "what": d.what}
         _LOG.warning("input file %s is damaged (%s at byte %d): kept the %d documents read before it",
                      file.path, d.what, d.offset, docs)
-    yield "file", {"path": file.path, "name": file.name, "bytes": file.size, "lines": lines,
+    yield "file", {"path": file.path, "name": file.name, "bytes": file.size, "lines": lines - first_line,
                    "documents": docs, "malformed": rejects, "damage": damage}
 
 
@@ -272,16 +276,38 @@ def open_input(path: str):
                             f"readable") from None
 
 
-class _ReadFileFn(beam.DoFn):
+class _PlanFn(beam.DoFn):
+    """A file -> work items (file, start, end, first line): the whole file, or, for a large plain
+    file, line-aligned ranges read in parallel after the next Reshuffle."""
+
     def __init__(self, config: ReadConfig):
         self.config = config
 
     def process(self, file):
         file = InputFile(*file)
+        if compression_of(file.path) != "none" or file.size <= self.config.split_bytes:
+            yield tuple(file), 0, None, 0
+            return
+        with open_input(file.path) as fh:
+            for start, end, first_line in plan_ranges(fh, file.size, self.config.split_bytes):
+                yield tuple(file), start, end, first_line
+
+
+class _ReadFileFn(beam.DoFn):
+    def __init__(self, config: ReadConfig):
+        self.config = config
+
+    def process(self, item):
+        file, start, end, first_line = item
+        file = InputFile(*file)
         progress = _Progress()
         with open_input(file.path) as fh:
+            if end is not None:
+                fh.seek(start)
+                fh = Limited(fh, end - start)
             for kind, record in read_file(fh, file, allow_corrupt=self.config.allow_corrupt,
-                                            seed=self.config.seed, progress=progress):
+                                            seed=self.config.seed, progress=progress,
+                                            first_line=first_line):
                 if kind == "doc":
                     yield record
                 else:
@@ -301,6 +327,7 @@ class ReadPile(beam.PTransform):
         files = self.files if self.files is not None else match_inputs(self.config.patterns)
         out = (pbegin
                | "ListFiles" >> beam.Create([tuple(f) for f in files], reshuffle=False)
+               | "PlanRanges" >> beam.ParDo(_PlanFn(self.config))
                | "SpreadFiles" >> beam.Reshuffle()
                | "ReadFiles" >> beam.ParDo(_ReadFileFn(self.config)).with_outputs(
                    "rejects", "files", main="docs"))

@@ -199,3 +199,21 @@ def test_overwrite_replaces_a_run_without_mixing_shards(corpus, run_dir, tmp_pat
     assert main(["verify", str(out)]) == 0
     (out / "mine.txt").write_text("not ours")
     assert main(["run", "--input", f"{corpus}/*.jsonl*", "--output", str(out), "--overwrite"] + IN_MEMORY) == 2
+
+
+def test_plain_file_read_as_parallel_ranges_gives_the_same_output(corpus, tmp_path):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    lines = []
+    for name in sorted(os.listdir(corpus)):
+        lines += _read_lines(os.path.join(corpus, name))
+    (plain / "all.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    outs = []
+    for split in ("1024", "0.05"):
+        out = tmp_path / f"split-{split}"
+        assert main(["run", "--input", str(plain / "all.jsonl"), "--output", str(out), "--split-mb", split,
+                     "--rows-per-shard", "64"] + IN_MEMORY) == 0
+        outs.append(out)
+    whole, split = (json.loads((o / "manifest.json").read_text()) for o in outs)
+    assert split["inputs"] == whole["inputs"] and split["counts"] == whole["counts"]
+    assert split["shards"] == whole["shards"] and split["documents"] == whole["documents"]
