@@ -41,6 +41,13 @@ def prepare_output(output: str, overwrite: bool):
     if not entries:
         FileSystems.mkdirs(output) if not FileSystems.exists(output) else None
         return
+    ours = all(e in OUR_ENTRIES or e.startswith(".tmp-") for e in entries)
+    if ours and MANIFEST not in entries:
+        # an earlier run of ours that never finished (killed, crashed): nothing complete to protect
+        import sys
+
+        print(f"pileprep: {output} holds an incomplete run (no {MANIFEST}): replacing it", file=sys.stderr)
+        overwrite = True
     if not overwrite:
         raise PileprepError(f"--output {output} is not empty ({', '.join(entries[:5])}"
                             f"{', ...' if len(entries) > 5 else ''}): choose a new directory or pass "
