@@ -19,8 +19,23 @@ def reject_events(reject: dict) -> list[Event]:
     return [(("malformed", reject["source"], reject["reason"]), (1, 0))]
 
 
+def length_bin(chars: int) -> str:
+    """The log2 bin of a length in characters, as a sortable key: bin b holds [2^(b-1), 2^b)."""
+    return f"{max(chars, 0).bit_length():02d}"
+
+
+def _histogram(bins: dict[str, int]) -> list[dict]:
+    out = []
+    for key in sorted(bins):
+        b = int(key)
+        low, high = (0, 0) if b == 0 else (1 << (b - 1), (1 << b) - 1)
+        out.append({"min_chars": low, "max_chars": high, "documents": bins[key]})
+    return out
+
+
 def dropped_events(dropped: dict) -> list[Event]:
-    events = [(("filtered", dropped["source"], dropped["rule"]), (1, dropped["chars"]))]
+    events = [(("filtered", dropped["source"], dropped["rule"]), (1, dropped["chars"])),
+              (("length", "before_filter", length_bin(dropped["chars"])), (1, 0))]
     if dropped.get("changed"):
         events.append((("normalized", dropped["source"], "changed"), (1, 0)))
     return events
@@ -30,6 +45,9 @@ def packed_events(record) -> list[Event]:
     """A document that passed the filters: packed or over budget, with its stream tokens (ids
     and EOS)."""
     events = [((record["outcome"], record["source"], ""), (1, record["tokens"]))]
+    if "chars" in record:
+        for stage in ("before_filter", "after_filter"):
+            events.append((("length", stage, length_bin(record["chars"])), (1, 0)))
     doc = record
     if doc.get("changed"):
         events.append((("normalized", doc["source"], "changed"), (1, 0)))
@@ -52,8 +70,13 @@ def summarize(events) -> dict:
     by_reason: dict[str, dict[str, int]] = {"malformed": {}, "filtered": {}, "deduplicated": {}}
     by_source: dict[str, dict] = {}
     normalized = tokens = 0
+    lengths: dict[str, dict[str, int]] = {}
     edited: dict[str, dict[str, int]] = {}
     for (outcome, source, reason), (docs, amount) in sorted(events):
+        if outcome == "length":
+            hist = lengths.setdefault(source, {})
+            hist[reason] = hist.get(reason, 0) + docs
+            continue
         src = by_source.setdefault(source, {k: 0 for k in ("read",) + TERMINAL + ("tokens",)})
         if outcome in TERMINAL:
             totals[outcome] += docs
@@ -75,7 +98,8 @@ def summarize(events) -> dict:
     return {"documents": totals, "tokens_packed": tokens, "malformed_by_reason": by_reason["malformed"],
             "filtered_by_rule": by_reason["filtered"], "deduplicated_by_kind": by_reason["deduplicated"],
             "normalized_changed": normalized, "edited_by_rule": edited,
-            "by_source": dict(sorted(by_source.items()))}
+            "by_source": dict(sorted(by_source.items())),
+            "length_histograms": {stage: _histogram(bins) for stage, bins in sorted(lengths.items())}}
 
 
 def identity_problems(counts: dict) -> list[str]:

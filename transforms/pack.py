@@ -206,7 +206,8 @@ class _PlaceRangeFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput("outcomes", {
                 "id": doc["id"], "source": doc["source"], "tokens": end - begin + 1,
                 "outcome": "packed" if selected else "over_budget",
-                "changed": doc.get("changed", False), "edits": doc.get("edits", {})})
+                "changed": doc.get("changed", False), "edits": doc.get("edits", {}),
+                "chars": doc.get("chars", 0)})
             if selected:
                 yield from fragments(doc, begin, end, plan_, self.config.rows_per_shard, self.config.eos_id)
 
@@ -234,6 +235,7 @@ def _for_packing(doc: dict):
     """Keyed by range, without the text: only ids and what the counts need cross the shuffle."""
     slim = {k: doc[k] for k in ("id", "source", "order_key", "ids") if k in doc}
     slim["changed"], slim["edits"] = doc.get("changed", False), doc.get("edits", {})
+    slim["chars"] = len(doc["text"]) if "text" in doc else 0
     return key_range(doc["order_key"]), slim
 
 

@@ -35,6 +35,8 @@ EXPECTED = {
         "Pile-CC": {**ZERO, "read": 3, "filtered": 1, "packed": 2, "tokens": 9, "normalized": 1},
         "unknown": {**ZERO, "read": 2, "malformed": 2},
     },
+    "length_histograms": {"before_filter": [{"min_chars": 2, "max_chars": 3, "documents": 1},
+                                            {"min_chars": 65536, "max_chars": 131071, "documents": 1}]},
 }
 
 
@@ -46,9 +48,13 @@ def all_events():
 def test_events_per_record():
     assert reject_events(REJECTS[1]) == [(("malformed", "Github", "text_null"), (1, 0))]
     assert dropped_events(DROPPED[0]) == [(("filtered", "Github", "github_oversized"), (1, 100000)),
+                                          (("length", "before_filter", "17"), (1, 0)),
                                           (("normalized", "Github", "changed"), (1, 0))]
     assert dropped_events({"id": "x", "source": "ArXiv", "rule": "r", "chars": 4}) == [
-        (("filtered", "ArXiv", "r"), (1, 4))]
+        (("filtered", "ArXiv", "r"), (1, 4)), (("length", "before_filter", "03"), (1, 0))]
+    assert packed_events({"source": "s", "tokens": 2, "outcome": "packed", "chars": 0}) == [
+        (("packed", "s", ""), (1, 2)), (("length", "before_filter", "00"), (1, 0)),
+        (("length", "after_filter", "00"), (1, 0))]
     assert packed_events(PACKED[0]) == [(("packed", "Pile-CC", ""), (1, 6)),
                                         (("normalized", "Pile-CC", "changed"), (1, 0))]
     assert packed_events(PACKED[2]) == [(("over_budget", "OpenWebText2", ""), (1, 5)),
@@ -76,7 +82,7 @@ def test_summarize_nothing():
     assert summarize([]) == {
         "documents": {"read": 0, "malformed": 0, "filtered": 0, "deduplicated": 0, "over_budget": 0, "packed": 0},
         "tokens_packed": 0, "malformed_by_reason": {}, "filtered_by_rule": {}, "deduplicated_by_kind": {},
-        "normalized_changed": 0, "edited_by_rule": {}, "by_source": {}}
+        "normalized_changed": 0, "edited_by_rule": {}, "by_source": {}, "length_histograms": {}}
     assert identity_problems(summarize([])) == []
 
 
@@ -156,5 +162,6 @@ def test_count_outcomes_with_extra_outcome(pipeline):
         "tokens_packed": 7, "malformed_by_reason": {}, "filtered_by_rule": {},
         "deduplicated_by_kind": {"exact": 1, "near": 1}, "normalized_changed": 0, "edited_by_rule": {},
         "by_source": {"ArXiv": {**ZERO, "read": 1, "deduplicated": 1},
-                      "Pile-CC": {**ZERO, "read": 2, "deduplicated": 1, "packed": 1, "tokens": 7}}}]))
+                      "Pile-CC": {**ZERO, "read": 2, "deduplicated": 1, "packed": 1, "tokens": 7}},
+        "length_histograms": {}}]))
     pipeline.run().wait_until_finish()
