@@ -9,6 +9,7 @@ the run with a message naming it, unless `allow_corrupt` keeps what was read bef
 """
 import dataclasses
 import logging
+import os
 import sys
 import time
 import zlib
@@ -18,6 +19,7 @@ import apache_beam as beam
 import orjson
 import zstandard
 
+from transforms.columnar import format_of, iter_rows, saved_dataset_files
 from transforms.errors import PileprepError
 from transforms.order import order_key
 from transforms.split import Limited, plan_ranges
@@ -186,6 +188,17 @@ def reject_record(name: str, line: int, reason: str, raw: bytes, source: str) ->
             "head": _head(raw)}
 
 
+def _records(fh, path: str):
+    """(fields, reason, raw line) for JSON lines; (fields, reason, head bytes) for columnar rows."""
+    fmt = format_of(path)
+    if fmt is not None:
+        yield from iter_rows(fh, fmt, path)
+        return
+    for raw in split_lines(decompressed_blocks(fh, compression_of(path))):
+        fields, reason = parse_line(raw)
+        yield fields, reason, raw
+
+
 def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progress=None,
               first_line: int = 0) -> Iterator[tuple[str, dict]]:
     """Yield ("doc", record), ("reject", record) and finally ("file", summary) for one open file
@@ -196,10 +209,9 @@ def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progre
     lines, docs, rejects, nbytes = first_line, 0, 0, 0
     damage = None
     try:
-        for raw in split_lines(decompressed_blocks(fh, compression_of(file.path))):
+        for fields, reason, raw in _records(fh, file.path):
             lines += 1
-            nbytes += len(raw) + 1
-            fields, reason = parse_line(raw)
+            nbytes += len(raw) + 1 if raw is not None else len(fields.get("text", ""))
             if reason is None:
                 docs += 1
                 doc_id = f"{file.name}:{lines}"
@@ -256,6 +268,10 @@ def match_inputs(patterns) -> list[InputFile]:
             raise PileprepError(f"cannot list input {pattern!r} ({e}): check the path and your "
                                 f"credentials for its file system") from None
         files = [m for m in result.metadata_list if not m.path.endswith("/")]
+        saved = saved_dataset_files(pattern.rstrip("/")) if not files or _is_dir(pattern) else None
+        if saved is not None:  # a `datasets` save_to_disk directory: its .arrow files
+            files = FileSystems.match(saved)
+            files = [r.metadata_list[0] for r in files if r.metadata_list]
         if not files:
             raise PileprepError(f"input pattern {pattern!r} matches no file: check the path "
                                 f"(quote globs so the shell does not expand them)")
@@ -263,6 +279,10 @@ def match_inputs(patterns) -> list[InputFile]:
             found[m.path] = m.size_in_bytes
     names = display_names(sorted(found))
     return [InputFile(p, names[p], found[p]) for p in sorted(found)]
+
+
+def _is_dir(path: str) -> bool:
+    return "://" not in path and os.path.isdir(path)
 
 
 def open_input(path: str):
@@ -285,7 +305,7 @@ class _PlanFn(beam.DoFn):
 
     def process(self, file):
         file = InputFile(*file)
-        if compression_of(file.path) != "none" or file.size <= self.config.split_bytes:
+        if format_of(file.path) or compression_of(file.path) != "none" or file.size <= self.config.split_bytes:
             yield tuple(file), 0, None, 0
             return
         with open_input(file.path) as fh:
