@@ -62,6 +62,8 @@ def _add_shared_run_options(parser):
                         help="rows of 2049 tokens per .npy shard (default 65536: 268 MB of uint16)")
     parser.add_argument("--split-mb", type=float, default=256.0, metavar="MB",
                         help="read plain .jsonl files larger than this as parallel line ranges (default 256)")
+    parser.add_argument("--max-line-mb", type=float, default=128.0, metavar="MB",
+                        help="reject longer lines unparsed, as line_too_long (default 128)")
     parser.add_argument("--workers", type=int, default=None,
                         help="local worker processes (default: one per core, up to 2)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show Beam's progress logging")
@@ -134,7 +136,8 @@ def cmd_run(args, beam_args) -> int:
         document_files=args.document_files, tokenizer=args.tokenizer, eos_id=args.eos_id,
         model_size=args.model_size, tokens_per_param=args.tokens_per_param,
         token_budget=args.token_budget, allow_short=args.allow_short,
-        rows_per_shard=args.rows_per_shard, split_bytes=int(args.split_mb * (1 << 20)))
+        rows_per_shard=args.rows_per_shard, split_bytes=int(args.split_mb * (1 << 20)),
+        max_line_bytes=int(args.max_line_mb * (1 << 20)))
     run(config, beam_args, workers=args.workers, verbose=args.verbose)
     return 0
 

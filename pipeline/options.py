@@ -35,6 +35,7 @@ class RunConfig:
     allow_short: bool = False  # input smaller than the budget is an error unless allowed
     rows_per_shard: int = 65536  # 65,536 rows x 2,049 x 2 bytes = 268 MB per GPT-2 shard
     split_bytes: int = 256 << 20  # plain .jsonl files above this are read as parallel line ranges
+    max_line_bytes: int = 128 << 20  # longer lines are rejected unparsed (Books3's longest are tens of MB)
 
     def __post_init__(self):
         if not self.inputs:
@@ -80,7 +81,7 @@ class RunConfig:
 
     def read_config(self) -> ReadConfig:
         return ReadConfig(tuple(self.inputs), allow_corrupt=self.allow_corrupt_inputs, seed=self.seed,
-                          split_bytes=self.split_bytes)
+                          split_bytes=self.split_bytes, max_line_bytes=self.max_line_bytes)
 
     def normalize_config(self) -> NormalizeConfig:
         return NormalizeConfig(self.normalize)

@@ -37,6 +37,7 @@ class ReadConfig:
     allow_corrupt: bool = False  # keep documents read before damage in a file instead of stopping
     seed: int = 0  # of the document order key xxh64(seed, id), given to every document here
     split_bytes: int = 256 << 20  # plain .jsonl files larger than this are read as parallel line ranges
+    max_line_bytes: int = 128 << 20  # Books3's longest documents are tens of MB; beyond this a line is rejected
 
     def __post_init__(self):
         if not self.patterns:
@@ -121,7 +122,8 @@ def split_lines(blocks: Iterator[bytes]) -> Iterator[bytes]:
 def parse_line(raw: bytes) -> tuple[dict | None, str | None]:
     """(fields, None) for a good line, (None or partial fields, reason) for a malformed one.
 
-    fields: {"text": str, "source": str}. Reasons: blank_line, invalid_utf8, lone_surrogate,
+    fields: {"text": str, "source": str}. Reasons (besides line_too_long, decided before parsing):
+    blank_line, invalid_utf8, lone_surrogate,
     invalid_json, not_an_object, text_missing, text_null, text_not_string, meta_not_object."""
     if raw.endswith(b"\r"):  # CRLF files
         raw = raw[:-1]
@@ -188,19 +190,22 @@ def reject_record(name: str, line: int, reason: str, raw: bytes, source: str) ->
             "head": _head(raw)}
 
 
-def _records(fh, path: str):
+def _records(fh, path: str, max_line_bytes: int):
     """(fields, reason, raw line) for JSON lines; (fields, reason, head bytes) for columnar rows."""
     fmt = format_of(path)
     if fmt is not None:
         yield from iter_rows(fh, fmt, path)
         return
     for raw in split_lines(decompressed_blocks(fh, compression_of(path))):
+        if len(raw) > max_line_bytes:  # never parsed: a runaway line must not stall a worker
+            yield None, "line_too_long", raw[:HEAD_BYTES]
+            continue
         fields, reason = parse_line(raw)
         yield fields, reason, raw
 
 
 def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progress=None,
-              first_line: int = 0) -> Iterator[tuple[str, dict]]:
+              first_line: int = 0, max_line_bytes: int = 128 << 20) -> Iterator[tuple[str, dict]]:
     """Yield ("doc", record), ("reject", record) and finally ("file", summary) for one open file
     (or one line range of it, whose lines are numbered from first_line + 1).
 
@@ -209,7 +214,7 @@ def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progre
     lines, docs, rejects, nbytes = first_line, 0, 0, 0
     damage = None
     try:
-        for fields, reason, raw in _records(fh, file.path):
+        for fields, reason, raw in _records(fh, file.path, max_line_bytes):
             lines += 1
             nbytes += len(raw) + 1 if raw is not None else len(fields.get("text", ""))
             if reason is None:
@@ -327,7 +332,8 @@ class _ReadFileFn(beam.DoFn):
                 fh = Limited(fh, end - start)
             for kind, record in read_file(fh, file, allow_corrupt=self.config.allow_corrupt,
                                             seed=self.config.seed, progress=progress,
-                                            first_line=first_line):
+                                            first_line=first_line,
+                                            max_line_bytes=self.config.max_line_bytes):
                 if kind == "doc":
                     yield record
                 else:
