@@ -1,4 +1,4 @@
-"""The `pileprep` command line: run, sample, demo, budget, verify, inspect.
+"""The `pileprep` command line: run, sample, demo, budget, verify, inspect, report, export.
 
     pileprep run --input 'pile/train/*.jsonl.zst' --output out/ [--rules eleuther] [Beam options]
     pileprep demo
@@ -32,6 +32,8 @@ def _add_run_options(parser):
     parser.add_argument("--input", action="append", required=True, metavar="PATTERN",
                         help="input files: .jsonl.zst, .jsonl.gz or .jsonl; local, gs:// or s3://; repeatable")
     parser.add_argument("--output", required=True, metavar="DIR", help="output directory (must be empty or absent)")
+    parser.add_argument("--no-wait", dest="wait", action="store_false",
+                        help="submit the job and exit (Flex Template launchers, --output_executable_path)")
     _add_shared_run_options(parser)
 
 
@@ -64,6 +66,20 @@ def _add_shared_run_options(parser):
                         help="read plain .jsonl files larger than this as parallel line ranges (default 256)")
     parser.add_argument("--max-line-mb", type=float, default=128.0, metavar="MB",
                         help="reject longer lines unparsed, as line_too_long (default 128)")
+    parser.add_argument("--dedup", default="none", choices=("none", "exact", "minhash"),
+                        help="remove exact or MinHash-LSH near-duplicates (default none, as Cerebras-GPT)")
+    parser.add_argument("--holdout", action="append", default=[], metavar="PATTERN",
+                        help="val/test files: training documents matching them are removed (repeatable)")
+    parser.add_argument("--minhash-threshold", type=float, default=0.8, help="Jaccard threshold (default 0.8)")
+    parser.add_argument("--minhash-num-perm", type=int, default=128, help="permutations (default 128)")
+    parser.add_argument("--minhash-shingles", default="word5", choices=("word5", "char13"),
+                        help="word 5-grams (datatrove, default) or character 13-grams (SlimPajama)")
+    parser.add_argument("--minhash-bands", type=int, default=None, help="LSH bands (default: datasketch's choice)")
+    parser.add_argument("--minhash-rows", type=int, default=None, help="rows per band (default: datasketch's choice)")
+    parser.add_argument("--no-minhash-confirm", dest="minhash_confirm", action="store_false",
+                        help="keep every LSH candidate pair without checking its estimated Jaccard")
+    parser.add_argument("--dedup-max-rounds", type=int, default=12,
+                        help="connected-component rounds before giving up (default 12)")
     parser.add_argument("--workers", type=int, default=None,
                         help="local worker processes (default: one per core, up to 2)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show Beam's progress logging")
@@ -97,6 +113,10 @@ def _parser():
     inspect = sub.add_parser("inspect", help="summarize a run; --decode N prints its first N rows as text")
     inspect.add_argument("dir")
     inspect.add_argument("--decode", type=int, default=0, metavar="N")
+    from pipeline import export, report
+
+    report.add_parser(sub)
+    export.add_parser(sub)
     return parser
 
 
@@ -137,8 +157,12 @@ def cmd_run(args, beam_args) -> int:
         model_size=args.model_size, tokens_per_param=args.tokens_per_param,
         token_budget=args.token_budget, allow_short=args.allow_short,
         rows_per_shard=args.rows_per_shard, split_bytes=int(args.split_mb * (1 << 20)),
-        max_line_bytes=int(args.max_line_mb * (1 << 20)))
-    run(config, beam_args, workers=args.workers, verbose=args.verbose)
+        max_line_bytes=int(args.max_line_mb * (1 << 20)), dedup=args.dedup, holdout=tuple(args.holdout),
+        minhash_threshold=args.minhash_threshold, minhash_num_perm=args.minhash_num_perm,
+        minhash_shingles=args.minhash_shingles, minhash_bands=args.minhash_bands,
+        minhash_rows=args.minhash_rows, minhash_confirm=args.minhash_confirm,
+        dedup_max_rounds=args.dedup_max_rounds)
+    run(config, beam_args, workers=args.workers, verbose=args.verbose, wait=getattr(args, "wait", True))
     return 0
 
 
@@ -178,16 +202,24 @@ COMMANDS = {"run": cmd_run, "sample": cmd_sample, "demo": cmd_demo, "budget": cm
             "verify": cmd_verify, "inspect": cmd_inspect}
 
 
+def _command(name):
+    if name in COMMANDS:
+        return COMMANDS[name]
+    from pipeline import export, report
+
+    return {"report": report.cmd_report, "export": export.cmd_export}[name]
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _setup_logging("-v" in argv or "--verbose" in argv)  # before any Beam import can log
     args, beam_args = _parser().parse_known_args(argv)
     if beam_args and args.command not in ("run", "demo"):
         _parser().error(f"unrecognized arguments: {' '.join(beam_args)}")
-    _setup_logging(getattr(args, "verbose", False))
     from transforms.errors import find_message
 
     try:
-        return COMMANDS[args.command](args, beam_args)
+        return _command(args.command)(args, beam_args)
     except KeyboardInterrupt:
         print("pileprep: interrupted", file=sys.stderr)
         return 130

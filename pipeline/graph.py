@@ -1,5 +1,5 @@
 """The pileprep Beam graph:
-ReadPile -> Normalize -> FilterDocuments -> Tokenize -> Pack -> WriteManifest.
+ReadPile -> Normalize -> FilterDocuments -> Deduplicate -> Tokenize -> Pack -> WriteManifest.
 
     with beam.Pipeline(runner, options=opts) as p:
         build(p, config, files)
@@ -10,6 +10,7 @@ import apache_beam as beam
 
 from pipeline.options import RunConfig
 from transforms.counts import CountOutcomes
+from transforms.dedup import Deduplicate, MeasureClusters, WriteRemovals
 from transforms.filter import FilterDocuments
 from transforms.manifest import WriteManifest
 from transforms.normalize import Normalize
@@ -19,25 +20,44 @@ from transforms.tokenize import Tokenize, load
 from transforms.write import WriteDocuments, WriteRejects
 
 
-def build(p, config: RunConfig, files: list[InputFile]):
+def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[InputFile] = ()):
     tokenizer = load(config.tokenize_config())  # on the launcher: fails early, describes itself
     read = p | "ReadPile" >> ReadPile(config.read_config(), files)
     docs = read["docs"] | "Normalize" >> Normalize(config.normalize_config())
     kept, dropped = docs | "FilterDocuments" >> FilterDocuments(config.filter_config())
-    tokens = kept | "Tokenize" >> Tokenize(config.tokenize_config())
+    holdout = _holdout(p, config, holdout_files)
+    unique, removed = kept | "Deduplicate" >> Deduplicate(
+        config.dedup_config(), holdout["docs"] if holdout else None)
+    tokens = unique | "Tokenize" >> Tokenize(config.tokenize_config())
     packed = tokens | "Pack" >> Pack(config.pack_config(tokenizer))
 
-    written = (kept | "WriteDocuments" >> WriteDocuments(
+    written = (unique | "WriteDocuments" >> WriteDocuments(
         config.output, files=config.files_for(sum(f.size for f in files)))
         if config.write_documents else p | "NoDocuments" >> beam.Create([]))
     rejects = read["rejects"] | "WriteRejects" >> WriteRejects(config.output)
-    counts = ({"malformed": read["rejects"], "filtered": dropped, "packed": packed["outcomes"]}
-              | "Count" >> CountOutcomes())
+    counts = ({"malformed": read["rejects"], "filtered": dropped, "deduplicated": removed,
+               "packed": packed["outcomes"]} | "Count" >> CountOutcomes())
+    dedup_files = removed | "WriteRemovals" >> WriteRemovals(config.output)
+    clusters = (removed | "MeasureClusters" >> MeasureClusters()
+                | "ClusterSize" >> beam.Map(lambda c: (c["kind"], c["size"]))
+                | "CountClusterSizes" >> beam.combiners.Count.PerElement())
     budget = config.budget()
     return p | "WriteManifest" >> WriteManifest(
         config.output, config.recorded(), tokenizer=_describe(tokenizer),
         budget=dataclasses.asdict(budget) if budget else None, counts=counts, inputs=read["files"],
-        documents=written, rejects=rejects, shards=packed["shards"], plan=packed["plan"])
+        documents=written, rejects=rejects, shards=packed["shards"], plan=packed["plan"],
+        dedup_files=dedup_files, clusters=clusters,
+        holdout_inputs=holdout["files"] if holdout else p | "NoHoldout" >> beam.Create([]))
+
+
+def _holdout(p, config: RunConfig, files):
+    """The holdout documents, read and normalized like the training ones (never filtered: any
+    training document equal to a holdout document is contamination, whatever the rules say)."""
+    if not config.holdout:
+        return None
+    read = p | "ReadHoldout" >> ReadPile(config.holdout_read_config(), list(files))
+    docs = read["docs"] | "NormalizeHoldout" >> Normalize(config.normalize_config())
+    return {"docs": docs, "files": read["files"]}
 
 
 def _describe(tokenizer) -> dict:

@@ -25,6 +25,10 @@ def describe(directory: str) -> str:
                      + ("" if b["met"] else f" (NOT MET: the input was short, {m['rows']:,} rows packed)"))
     if m["nested_budgets"]:
         lines.append("serves: " + ", ".join(f"{n['model']} ({n['rows']:,} rows)" for n in m["nested_budgets"]))
+    dedup = m.get("dedup") or {}
+    for kind, sizes in sorted(dedup.get("cluster_sizes", {}).items()):
+        hist = ", ".join(f"{n:,} of size {size}" for size, n in sorted(sizes.items(), key=lambda kv: int(kv[0])))
+        lines.append(f"{kind} clusters (kept or holdout document + removed copies): {hist}")
     for s in m["shards"]:
         lines.append(f"  {s['path']}  rows {s['rows']:,}  tokens {s['tokens']:,}  sha256 {s['sha256'][:16]}")
     return "\n".join(lines)

@@ -36,6 +36,15 @@ class RunConfig:
     rows_per_shard: int = 65536  # 65,536 rows x 2,049 x 2 bytes = 268 MB per GPT-2 shard
     split_bytes: int = 256 << 20  # plain .jsonl files above this are read as parallel line ranges
     max_line_bytes: int = 128 << 20  # longer lines are rejected unparsed (Books3's longest are tens of MB)
+    dedup: str = "none"  # Cerebras-GPT was trained on the Pile without deduplication
+    holdout: tuple[str, ...] = ()  # val/test patterns: exact (and with minhash, near) matches are removed
+    minhash_threshold: float = 0.8  # SlimPajama's Jaccard threshold
+    minhash_num_perm: int = 128  # datasketch's default, SlimPajama's
+    minhash_shingles: str = "word5"  # datatrove's word 5-grams; "char13" as SlimPajama
+    minhash_bands: int | None = None  # None: datasketch MinHashLSH's choice (9 x 13 at 0.8 / 128)
+    minhash_rows: int | None = None
+    minhash_confirm: bool = True  # confirm LSH candidates by estimated Jaccard >= threshold
+    dedup_max_rounds: int = 12  # connected-component rounds; enough for chains of ~2,000 documents
 
     def __post_init__(self):
         if not self.inputs:
@@ -53,7 +62,20 @@ class RunConfig:
         if self.tokens_per_param != 20.0 and self.model_size is None:
             raise ValueError("--tokens-per-param applies to a --model-size budget; give one")
         self.read_config(), self.normalize_config(), self.filter_config(), self.tokenize_config()
+        self.dedup_config()
         self.budget()
+
+    def holdout_read_config(self) -> ReadConfig:
+        return dataclasses.replace(self.read_config(), patterns=tuple(self.holdout), allow_corrupt=False)
+
+    def dedup_config(self):
+        from transforms.dedup import DedupConfig
+        from transforms.minhash import MinHashConfig
+
+        minhash = MinHashConfig(num_perm=self.minhash_num_perm, shingles=self.minhash_shingles,
+                                threshold=self.minhash_threshold, bands=self.minhash_bands,
+                                rows=self.minhash_rows, confirm=self.minhash_confirm)
+        return DedupConfig(mode=self.dedup, minhash=minhash, max_rounds=self.dedup_max_rounds)
 
     def tokenize_config(self):
         from transforms.tokenize import TokenizeConfig

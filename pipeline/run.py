@@ -65,8 +65,9 @@ def prepare_output(output: str, overwrite: bool):
 
 
 def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, quiet: bool = False,
-        verbose: bool = False) -> dict:
-    """Run the pipeline to completion and return the manifest it wrote."""
+        verbose: bool = False, wait: bool = True) -> dict | None:
+    """Run the pipeline to completion and return the manifest it wrote; with wait=False, submit
+    it and return None (a Flex Template launcher, building a portable uber-jar)."""
     from apache_beam.io.filesystems import FileSystems
 
     from pipeline.graph import build
@@ -76,13 +77,21 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
 
     started = time.monotonic()
     files = match_inputs(config.inputs)
+    holdout_files = match_inputs(config.holdout) if config.holdout else []
     prepare_output(config.output, config.overwrite)
     if not quiet:
         total = sum(f.size for f in files)
         print(f"pileprep: reading {len(files)} file(s), {total / 1e6:,.1f} MB, into {config.output}",
               file=sys.stderr)
     p = make_pipeline(beam_args, workers=workers, verbose=verbose)
-    build(p, config, files)
+    build(p, config, files, holdout_files)
+    if not wait:
+        result = p.run()
+        job = getattr(result, "job_id", lambda: None)() if hasattr(result, "job_id") else None
+        if not quiet:
+            print(f"pileprep: submitted{f' job {job}' if job else ''}; {config.output}/{MANIFEST} appears "
+                  f"when it has finished (check it with: pileprep verify {config.output})", file=sys.stderr)
+        return None
     with filtered_stderr(enabled=not verbose):
         p.run().wait_until_finish()
     manifest_path = FileSystems.join(config.output, MANIFEST)

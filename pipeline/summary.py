@@ -29,6 +29,8 @@ def summary(manifest: dict, elapsed: float | None = None) -> str:
     if counts["edited_by_rule"]:
         lines.append("lines removed: " + ", ".join(
             f"{k} {v['lines']:,} in {v['documents']:,} docs" for k, v in sorted(counts["edited_by_rule"].items())))
+    if counts.get("deduplicated_by_kind"):
+        lines.append("deduplicated: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts["deduplicated_by_kind"].items())))
     if counts["malformed_by_reason"]:
         lines.append("malformed lines: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts["malformed_by_reason"].items())))
     lines.append(f"ftfy changed {counts['normalized_changed']:,} of {totals['read'] - totals['malformed']:,} documents")

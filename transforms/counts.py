@@ -41,6 +41,18 @@ def dropped_events(dropped: dict) -> list[Event]:
     return events
 
 
+def deduplicated_events(record) -> list[Event]:
+    """A document removed by Deduplicate: reason is its kind (exact, near, holdout)."""
+    events = [(("deduplicated", record["source"], record["kind"]), (1, record["chars"]))]
+    for stage in ("before_filter", "after_filter"):
+        events.append((("length", stage, length_bin(record["chars"])), (1, 0)))
+    if record.get("changed"):
+        events.append((("normalized", record["source"], "changed"), (1, 0)))
+    for rule, lines in sorted(record.get("edits", {}).items()):
+        events.append((("edited", record["source"], rule), (1, lines)))
+    return events
+
+
 def packed_events(record) -> list[Event]:
     """A document that passed the filters: packed or over budget, with its stream tokens (ids
     and EOS)."""
@@ -119,7 +131,8 @@ def identity_problems(counts: dict) -> list[str]:
         per_source = sum(s.get(k, 0) for s in counts["by_source"].values())
         if per_source != totals[k]:
             problems.append(f"{k}: per-source sum {per_source} != total {totals[k]}")
-    for key, total in (("malformed_by_reason", "malformed"), ("filtered_by_rule", "filtered")):
+    for key, total in (("malformed_by_reason", "malformed"), ("filtered_by_rule", "filtered"),
+                       ("deduplicated_by_kind", "deduplicated")):
         if sum(counts[key].values()) != totals[total]:
             problems.append(f"{key} sums to {sum(counts[key].values())}, not {totals[total]}")
     return problems
@@ -128,7 +141,8 @@ def identity_problems(counts: dict) -> list[str]:
 class CountOutcomes(beam.PTransform):
     """{"malformed": rejects, "filtered": dropped, "packed": outcomes, ...} -> one summary dict."""
 
-    _EVENTS = {"malformed": reject_events, "filtered": dropped_events, "packed": packed_events}
+    _EVENTS = {"malformed": reject_events, "filtered": dropped_events, "packed": packed_events,
+               "deduplicated": deduplicated_events}
 
     def __init__(self, events=None):
         super().__init__()

@@ -45,8 +45,26 @@ def merge_ranges(inputs) -> list[dict]:
     return [merged[p] for p in sorted(merged)]
 
 
+def dedup_section(options: dict, files, clusters) -> dict:
+    """What deduplication did: its settings (bands and rows resolved), removal files, clusters."""
+    from transforms.minhash import MinHashConfig, band_params
+
+    minhash = MinHashConfig(num_perm=options["minhash_num_perm"], shingles=options["minhash_shingles"],
+                            threshold=options["minhash_threshold"], bands=options["minhash_bands"],
+                            rows=options["minhash_rows"], confirm=options["minhash_confirm"])
+    bands, rows = band_params(minhash)
+    sizes: dict[str, dict[str, int]] = {}
+    for (kind, size), count in sorted(clusters):
+        sizes.setdefault(kind, {})[str(size)] = count
+    return {"mode": options["dedup"], "holdout": bool(options["holdout"]),
+            "minhash": {"num_perm": minhash.num_perm, "seed": minhash.seed, "shingles": minhash.shingles,
+                        "threshold": minhash.threshold, "bands": bands, "rows": rows,
+                        "confirm": minhash.confirm} if options["dedup"] == "minhash" else None,
+            "files": sorted(files, key=lambda f: f["path"]), "cluster_sizes": sizes}
+
+
 def build_manifest(*, options: dict, inputs, counts: dict, documents, rejects, tokenizer: dict,
-                   budget: dict | None, shards, plan) -> dict:
+                   budget: dict | None, shards, plan, dedup_files=(), clusters=(), holdout_inputs=()) -> dict:
     from schemas.family import nested_budgets
 
     inputs = merge_ranges(inputs)
@@ -74,6 +92,8 @@ def build_manifest(*, options: dict, inputs, counts: dict, documents, rejects, t
         "shards": shards,
         "budget": budget,
         "nested_budgets": nested_budgets(rows_total, options.get("tokens_per_param", 20.0)),
+        "dedup": dedup_section(options, dedup_files, clusters),
+        "holdout_inputs": merge_ranges(holdout_inputs),
     }
 
 
@@ -93,9 +113,12 @@ def problems(manifest: dict) -> list[str]:
     if read_lines != counts["documents"]["read"]:
         found.append(f"inputs hold {read_lines} lines but {counts['documents']['read']} were counted")
     kept = counts["documents"]["packed"] + counts["documents"]["over_budget"]
+    removed = sum(f["rows"] for f in manifest["dedup"]["files"])
+    if removed != counts["documents"]["deduplicated"]:
+        found.append(f"dedup files list {removed} documents, counts say {counts['documents']['deduplicated']}")
     written = sum(f["rows"] for f in manifest["documents"])
     if manifest["options"].get("write_documents", True) and written != kept:
-        found.append(f"document files hold {written} rows, but {kept} documents passed the filters")
+        found.append(f"document files hold {written} rows, but {kept} documents passed the filters and dedup")
     shards, tokens = manifest["shards"], manifest["tokens"]
     if sum(s["tokens"] for s in shards) != tokens["in_rows"]:
         found.append(f"shards hold {sum(s['tokens'] for s in shards)} stream tokens, not {tokens['in_rows']}")
@@ -113,10 +136,12 @@ def manifest_bytes(manifest: dict) -> bytes:
     return orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
 
 
-def _write(_, out_dir, options, tokenizer, budget, counts, inputs, documents, rejects, shards, plan):
+def _write(_, out_dir, options, tokenizer, budget, counts, inputs, documents, rejects, shards, plan,
+           dedup_files, clusters, holdout_inputs):
     manifest = build_manifest(options=options, inputs=inputs, counts=counts, documents=documents,
                               rejects=rejects, tokenizer=tokenizer, budget=budget, shards=shards,
-                              plan=plan)
+                              plan=plan, dedup_files=dedup_files, clusters=clusters,
+                              holdout_inputs=holdout_inputs)
     found = problems(manifest)
     if found:
         raise PileprepError("refusing to write a manifest that does not add up: " + "; ".join(found))
@@ -126,8 +151,9 @@ def _write(_, out_dir, options, tokenizer, budget, counts, inputs, documents, re
 
 class WriteManifest(beam.PTransform):
     def __init__(self, out_dir: str, options: dict, *, tokenizer: dict, budget: dict | None, counts,
-                 inputs, documents, rejects, shards, plan):
+                 inputs, documents, rejects, shards, plan, dedup_files, clusters, holdout_inputs):
         super().__init__()
+        self.dedup_files, self.clusters, self.holdout_inputs = dedup_files, clusters, holdout_inputs
         self.out_dir, self.options, self.tokenizer, self.budget = out_dir, options, tokenizer, budget
         self.counts, self.inputs, self.documents, self.rejects = counts, inputs, documents, rejects
         self.shards, self.plan = shards, plan
@@ -139,4 +165,6 @@ class WriteManifest(beam.PTransform):
                 | "Write" >> beam.FlatMap(_write, self.out_dir, self.options, self.tokenizer, self.budget,
                                           side.AsSingleton(self.counts), side.AsList(self.inputs),
                                           side.AsList(self.documents), side.AsList(self.rejects),
-                                          side.AsList(self.shards), side.AsSingleton(self.plan)))
+                                          side.AsList(self.shards), side.AsSingleton(self.plan),
+                                          side.AsList(self.dedup_files), side.AsList(self.clusters),
+                                          side.AsList(self.holdout_inputs)))
