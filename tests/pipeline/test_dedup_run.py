@@ -1,0 +1,61 @@
+"""Deduplication through the whole pipeline: counts add up, the removed set is the same on
+in-memory and multi-process runs, and holdout documents never reach the shards."""
+import hashlib
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.cli import main
+from pipeline.sample import SampleConfig, write_sample
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dedup")
+    write_sample(str(root / "in"), SampleConfig(seed=2, documents=1000, files=2))
+    return root
+
+
+def _run(corpus, name, *extra):
+    out = corpus / name
+    assert main(["run", "--input", f"{corpus}/in/*.jsonl*", "--output", str(out), "--dedup", "minhash",
+                 "--rows-per-shard", "64"] + list(extra)) == 0
+    return out, json.loads((out / "manifest.json").read_text())
+
+
+def _removed(out, manifest):
+    ids = {}
+    for f in manifest["dedup"]["files"]:
+        for r in pq.read_table(out / f["path"]).to_pylist():
+            ids[r["id"]] = (r["kind"], r["cause"])
+    return ids
+
+
+def test_minhash_run_counts_add_up_and_match_across_runners(corpus):
+    a, ma = _run(corpus, "mem", "--direct_running_mode=in_memory")
+    b, mb = _run(corpus, "mp", "--direct_running_mode=multi_processing", "--direct_num_workers=2")
+    d = ma["counts"]["documents"]
+    assert d["read"] == d["malformed"] + d["filtered"] + d["deduplicated"] + d["over_budget"] + d["packed"]
+    kinds = ma["counts"]["deduplicated_by_kind"]
+    assert kinds.get("exact", 0) > 0 and kinds.get("near", 0) > 0  # the sample plants both
+    assert _removed(a, ma) == _removed(b, mb) and len(_removed(a, ma)) == d["deduplicated"]
+    for name in ["manifest.json"] + [s["path"] for s in ma["shards"]] + [f["path"] for f in ma["dedup"]["files"]]:
+        assert hashlib.sha256((a / name).read_bytes()).hexdigest() == hashlib.sha256((b / name).read_bytes()).hexdigest()
+    # removed documents never reach the lineage of any shard
+    packed = set()
+    for s in ma["shards"]:
+        packed |= set(pq.read_table(a / s["lineage"]["path"]).column("id").to_pylist())
+    assert not packed & set(_removed(a, ma))
+
+
+def test_holdout_documents_are_removed_and_never_packed(corpus):
+    out, manifest = _run(corpus, "holdout", "--holdout", f"{corpus}/in/extra.jsonl",
+                         "--direct_running_mode=in_memory")
+    # extra.jsonl is also a training input here: every one of its documents goes as holdout
+    assert manifest["holdout_inputs"][0]["name"] == "extra.jsonl"
+    assert manifest["dedup"]["holdout"] is True
+    kinds = manifest["counts"]["deduplicated_by_kind"]
+    removed = _removed(out, manifest)
+    assert all(cause.startswith("extra.jsonl:") for kind, cause in removed.values() if kind == "holdout")
+    assert sum(kinds.values()) == len(removed)
