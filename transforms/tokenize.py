@@ -168,7 +168,13 @@ class Tokenizer:
     def encode(self, text: str) -> np.ndarray:
         """Token ids of text, uint32, no EOS appended."""
         if self._tiktoken is not None:
-            ids = self._tiktoken.encode_ordinary(text)
+            # encode_to_numpy with no special tokens allowed or disallowed is encode_ordinary,
+            # without building a Python list of ints first
+            try:
+                return self._tiktoken.encode_to_numpy(text, allowed_special=set(), disallowed_special=())
+            except UnicodeEncodeError:  # a lone surrogate: U+FFFD, as encode_ordinary does
+                return self._tiktoken.encode_to_numpy(_replace_surrogates(text), allowed_special=set(),
+                                                      disallowed_special=())
         else:
             ids = self._hf_encode_batch([text])[0]
         return np.array(ids, dtype=np.uint32)
