@@ -38,6 +38,13 @@ def make_pipeline(beam_args: list[str], *, workers: int | None = None, verbose: 
     if runner not in LOCAL_RUNNERS:
         return beam.Pipeline(options=options)
     direct = options.view_as(DirectOptions)
+    if direct.direct_running_mode == "multi_threading" and (direct.direct_num_workers or 1) != 1:
+        from transforms.errors import PileprepError
+
+        # Seen here with Beam 2.77: bundles of the Pack stage went missing in this mode (Pack's
+        # own checks caught it). Refuse up front rather than fail after minutes of work.
+        raise PileprepError("--direct_running_mode=multi_threading with several workers loses bundles in "
+                            "Beam's FnApiRunner (seen with Beam 2.77): use in_memory or multi_processing")
     if not _given(beam_args, "--direct_running_mode"):
         direct.direct_running_mode = "multi_processing"
     if not _given(beam_args, "--direct_num_workers") and direct.direct_running_mode != "in_memory":

@@ -134,6 +134,14 @@ def fragments(doc: dict, begin: int, end: int, plan_: Plan, rows_per_shard: int,
         yield shard, (a - lo, tokens, lineage)
 
 
+def _lost(what: str):
+    from transforms.errors import PileprepError
+
+    return PileprepError(f"{what}: the runner lost or duplicated data between Pack's stages, so no "
+                         f"shard was committed under its final name. Rerun; if it repeats, report it "
+                         f"with the runner and its options")
+
+
 def assemble(shard: int, frags, plan_: Plan, config: PackConfig) -> tuple[np.ndarray, list[dict]]:
     """The shard's [rows, 2049] array from its fragments, checking every token is placed once."""
     lo, hi = shard_span(shard, plan_, config.rows_per_shard)
@@ -142,13 +150,13 @@ def assemble(shard: int, frags, plan_: Plan, config: PackConfig) -> tuple[np.nda
     lineage = []
     for offset, tokens, line in sorted(frags, key=lambda f: f[0]):
         if offset != placed:
-            raise AssertionError(f"shard {shard}: gap or overlap at stream offset {lo + offset} "
-                                 f"(expected {lo + placed})")
+            raise _lost(f"shard {shard}: gap or overlap at stream offset {lo + offset} "
+                        f"(expected {lo + placed})")
         flat[offset: offset + len(tokens)] = tokens
         placed += len(tokens)
         lineage.append(line)
     if placed != len(flat):
-        raise AssertionError(f"shard {shard}: {placed} of {len(flat)} tokens placed")
+        raise _lost(f"shard {shard}: {placed} of {len(flat)} tokens placed")
     rows = plan_.rows_of_shard(shard, config.rows_per_shard)
     view = np.lib.stride_tricks.as_strided(flat, shape=(rows, ROW_LEN),
                                            strides=(SEQ_LEN * flat.itemsize, flat.itemsize))
