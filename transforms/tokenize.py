@@ -264,11 +264,12 @@ class _TokenizeFn(beam.DoFn):
         texts = [doc["text"] for doc, _, _ in batch]
         encode = self._tokenizer.encode
         all_ids = list(self._pool.map(encode, texts)) if self._pool and len(texts) > 1 else map(encode, texts)
+        dtype = self._tokenizer.dtype  # uint16 for GPT-2: half the bytes through every shuffle after this
         for (doc, window, timestamp), ids in zip(batch, all_ids):
             self._documents.inc()
             self._tokens.inc(len(ids))
             # a new dict: Beam forbids mutating an input element
-            yield WindowedValue({**doc, "ids": ids}, timestamp, [window])
+            yield WindowedValue({**doc, "ids": ids.astype(dtype, copy=False)}, timestamp, [window])
 
     def teardown(self):
         if getattr(self, "_pool", None) is not None:
@@ -276,7 +277,8 @@ class _TokenizeFn(beam.DoFn):
 
 
 class Tokenize(beam.PTransform):
-    """Document dicts -> the same dicts plus "ids" (uint32 array, no EOS). Drops nothing."""
+    """Document dicts -> the same dicts plus "ids" (the shard dtype: uint16 for GPT-2; no EOS).
+    Drops nothing."""
 
     def __init__(self, config: TokenizeConfig):
         super().__init__()
