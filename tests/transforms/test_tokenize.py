@@ -115,7 +115,7 @@ def test_encode_batch_equals_encode(gpt2):
         batch = tok.encode_batch(VARIED)
         assert len(batch) == len(VARIED)
         for text, ids in zip(VARIED, batch):
-            assert ids.dtype == tokenizer.dtype  # the shard dtype: uint16 for GPT-2
+            assert ids.dtype == np.uint32
             np.testing.assert_array_equal(ids, tok.encode(text))
         assert tok.encode_batch([]) == []
 
