@@ -2,7 +2,7 @@
 
 Builds a real-text Pile-format corpus from this machine's files (benchmarks/corpus.py), then in one
 run: each stage against its naive counterpart (benchmarks/stages.py), the whole `pileprep run`
-(--no-documents) with the default 2 local workers and with --workers 1, against the naive loop
+(--no-documents) with the default in-process runner and with --workers 2 (Beam's multi_processing mode), against the naive loop
 (benchmarks/naive.py) run as two processes over halves of the input, with peak RSS of each. The
 MinHash and trainer benchmarks are included when their modules exist. Prints a table and a
 Markdown table for the README, and writes benchmarks/results/latest.json. The 1-minute load
@@ -39,7 +39,7 @@ def _sample(docs: list[dict], megabytes: float) -> list[dict]:
 def whole_runs(paths: list[str], work: str, text_mb: float) -> list[dict]:
     inputs = [arg for p in paths for arg in ("--input", p)]
     runs = []
-    for label, extra in (("pileprep run (2 workers)", []), ("pileprep run (--workers 1)", ["--workers", "1"])):
+    for label, extra in (("pileprep run (default, in-process)", []), ("pileprep run (--workers 2)", ["--workers", "2"])):
         out = os.path.join(work, "run-" + ("1" if extra else "2"))
         cmd = [sys.executable, "-m", "pipeline.cli", "run", *inputs, "--output", out, "--no-documents",
                "--overwrite", *extra]

@@ -225,55 +225,23 @@ def load(config: TokenizeConfig) -> Tokenizer:
 
 
 class _TokenizeFn(beam.DoFn):
-    """Encodes documents in batches on a small thread pool: tiktoken and HF tokenizers release
-    the GIL, so on the local in-process runner tokenization (the costliest stage) uses every
-    core while Beam's own work stays on one. Batches end at BATCH_DOCS documents or BATCH_CHARS
-    characters and at the end of each bundle."""
+    """One document at a time. tiktoken holds the GIL, so threads would not help; Beam already
+    runs one worker per core on remote runners."""
 
-    BATCH_DOCS, BATCH_CHARS = 256, 8 << 20
-
-    def __init__(self, config: TokenizeConfig, threads: int | None = None):
+    def __init__(self, config: TokenizeConfig):
         self._config = config
-        self._threads = threads
         self._documents = beam.metrics.Metrics.counter("tokenize", "documents")
         self._tokens = beam.metrics.Metrics.counter("tokenize", "tokens")
 
     def setup(self):
-        from concurrent.futures import ThreadPoolExecutor
-
         self._tokenizer = load(self._config)
-        threads = self._threads or min(2, os.cpu_count() or 1)
-        self._pool = ThreadPoolExecutor(threads) if threads > 1 else None
+        self._dtype = self._tokenizer.dtype  # uint16 for GPT-2: half the bytes through every later shuffle
 
-    def start_bundle(self):
-        self._batch, self._chars = [], 0
-
-    def process(self, doc: dict, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
-        self._batch.append((doc, window, timestamp))
-        self._chars += len(doc["text"])
-        if len(self._batch) >= self.BATCH_DOCS or self._chars >= self.BATCH_CHARS:
-            yield from self._flush()
-
-    def finish_bundle(self):
-        yield from self._flush()
-
-    def _flush(self):
-        from apache_beam.utils.windowed_value import WindowedValue
-
-        batch, self._batch, self._chars = self._batch, [], 0
-        texts = [doc["text"] for doc, _, _ in batch]
-        encode = self._tokenizer.encode
-        all_ids = list(self._pool.map(encode, texts)) if self._pool and len(texts) > 1 else map(encode, texts)
-        dtype = self._tokenizer.dtype  # uint16 for GPT-2: half the bytes through every shuffle after this
-        for (doc, window, timestamp), ids in zip(batch, all_ids):
-            self._documents.inc()
-            self._tokens.inc(len(ids))
-            # a new dict: Beam forbids mutating an input element
-            yield WindowedValue({**doc, "ids": ids.astype(dtype, copy=False)}, timestamp, [window])
-
-    def teardown(self):
-        if getattr(self, "_pool", None) is not None:
-            self._pool.shutdown()
+    def process(self, doc: dict):
+        ids = self._tokenizer.encode(doc["text"]).astype(self._dtype, copy=False)
+        self._documents.inc()
+        self._tokens.inc(len(ids))
+        yield {**doc, "ids": ids}  # a new dict: Beam forbids mutating an input element
 
 
 class Tokenize(beam.PTransform):
