@@ -13,3 +13,15 @@ def local_test_pipeline():
 @pytest.fixture
 def pipeline():
     return local_test_pipeline()
+
+
+def sample_run(root, *, seed: int = 1, documents: int = 200, rows_per_shard: int = 16, extra=()):
+    """A small real run: the synthetic sample corpus under root/in, its output in root/out."""
+    from pipeline.cli import main
+    from pipeline.sample import SampleConfig, write_sample
+
+    write_sample(str(root / "in"), SampleConfig(seed=seed, documents=documents, files=1))
+    out = root / "out"
+    assert main(["run", "--input", f"{root}/in/*", "--output", str(out), "--rows-per-shard",
+                 str(rows_per_shard), "--direct_running_mode=in_memory", *extra]) == 0
+    return out

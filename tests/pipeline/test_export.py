@@ -9,9 +9,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.cli import main
 from pipeline.export import add_parser, cmd_export, export_megatron, stream_tokens
-from pipeline.sample import SampleConfig, write_sample
+from tests.conftest import sample_run
 
 EOS = 50256
 # Megatron-LM DType / GPT-NeoX dtypes: the codes a reader must understand for pileprep's shards
@@ -20,13 +19,8 @@ CODES = {4: np.int32, 8: np.uint16}
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("export")
-    write_sample(str(root / "in"), SampleConfig(seed=1, documents=200, files=1))
-    out = root / "out"
     # 7 rows a shard: several shards, with documents crossing their edges
-    assert main(["run", "--input", f"{root}/in/*", "--output", str(out), "--rows-per-shard", "7",
-                 "--direct_running_mode=in_memory"]) == 0
-    return out
+    return sample_run(tmp_path_factory.mktemp("export"), rows_per_shard=7)
 
 
 def _manifest(run):

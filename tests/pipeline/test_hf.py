@@ -8,19 +8,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.cli import main
 from pipeline.hf import load_hf, load_lineage, rows_table
-from pipeline.sample import SampleConfig, write_sample
+from tests.conftest import sample_run
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hf")
-    write_sample(str(root / "in"), SampleConfig(seed=1, documents=200, files=1))
-    out = root / "out"
-    assert main(["run", "--input", f"{root}/in/*", "--output", str(out), "--rows-per-shard", "16",
-                 "--direct_running_mode=in_memory"]) == 0
-    return out
+    return sample_run(tmp_path_factory.mktemp("hf"))
 
 
 @pytest.fixture(autouse=True)

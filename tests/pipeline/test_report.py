@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main
 from pipeline.report import add_parser, cmd_report, render, write_report
-from pipeline.sample import SampleConfig, write_sample
+from tests.conftest import sample_run
 
 CHROMIUM = "/usr/bin/chromium"
 HEADINGS = ("Tokens and documents per source", "Documents removed",
@@ -24,11 +23,7 @@ _IMG = re.compile(r'<img alt="[^"]*" src="data:image/png;base64,([A-Za-z0-9+/=]+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("report")
-    write_sample(str(root / "in"), SampleConfig(seed=1, documents=200, files=1))
-    out = root / "out"
-    assert main(["run", "--input", f"{root}/in/*", "--output", str(out), "--rows-per-shard", "16",
-                 "--direct_running_mode=in_memory"]) == 0
+    out = sample_run(tmp_path_factory.mktemp("report"))
     (out / "train").mkdir()
     log = [json.dumps({"step": step, "loss": 10.8 * 0.99 ** step, "lr": 6e-4}) for step in range(0, 200, 10)]
     log.append('{"step": 200, "lo')  # a trainer still writing: the cut line is skipped

@@ -7,18 +7,13 @@ import numpy as np
 import pytest
 
 from pipeline.cli import main
-from pipeline.sample import SampleConfig, write_sample
 from pipeline.verify import safe_path, verify
+from tests.conftest import sample_run
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("v")
-    write_sample(str(root / "in"), SampleConfig(seed=3, documents=150, files=1))
-    out = root / "out"
-    assert main(["run", "--input", f"{root}/in/*", "--output", str(out), "--rows-per-shard", "20",
-                 "--direct_running_mode=in_memory"]) == 0
-    return out
+    return sample_run(tmp_path_factory.mktemp("v"), seed=3, documents=150, rows_per_shard=20)
 
 
 @pytest.fixture
