@@ -6,7 +6,7 @@ from apache_beam.internal import cloudpickle_pickler, dill_pickler
 from pipeline.graph import build
 from pipeline.options import RunConfig
 from pipeline.runners import make_pipeline
-from transforms import filter as filter_, normalize, pack, read, tokenize, write
+from transforms import dedup, filter as filter_, normalize, pack, read, tokenize, write
 from transforms.filter import FilterConfig, load_rules
 from transforms.normalize import NormalizeConfig
 from transforms.pack import PackConfig
@@ -26,6 +26,8 @@ def _objects():
         pack._PlaceRangeFn(pack_config), pack._WriteShardFn(pack_config), pack._HistogramFn(),
         write._WriteBucketFn("gs://bucket/out", 4), write._WriteRejectsFn("gs://bucket/out"),
         tokenize.load(TokenizeConfig()),
+        dedup._SignFn(dedup.MinHashConfig(shingles="char13")), dedup._WriteKindFn("gs://bucket/out"),
+        dedup._TagFn(dedup.resolve_exact, drop_duplicates=True), dedup.DedupConfig(mode="minhash"),
         RunConfig(inputs=("a",), output="b", model_size="111M"),
     ]
 
@@ -47,12 +49,15 @@ def test_graph_round_trips_through_the_runner_api(tmp_path):
 
     src = tmp_path / "a.jsonl"
     src.write_text('{"text": "hello", "meta": {"pile_set_name": "Pile-CC"}}\n')
-    config = RunConfig(inputs=(str(src),), output=str(tmp_path / "out"))
+    config = RunConfig(inputs=(str(src),), output=str(tmp_path / "out"), dedup="minhash",
+                       holdout=(str(src),), model_size="111M")
     p = make_pipeline(["--direct_running_mode=in_memory"])
-    build(p, config, [InputFile(str(src), "a.jsonl", src.stat().st_size)])
+    files = [InputFile(str(src), "a.jsonl", src.stat().st_size)]
+    build(p, config, files, files)
     proto = p.to_runner_api()
     names = {t.unique_name for t in proto.components.transforms.values()}
-    for stage in ("ReadPile", "Normalize", "FilterDocuments", "Tokenize", "Pack", "WriteManifest"):
+    for stage in ("ReadPile", "Normalize", "FilterDocuments", "Deduplicate", "Tokenize", "Pack", "WriteManifest",
+                  "ReadHoldout"):
         assert stage in names
     again = beam.Pipeline.from_runner_api(proto, p.runner, p._options)
     assert again.to_runner_api().components.transforms.keys() == proto.components.transforms.keys()
