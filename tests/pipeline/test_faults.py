@@ -60,3 +60,26 @@ def test_run_needs_no_network(corpus, tmp_path, monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     assert main(_command(corpus, tmp_path / "offline") + ["--direct_running_mode=in_memory"]) == 0
+
+
+def test_exception_after_n_documents_leaves_no_complete_looking_output(corpus, tmp_path, monkeypatch):
+    import transforms.pack as pack
+
+    clean = tmp_path / "clean"
+    assert main(_command(corpus, clean) + ["--direct_running_mode=in_memory"]) == 0
+    out = tmp_path / "failed"
+    original, calls = pack._WriteShardFn.process, {"n": 0}
+
+    def failing(self, shard_frags, plan_):
+        calls["n"] += 1
+        if calls["n"] == 3:  # after two shards were committed
+            raise RuntimeError("injected failure while writing shards")
+        yield from original(self, shard_frags, plan_)
+
+    monkeypatch.setattr(pack._WriteShardFn, "process", failing)
+    with pytest.raises(Exception, match="injected failure"):
+        main(_command(corpus, out) + ["--direct_running_mode=in_memory"])
+    assert not (out / "manifest.json").exists()
+    monkeypatch.setattr(pack._WriteShardFn, "process", original)
+    assert main(_command(corpus, out) + ["--direct_running_mode=in_memory"]) == 0
+    assert _digests(out) == _digests(clean)
