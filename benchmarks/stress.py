@@ -1,10 +1,11 @@
 """Peak memory as the input grows: python -m benchmarks.stress [--mb 50] [--times 1,4].
 
-Builds the real-text corpus of benchmarks/corpus.py, then copies of it under new file names
-(new document ids, so nothing is a duplicate of another copy) to make inputs 1x and 4x its size,
-and runs `pileprep run --no-documents` on each, without dedup and with `--dedup minhash`. Streaming
-everywhere means the peak RSS should stay flat as the input grows; only Beam's shuffle grows.
-Writes benchmarks/results/stress.json.
+Builds the real-text corpus of benchmarks/corpus.py, then copies of it under new file names (new
+document ids; with `--dedup minhash` every extra copy is removed as an exact duplicate) to make
+inputs 1x and 4x its size, and runs `pileprep run --no-documents` on each, without dedup and with
+`--dedup minhash`. Every stage streams, but Beam's local runner keeps its shuffle in the launcher's
+memory, so on this runner peak RSS grows with the input (on Dataflow, Spark or Flink the shuffle
+lives outside the workers). Writes benchmarks/results/stress.json.
 """
 import argparse
 import json

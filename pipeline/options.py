@@ -36,6 +36,7 @@ class RunConfig:
     rows_per_shard: int = 65536  # 65,536 rows x 2,049 x 2 bytes = 268 MB per GPT-2 shard
     split_bytes: int = 256 << 20  # plain .jsonl files above this are read as parallel line ranges
     max_line_bytes: int = 128 << 20  # longer lines are rejected unparsed (Books3's longest are tens of MB)
+    reshuffle: bool = True  # spread documents after reading; off for the in-process local runner
     dedup: str = "none"  # Cerebras-GPT was trained on the Pile without deduplication
     holdout: tuple[str, ...] = ()  # val/test patterns: exact (and with minhash, near) matches are removed
     minhash_threshold: float = 0.8  # SlimPajama's Jaccard threshold
@@ -103,7 +104,8 @@ class RunConfig:
 
     def read_config(self) -> ReadConfig:
         return ReadConfig(tuple(self.inputs), allow_corrupt=self.allow_corrupt_inputs, seed=self.seed,
-                          split_bytes=self.split_bytes, max_line_bytes=self.max_line_bytes)
+                          split_bytes=self.split_bytes, max_line_bytes=self.max_line_bytes,
+                          reshuffle=self.reshuffle)
 
     def normalize_config(self) -> NormalizeConfig:
         return NormalizeConfig(self.normalize)
@@ -121,4 +123,4 @@ class RunConfig:
         it went or how it was parallelized (so the same run into two directories, or read with
         another split size, gives byte-identical manifests)."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
-                if k not in ("output", "overwrite", "split_bytes")}
+                if k not in ("output", "overwrite", "split_bytes", "reshuffle")}

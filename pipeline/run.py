@@ -5,6 +5,7 @@ mistakes fail in a second with a clear message instead of minutes later inside a
 
     run(RunConfig(inputs=("data/*.jsonl.zst",), output="out"), ["--direct_num_workers=2"])
 """
+import dataclasses
 import json
 import sys
 import time
@@ -71,11 +72,13 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
     from apache_beam.io.filesystems import FileSystems
 
     from pipeline.graph import build
-    from pipeline.runners import filtered_stderr, make_pipeline
+    from pipeline.runners import filtered_stderr, in_process, make_pipeline
     from pipeline.summary import summary
     from transforms.read import match_inputs
 
     started = time.monotonic()
+    if config.reshuffle and in_process(beam_args, workers):
+        config = dataclasses.replace(config, reshuffle=False)  # same output, less memory
     files = match_inputs(config.inputs)
     holdout_files = match_inputs(config.holdout) if config.holdout else []
     prepare_output(config.output, config.overwrite)

@@ -256,12 +256,13 @@ class Pack(beam.PTransform):
         self.config = config
 
     def expand(self, docs):
-        plan_ = (docs
-                 | "TokensPerDocument" >> beam.Map(lambda d: (d["order_key"], len(d["ids"]) + 1))
+        # Drop the text first: only this slim form is buffered for the two branches below
+        keyed = docs | "ByKeyRange" >> beam.Map(_for_packing)
+        plan_ = (keyed
+                 | "TokensPerDocument" >> beam.Map(lambda kv: (kv[1]["order_key"], len(kv[1]["ids"]) + 1))
                  | "Histogram" >> beam.CombineGlobally(_HistogramFn())
                  | "Plan" >> beam.Map(plan, self.config))
-        placed = (docs
-                  | "ByKeyRange" >> beam.Map(_for_packing)
+        placed = (keyed
                   | "GroupKeyRanges" >> beam.GroupByKey()
                   | "PlaceDocuments" >> beam.ParDo(_PlaceRangeFn(self.config), beam.pvalue.AsSingleton(plan_))
                   .with_outputs("outcomes", main="fragments"))

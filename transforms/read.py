@@ -38,6 +38,9 @@ class ReadConfig:
     seed: int = 0  # of the document order key xxh64(seed, id), given to every document here
     split_bytes: int = 256 << 20  # plain .jsonl files larger than this are read as parallel line ranges
     max_line_bytes: int = 128 << 20  # Books3's longest documents are tens of MB; beyond this a line is rejected
+    # Spread documents over workers after reading (compressed files are read one per worker). The
+    # local in-process runner gains nothing from it and would hold every document in memory.
+    reshuffle: bool = True
 
     def __post_init__(self):
         if not self.patterns:
@@ -357,5 +360,5 @@ class ReadPile(beam.PTransform):
                | "SpreadFiles" >> beam.Reshuffle()
                | "ReadFiles" >> beam.ParDo(_ReadFileFn(self.config)).with_outputs(
                    "rejects", "files", main="docs"))
-        docs = out.docs | "SpreadDocuments" >> beam.Reshuffle()
+        docs = out.docs | "SpreadDocuments" >> beam.Reshuffle() if self.config.reshuffle else out.docs
         return {"docs": docs, "rejects": out.rejects, "files": out.files}
