@@ -35,9 +35,9 @@ def micro_config(**overrides):
     """A GPT small enough to train in milliseconds: vocabulary 256, a 16-token window of each row."""
     from trainer.model import GPTConfig
 
-    fields = dict(name="micro", n_layer=2, n_head=2, d_model=16, d_ffn=64, lr=1e-2, batch_size=4,
-                  adam_eps=1e-8, vocab_size=256, n_ctx=16, warmup_tokens=None, warmup_fraction=0.1,
-                  budget_params="non_embedding")
+    fields = {"name": "micro", "n_layer": 2, "n_head": 2, "d_model": 16, "d_ffn": 64, "lr": 1e-2,
+              "batch_size": 4, "adam_eps": 1e-8, "vocab_size": 256, "n_ctx": 16, "warmup_tokens": None,
+              "warmup_fraction": 0.1, "budget_params": "non_embedding"}
     return GPTConfig(**{**fields, **overrides})
 
 

@@ -6,8 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tests.trainer.conftest import micro_config, write_run  # noqa: E402
-from trainer.data import EpochOrder, RowDataset, ShardRows  # noqa: E402
+from tests.trainer.conftest import micro_config, write_run
+from trainer.data import EpochOrder, RowDataset, ShardRows
 
 
 def test_rows_follow_stream_order_across_shards_and_samples_are_shifted_windows(run_dir):

@@ -1,11 +1,13 @@
+import dataclasses
+
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from schemas.family import FAMILY, parameters  # noqa: E402
-from tests.trainer.conftest import micro_config  # noqa: E402
-from trainer.model import CONFIGS, GPT, TINY, GPTConfig, from_shape, get_config  # noqa: E402
-from trainer.train import configure_optimizer  # noqa: E402
+from schemas.family import FAMILY, parameters
+from tests.trainer.conftest import micro_config
+from trainer.model import CONFIGS, GPT, TINY, GPTConfig, from_shape, get_config
+from trainer.train import configure_optimizer
 
 
 @pytest.mark.parametrize("shape", FAMILY, ids=lambda s: s.name)
@@ -85,6 +87,6 @@ def test_context_longer_than_the_model_is_refused():
 
 
 def test_config_is_frozen():
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         get_config("111M").lr = 1.0
     assert isinstance(get_config("111m"), GPTConfig)

@@ -6,8 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tests.trainer.conftest import micro_config, write_run  # noqa: E402
-from trainer.scaling import ScalingConfig, fit_power_law, scaling  # noqa: E402
+from tests.trainer.conftest import micro_config, write_run
+from trainer.scaling import ScalingConfig, fit_power_law, scaling
 
 
 def test_fit_recovers_a_known_power_law():

@@ -7,10 +7,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from schemas.family import budget_for  # noqa: E402
-from tests.trainer.conftest import micro_config, write_run  # noqa: E402
-from trainer.model import GPT, get_config  # noqa: E402
-from trainer.train import TrainConfig, configure_optimizer, lr_at, make_plan, train  # noqa: E402
+from schemas.family import budget_for
+from tests.trainer.conftest import micro_config, write_run
+from trainer.model import GPT, get_config
+from trainer.train import TrainConfig, configure_optimizer, lr_at, make_plan, train
 
 
 def test_schedule_matches_the_formula_at_warmup_end_midpoint_and_end():
@@ -58,8 +58,8 @@ def test_tiny_plan_uses_20_tokens_per_non_embedding_parameter():
 
 
 def _config(run, out, **kw):
-    fields = dict(data=run, out=str(out), model=micro_config(), steps=6, checkpoint_every=2, quiet=True, val=run,
-                  val_rows=4)
+    fields = {"data": run, "out": str(out), "model": micro_config(), "steps": 6, "checkpoint_every": 2,
+              "quiet": True, "val": run, "val_rows": 4}
     return TrainConfig(**{**fields, **kw})
 
 
