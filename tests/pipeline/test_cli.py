@@ -217,3 +217,23 @@ def test_plain_file_read_as_parallel_ranges_gives_the_same_output(corpus, tmp_pa
     whole, split = (json.loads((o / "manifest.json").read_text()) for o in outs)
     assert split["inputs"] == whole["inputs"] and split["counts"] == whole["counts"]
     assert split["shards"] == whole["shards"] and split["documents"] == whole["documents"]
+
+
+def test_any_tokenizer_json_and_its_dtype(tmp_path):
+    """A tokenizer.json of 70,000 ids packs uint32 shards with its own <|endoftext|> as EOS."""
+    from tests.transforms.test_tokenize import _write_tokenizer
+
+    path = _write_tokenizer(tmp_path / "tokenizer.json", vocab_size=70_000)
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"text": " ".join(["hello world"] * 300 + [f"w{i}" for i in range(3, 900)])})
+                           + "\n" for _ in range(4)))
+    out = tmp_path / "out"
+    assert main(["run", "--input", str(src), "--output", str(out), "--tokenizer", path] + IN_MEMORY) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["dtype"] == manifest["tokenizer"]["dtype"] == "uint32"
+    assert manifest["tokenizer"]["vocab_size"] == 70_000 and manifest["tokenizer"]["eos_id"] == 69_999
+    rows = np.load(out / manifest["shards"][0]["path"], mmap_mode="r", allow_pickle=False)
+    assert rows.dtype == np.uint32 and 69_999 in rows
+    assert main(["run", "--input", str(src), "--output", str(tmp_path / "o2"), "--tokenizer", path,
+                 "--eos-id", "1"] + IN_MEMORY) == 0
+    assert json.loads((tmp_path / "o2" / "manifest.json").read_text())["tokenizer"]["eos_id"] == 1
