@@ -143,3 +143,19 @@ def test_a_50_mb_document_is_packed_and_a_line_over_the_limit_is_rejected(tmp_pa
                           name="limited")
     assert code == 0 and manifest["counts"]["malformed_by_reason"] == {"line_too_long": 1}
     assert manifest["counts"]["documents"]["packed"] == 1
+
+
+def test_a_200_mb_line_is_rejected_unparsed_by_default(tmp_path):
+    path = tmp_path / "huge.jsonl"
+    with open(path, "wb") as f:
+        f.write(b'{"text": "')
+        block = b"x" * (1 << 20)
+        for _ in range(200):
+            f.write(block)
+        f.write(b'"}\n')
+        f.write(doc("a normal document after it") + b"\n")
+    code, manifest = _run(tmp_path, [path], "--no-documents")
+    assert code == 0 and manifest["counts"]["malformed_by_reason"] == {"line_too_long": 1}
+    assert manifest["counts"]["documents"]["packed"] == 1
+    head = json.loads((tmp_path / "out/rejects/huge.jsonl.rejects.jsonl").read_text())["head"]
+    assert head.startswith('{"text": "xxx') and len(head) <= 200

@@ -7,7 +7,7 @@ from pipeline.graph import build
 from pipeline.options import RunConfig
 from pipeline.runners import make_pipeline
 from transforms import dedup, filter as filter_, normalize, pack, read, tokenize, write
-from transforms.filter import FilterConfig, load_rules
+from transforms.filter import load_rules
 from transforms.normalize import NormalizeConfig
 from transforms.pack import PackConfig
 from transforms.read import InputFile, ReadConfig
