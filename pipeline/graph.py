@@ -10,26 +10,26 @@ import apache_beam as beam
 
 from pipeline.options import RunConfig
 from transforms.counts import CountOutcomes
-from transforms.dedup import Deduplicate, MeasureClusters, WriteRemovals
+from transforms.dedup import Deduplicate, MeasureClusters, WriteRemovals, describe
 from transforms.filter import FilterDocuments
 from transforms.manifest import WriteManifest
 from transforms.normalize import Normalize
 from transforms.pack import Pack
 from transforms.read import InputFile, ReadPile
-from transforms.tokenize import Tokenize, load
+from transforms.tokenize import Tokenize
 from transforms.write import WriteDocuments, WriteRejects
 
 
 def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[InputFile] = ()):
-    tokenizer = load(config.tokenize_config())  # on the launcher: fails early, describes itself
     read = p | "ReadPile" >> ReadPile(config.read_config(), files)
     docs = read["docs"] | "Normalize" >> Normalize(config.normalize_config())
     kept, dropped = docs | "FilterDocuments" >> FilterDocuments(config.filter_config())
     holdout = _holdout(p, config, holdout_files)
     unique, removed = kept | "Deduplicate" >> Deduplicate(
         config.dedup_config(), holdout["docs"] if holdout else None)
-    tokens = unique | "Tokenize" >> Tokenize(config.tokenize_config())
-    packed = tokens | "Pack" >> Pack(config.pack_config(tokenizer))
+    tokenize = Tokenize(config.tokenize_config())  # loads it once, on the launcher: fails early
+    tokens = unique | "Tokenize" >> tokenize
+    packed = tokens | "Pack" >> Pack(config.pack_config(tokenize.tokenizer))
 
     written = (unique | "WriteDocuments" >> WriteDocuments(
         config.output, files=config.files_for(sum(f.size for f in files)))
@@ -43,7 +43,8 @@ def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[Inpu
                 | "CountClusterSizes" >> beam.combiners.Count.PerElement())
     budget = config.budget()
     return p | "WriteManifest" >> WriteManifest(
-        config.output, config.recorded(), tokenizer=_describe(tokenizer),
+        config.output, config.recorded(), tokenizer=_describe(tokenize.tokenizer),
+        dedup=describe(config.dedup_config(), holdout=bool(config.holdout)),
         budget=dataclasses.asdict(budget) if budget else None, counts=counts, inputs=read["files"],
         documents=written, rejects=rejects, shards=packed["shards"], plan=packed["plan"],
         dedup_files=dedup_files, clusters=clusters,

@@ -77,7 +77,8 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
     from transforms.read import match_inputs
 
     started = time.monotonic()
-    if config.reshuffle and in_process(beam_args, workers):
+    p = make_pipeline(beam_args, workers=workers, verbose=verbose)
+    if config.reshuffle and in_process(p):
         config = dataclasses.replace(config, reshuffle=False)  # same output, less memory
     files = match_inputs(config.inputs)
     holdout_files = match_inputs(config.holdout) if config.holdout else []
@@ -86,7 +87,6 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
         total = sum(f.size for f in files)
         print(f"pileprep: reading {len(files)} file(s), {total / 1e6:,.1f} MB, into {config.output}",
               file=sys.stderr)
-    p = make_pipeline(beam_args, workers=workers, verbose=verbose)
     build(p, config, files, holdout_files)
     if not wait:
         result = p.run()

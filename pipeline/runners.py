@@ -32,15 +32,12 @@ def local_runner(options):
     return fn_runner.FnApiRunner(provision_info=info)
 
 
-def in_process(beam_args: list[str], workers: int | None = None) -> bool:
-    """Whether the run will use the local in-process runner (the default)."""
-    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+def in_process(p) -> bool:
+    """Whether a pipeline from make_pipeline runs on the local in-process runner (the default)."""
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 
-    if PipelineOptions(beam_args).view_as(StandardOptions).runner not in LOCAL_RUNNERS:
-        return False
-    if _given(beam_args, "--direct_running_mode"):
-        return any(a in ("--direct_running_mode=in_memory", "in_memory") for a in beam_args)
-    return (workers or 1) <= 1
+    local = p.options.view_as(StandardOptions).runner in LOCAL_RUNNERS
+    return local and p.options.view_as(DirectOptions).direct_running_mode == "in_memory"
 
 
 def make_pipeline(beam_args: list[str], *, workers: int | None = None, verbose: bool = False):

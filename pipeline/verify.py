@@ -6,7 +6,6 @@ shards), token counts and the budget; refuses paths that leave DIR (.., absolute
 
     problems = verify("out/")   # [] when the run is intact
 """
-import hashlib
 import json
 import os
 
@@ -14,14 +13,7 @@ import numpy as np
 
 from transforms.manifest import MANIFEST, problems as manifest_problems
 from transforms.pack import ROW_LEN, SEQ_LEN
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+from transforms.write import file_sha256
 
 
 def safe_path(directory: str, relpath: str) -> str | None:
@@ -50,7 +42,7 @@ def _check_file(directory, entry, what, problems) -> str | None:
         return None
     if os.path.getsize(path) != entry.get("bytes"):
         problems.append(f"{what} {entry['path']} has {os.path.getsize(path)} bytes, manifest says {entry.get('bytes')}")
-    elif _sha256(path) != entry.get("sha256"):
+    elif file_sha256(path) != entry.get("sha256"):
         problems.append(f"{what} {entry['path']} sha256 differs from the manifest (corrupted or replaced)")
     return path
 

@@ -41,11 +41,13 @@ def dropped_events(dropped: dict) -> list[Event]:
     return events
 
 
-def deduplicated_events(record) -> list[Event]:
-    """A document removed by Deduplicate: reason is its kind (exact, near, holdout)."""
-    events = [(("deduplicated", record["source"], record["kind"]), (1, record["chars"]))]
-    for stage in ("before_filter", "after_filter"):
-        events.append((("length", stage, length_bin(record["chars"])), (1, 0)))
+def _passed_filters(record) -> list[Event]:
+    """Annotations of a document that passed the filters: its length before and after them, and
+    whether ftfy and the line edits changed it."""
+    events = []
+    if "chars" in record:
+        for stage in ("before_filter", "after_filter"):
+            events.append((("length", stage, length_bin(record["chars"])), (1, 0)))
     if record.get("changed"):
         events.append((("normalized", record["source"], "changed"), (1, 0)))
     for rule, lines in sorted(record.get("edits", {}).items()):
@@ -53,19 +55,15 @@ def deduplicated_events(record) -> list[Event]:
     return events
 
 
+def deduplicated_events(record) -> list[Event]:
+    """A document removed by Deduplicate: reason is its kind (exact, near, holdout)."""
+    return [(("deduplicated", record["source"], record["kind"]), (1, record["chars"]))] + _passed_filters(record)
+
+
 def packed_events(record) -> list[Event]:
     """A document that passed the filters: packed or over budget, with its stream tokens (ids
     and EOS)."""
-    events = [((record["outcome"], record["source"], ""), (1, record["tokens"]))]
-    if "chars" in record:
-        for stage in ("before_filter", "after_filter"):
-            events.append((("length", stage, length_bin(record["chars"])), (1, 0)))
-    doc = record
-    if doc.get("changed"):
-        events.append((("normalized", doc["source"], "changed"), (1, 0)))
-    for rule, lines in sorted(doc.get("edits", {}).items()):
-        events.append((("edited", doc["source"], rule), (1, lines)))
-    return events
+    return [((record["outcome"], record["source"], ""), (1, record["tokens"]))] + _passed_filters(record)
 
 
 def _add(values):

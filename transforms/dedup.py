@@ -157,14 +157,15 @@ def cluster_sizes(records) -> dict[int, int]:
     return dict(sorted(histogram.items()))
 
 
-def removed_events(record: dict) -> list:
-    """transforms.counts events of a removed document (outcome "deduplicated", reason its kind)."""
-    events = [(("deduplicated", record["source"], record["kind"]), (1, record["chars"]))]
-    if record.get("changed"):
-        events.append((("normalized", record["source"], "changed"), (1, 0)))
-    for rule, lines in sorted(record.get("edits", {}).items()):
-        events.append((("edited", record["source"], rule), (1, lines)))
-    return events
+def describe(config: DedupConfig, holdout: bool) -> dict:
+    """The dedup settings as the manifest records them (bands and rows resolved)."""
+    minhash = None
+    if config.mode == "minhash":
+        m = config.minhash
+        bands, rows = band_params(m)
+        minhash = {"num_perm": m.num_perm, "seed": m.seed, "shingles": m.shingles, "threshold": m.threshold,
+                   "bands": bands, "rows": rows, "confirm": m.confirm}
+    return {"mode": config.mode, "holdout": holdout, "minhash": minhash}
 
 
 class _TagFn(beam.DoFn):

