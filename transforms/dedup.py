@@ -30,7 +30,7 @@ from apache_beam.pvalue import TaggedOutput
 
 from transforms.components import ConnectedComponents
 from transforms.minhash import MinHashConfig, band_keys, band_params, jaccard_estimate, signatures
-from transforms.write import commit_bytes, parquet_bytes
+from transforms.write import WriteGroups, parquet_bytes
 
 MODES = ("none", "exact", "minhash")
 KINDS = ("exact", "near", "holdout")
@@ -285,26 +285,7 @@ def removals_table(records: list[dict]):
     return pa.table(cols, schema=schema)
 
 
-class _WriteKindFn(beam.DoFn):
-    def __init__(self, out_dir: str):
-        self.out_dir = out_dir
-
-    def process(self, kind_records):
-        kind, records = kind_records
-        records = sorted(records, key=lambda r: r["id"])
-        data = parquet_bytes(removals_table(records))
-        yield {**commit_bytes(self.out_dir, f"dedup/removed-{kind}.parquet", data), "rows": len(records)}
-
-
-class WriteRemovals(beam.PTransform):
+def WriteRemovals(out_dir: str) -> WriteGroups:  # noqa: N802 - a PTransform factory
     """Removal records -> dedup/removed-<kind>.parquet (sorted by id), one description per file."""
-
-    def __init__(self, out_dir: str):
-        super().__init__()
-        self.out_dir = out_dir
-
-    def expand(self, removed):
-        return (removed
-                | "ByKind" >> beam.Map(lambda r: (r["kind"], r))
-                | "GroupByKind" >> beam.GroupByKey()
-                | "WriteParquet" >> beam.ParDo(_WriteKindFn(self.out_dir)))
+    return WriteGroups(out_dir, key=lambda r: r["kind"], relpath=lambda kind: f"dedup/removed-{kind}.parquet",
+                       encode=lambda records: parquet_bytes(removals_table(records)), order=lambda r: r["id"])

@@ -70,56 +70,53 @@ def parquet_bytes(table) -> bytes:
     return buf.getvalue()
 
 
-class _WriteBucketFn(beam.DoFn):
-    def __init__(self, out_dir: str, files: int):
-        self.out_dir, self.files = out_dir, files
+class _CommitGroupFn(beam.DoFn):
+    """(key, records) -> one file: the records sorted, encoded and committed; its description."""
 
-    def process(self, bucket_docs):
-        bucket, docs = bucket_docs
-        docs = sorted(docs, key=lambda d: (d["order_key"], d["id"]))
-        relpath = f"documents/part-{bucket:05d}-of-{self.files:05d}.parquet"
-        info = commit_bytes(self.out_dir, relpath, parquet_bytes(documents_table(docs)))
-        yield {**info, "rows": len(docs)}
+    def __init__(self, out_dir: str, relpath, encode, order):
+        self.out_dir, self.relpath, self.encode, self.order = out_dir, relpath, encode, order
+
+    def process(self, key_records):
+        key, records = key_records
+        records = sorted(records, key=self.order)
+        yield {**commit_bytes(self.out_dir, self.relpath(key), self.encode(records)), "rows": len(records)}
 
 
-class WriteDocuments(beam.PTransform):
-    """Docs carrying "order_key" -> descriptions of the Parquet files written."""
+class WriteGroups(beam.PTransform):
+    """Records -> one file per key, records sorted inside, so the bytes never depend on bundling:
+    `key(record)` groups, `relpath(key)` names the file, `encode(records)` gives its bytes."""
 
-    def __init__(self, out_dir: str, *, files: int):
+    def __init__(self, out_dir: str, *, key, relpath, encode, order):
         super().__init__()
-        if files < 1:
-            raise ValueError(f"document files must be >= 1, got {files}")
-        self.out_dir, self.files = out_dir, files
+        self.out_dir, self.key, self.fn = out_dir, key, _CommitGroupFn(out_dir, relpath, encode, order)
 
-    def expand(self, docs):
-        files = self.files
-        return (docs
-                | "ByBucket" >> beam.Map(lambda d: (d["order_key"] % files, d))
-                | "GroupBuckets" >> beam.GroupByKey()
-                | "WriteParquet" >> beam.ParDo(_WriteBucketFn(self.out_dir, files)))
+    def expand(self, records):
+        key = self.key
+        return (records
+                | "ByKey" >> beam.Map(lambda r: (key(r), r))
+                | "Group" >> beam.GroupByKey()
+                | "Commit" >> beam.ParDo(self.fn))
 
 
-class _WriteRejectsFn(beam.DoFn):
-    def __init__(self, out_dir: str):
-        self.out_dir = out_dir
-
-    def process(self, name_rejects):
-        name, rejects = name_rejects
-        rejects = sorted(rejects, key=lambda r: r["line"])
-        data = b"".join(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) + b"\n" for r in rejects)
-        relpath = "rejects/" + name.replace("/", "__") + ".rejects.jsonl"
-        yield {**commit_bytes(self.out_dir, relpath, data), "rows": len(rejects)}
+def _document_order(doc: dict):
+    return doc["order_key"], doc["id"]
 
 
-class WriteRejects(beam.PTransform):
-    """Reject records -> one sorted JSONL file per input file that had any."""
+def _jsonl(records: list[dict]) -> bytes:
+    return b"".join(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) + b"\n" for r in records)
 
-    def __init__(self, out_dir: str):
-        super().__init__()
-        self.out_dir = out_dir
 
-    def expand(self, rejects):
-        return (rejects
-                | "ByFile" >> beam.Map(lambda r: (r["file"], r))
-                | "GroupByFile" >> beam.GroupByKey()
-                | "WriteJsonl" >> beam.ParDo(_WriteRejectsFn(self.out_dir)))
+def WriteDocuments(out_dir: str, *, files: int) -> WriteGroups:  # noqa: N802 - a PTransform factory
+    """Docs carrying "order_key" -> one Parquet file per order_key % files."""
+    if files < 1:
+        raise ValueError(f"document files must be >= 1, got {files}")
+    return WriteGroups(out_dir, key=lambda d: d["order_key"] % files,
+                       relpath=lambda b: f"documents/part-{b:05d}-of-{files:05d}.parquet",
+                       encode=lambda docs: parquet_bytes(documents_table(docs)), order=_document_order)
+
+
+def WriteRejects(out_dir: str) -> WriteGroups:  # noqa: N802 - a PTransform factory
+    """Reject records -> one JSONL file per input file that had any, in line order."""
+    return WriteGroups(out_dir, key=lambda r: r["file"],
+                       relpath=lambda name: "rejects/" + name.replace("/", "__") + ".rejects.jsonl",
+                       encode=_jsonl, order=lambda r: r["line"])

@@ -24,9 +24,9 @@ def _objects():
         filter_._FilterFn(load_rules("slimpajama")),
         tokenize._TokenizeFn(TokenizeConfig()),
         pack._PlaceRangeFn(pack_config), pack._WriteShardFn(pack_config), pack._HistogramFn(),
-        write._WriteBucketFn("gs://bucket/out", 4), write._WriteRejectsFn("gs://bucket/out"),
+        write.WriteDocuments("gs://bucket/out", files=4).fn, write.WriteRejects("gs://bucket/out").fn,
         tokenize.load(TokenizeConfig()),
-        dedup._SignFn(dedup.MinHashConfig(shingles="char13")), dedup._WriteKindFn("gs://bucket/out"),
+        dedup._SignFn(dedup.MinHashConfig(shingles="char13")), dedup.WriteRemovals("gs://bucket/out").fn,
         dedup._TagFn(dedup.resolve_exact, drop_duplicates=True), dedup.DedupConfig(mode="minhash"),
         RunConfig(inputs=("a",), output="b", model_size="111M"),
     ]
