@@ -3,7 +3,6 @@ command afterwards gives the clean run's bytes, and a run needs no network at al
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -51,14 +50,7 @@ def test_killed_run_leaves_nothing_complete_and_rerun_matches_a_clean_run(corpus
     assert _digests(out) == _digests(clean)
 
 
-def test_run_needs_no_network(corpus, tmp_path, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise OSError("network access attempted during a pileprep run")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+def test_run_needs_no_network(corpus, tmp_path, no_network):
     assert main(_command(corpus, tmp_path / "offline") + ["--direct_running_mode=in_memory"]) == 0
 
 

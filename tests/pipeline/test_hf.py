@@ -50,17 +50,6 @@ def test_one_arrow_chunk_per_shard_over_the_shards_values(run):
         assert len(chunk) == shard["rows"] and chunk.values.type == pa.uint16()
 
 
-@pytest.fixture
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise OSError("network access attempted in a unit test")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-
-
 def test_lineage_loads_offline_and_equals_the_sidecars(run, tmp_path, no_network):
     manifest = _manifest(run)
     lineage = load_lineage(str(run), cache_dir=str(tmp_path / "cache"))
