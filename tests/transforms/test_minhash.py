@@ -119,6 +119,14 @@ def test_ascii_shortcut_is_simplify(text):
     assert minhash._unit_text(text, CHAR13) == (simple.encode(), len(simple))
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="0123456789.,;a -", max_size=60))
+def test_ascii_shortcut_collapses_numbers_as_simplify(text):
+    # dense digits, separators and decimal points: where the bytes path's number pattern is tested
+    words = simplify(text, WORD5).split()
+    assert minhash._unit_text(text, WORD5) == (" ".join(words).encode(), len(words))
+
+
 def test_the_equivalences_simplify_relies_on():
     # " ".join(s.split()) for re.sub(r"\s+", " ", s.strip()); re's \d for \p{Nd}; Mn from U+0300
     chars = [chr(c) for c in range(sys.maxunicode + 1)]
