@@ -84,6 +84,9 @@ def _add_shared_run_options(parser):
     parser.add_argument("--workers", type=int, default=None,
                         help="local worker processes: N > 1 uses Beam's multi_processing mode (default: one "
                              "in-process worker, measured fastest on 2 cores)")
+    parser.add_argument("--spill", default="auto", choices=("auto", "on", "off"),
+                        help="pass tokens and text through Beam's shuffles as references to files in the "
+                             "output folder (auto: on for the local runners, whose shuffle lives in memory)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show Beam's progress logging")
 
 
@@ -166,7 +169,7 @@ def cmd_run(args, beam_args) -> int:
         minhash_threshold=args.minhash_threshold, minhash_num_perm=args.minhash_num_perm,
         minhash_shingles=args.minhash_shingles, minhash_bands=args.minhash_bands,
         minhash_rows=args.minhash_rows, minhash_confirm=args.minhash_confirm,
-        dedup_max_rounds=args.dedup_max_rounds)
+        dedup_max_rounds=args.dedup_max_rounds, spill={"auto": None, "on": True, "off": False}[args.spill])
     run(config, beam_args, workers=args.workers, verbose=args.verbose, wait=getattr(args, "wait", True))
     return 0
 

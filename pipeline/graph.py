@@ -26,13 +26,14 @@ def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[Inpu
     kept, dropped = docs | "FilterDocuments" >> FilterDocuments(config.filter_config())
     holdout = _holdout(p, config, holdout_files)
     unique, removed = kept | "Deduplicate" >> Deduplicate(
-        config.dedup_config(), holdout["docs"] if holdout else None)
+        config.dedup_config(), holdout["docs"] if holdout else None,
+        spill=config.output if config.spill else None)
     tokenize = Tokenize(config.tokenize_config())  # loads it once, on the launcher: fails early
     tokens = unique | "Tokenize" >> tokenize
     packed = tokens | "Pack" >> Pack(config.pack_config(tokenize.tokenizer))
 
     written = (unique | "WriteDocuments" >> WriteDocuments(
-        config.output, files=config.files_for(sum(f.size for f in files)))
+        config.output, files=config.files_for(sum(f.size for f in files)), spill=bool(config.spill))
         if config.write_documents else p | "NoDocuments" >> beam.Create([]))
     rejects = read["rejects"] | "WriteRejects" >> WriteRejects(config.output)
     counts = ({"malformed": read["rejects"], "filtered": dropped, "deduplicated": removed,

@@ -37,6 +37,7 @@ class RunConfig:
     split_bytes: int = 256 << 20  # plain .jsonl files above this are read as parallel line ranges
     max_line_bytes: int = 128 << 20  # longer lines are rejected unparsed (Books3's longest are tens of MB)
     reshuffle: bool = True  # spread documents after reading; off for the in-process local runner
+    spill: bool | None = None  # tokens and text cross the shuffles as references to files; None: local runners
     dedup: str = "none"  # Cerebras-GPT was trained on the Pile without deduplication
     holdout: tuple[str, ...] = ()  # val/test patterns: exact (and with minhash, near) matches are removed
     minhash_threshold: float = 0.8  # SlimPajama's Jaccard threshold
@@ -100,7 +101,7 @@ class RunConfig:
         return PackConfig(out_dir=self.output, dtype=str(tokenizer.dtype), eos_id=tokenizer.eos_id,
                           rows_per_shard=self.rows_per_shard,
                           target_tokens=budget.target_tokens if budget else None,
-                          allow_short=self.allow_short)
+                          allow_short=self.allow_short, spill=bool(self.spill))
 
     def read_config(self) -> ReadConfig:
         return ReadConfig(tuple(self.inputs), allow_corrupt=self.allow_corrupt_inputs, seed=self.seed,
@@ -123,4 +124,4 @@ class RunConfig:
         it went or how it was parallelized (so the same run into two directories, or read with
         another split size, gives byte-identical manifests)."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
-                if k not in ("output", "overwrite", "split_bytes", "reshuffle")}
+                if k not in ("output", "overwrite", "split_bytes", "reshuffle", "spill")}

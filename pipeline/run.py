@@ -72,7 +72,7 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
     from apache_beam.io.filesystems import FileSystems
 
     from pipeline.graph import build
-    from pipeline.runners import filtered_stderr, in_process, make_pipeline
+    from pipeline.runners import filtered_stderr, in_process, local, make_pipeline
     from pipeline.summary import summary
     from transforms.read import match_inputs
 
@@ -80,6 +80,8 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
     p = make_pipeline(beam_args, workers=workers, verbose=verbose)
     if config.reshuffle and in_process(p):
         config = dataclasses.replace(config, reshuffle=False)  # same output, less memory
+    if config.spill is None:  # the local runners hold shuffles in memory: spill the payloads to disk
+        config = dataclasses.replace(config, spill=local(p))
     files = match_inputs(config.inputs)
     holdout_files = match_inputs(config.holdout) if config.holdout else []
     prepare_output(config.output, config.overwrite)

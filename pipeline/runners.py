@@ -32,12 +32,18 @@ def local_runner(options):
     return fn_runner.FnApiRunner(provision_info=info)
 
 
+def local(p) -> bool:
+    """Whether a pipeline from make_pipeline runs on Beam's local runner (in one or more processes)."""
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    return p.options.view_as(StandardOptions).runner in LOCAL_RUNNERS
+
+
 def in_process(p) -> bool:
     """Whether a pipeline from make_pipeline runs on the local in-process runner (the default)."""
-    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+    from apache_beam.options.pipeline_options import DirectOptions
 
-    local = p.options.view_as(StandardOptions).runner in LOCAL_RUNNERS
-    return local and p.options.view_as(DirectOptions).direct_running_mode == "in_memory"
+    return local(p) and p.options.view_as(DirectOptions).direct_running_mode == "in_memory"
 
 
 def make_pipeline(beam_args: list[str], *, workers: int | None = None, verbose: bool = False):

@@ -70,9 +70,67 @@ def text_hash(text: str) -> bytes:
 
 
 def removal(doc: dict, kind: str, cause: str, similarity: float | None) -> dict:
+    chars = doc[_CHARS] if _TEXT_REF in doc else len(doc["text"])
     return {"id": doc["id"], "source": doc["source"], "kind": kind, "cause": cause,
-            "similarity": similarity, "chars": len(doc["text"]), "changed": doc.get("changed", False),
+            "similarity": similarity, "chars": chars, "changed": doc.get("changed", False),
             "edits": doc.get("edits", {})}
+
+
+# With spill (local runners), a document's text waits in a spill file while dedup shuffles it:
+# the shuffles carry a stub, the text's reference, length and hash in place of the text.
+_TEXT_REF, _CHARS, _HASH = "_dedup_text_ref", "_dedup_chars", "_dedup_text_hash"
+
+
+def _digest(doc: dict) -> bytes:
+    return doc[_HASH] if _HASH in doc else text_hash(doc["text"])
+
+
+class _StowFn(beam.DoFn):
+    """doc -> its stub: the text goes to this bundle's spill file (transforms/spill.py)."""
+
+    def __init__(self, out_dir: str):
+        self.out_dir = out_dir
+        self.writer = None
+
+    def start_bundle(self):
+        from transforms.spill import SpillWriter, spill_folder
+
+        self.writer = SpillWriter(spill_folder(self.out_dir))
+
+    def process(self, doc):
+        stub = {k: v for k, v in doc.items() if k != "text"}
+        data = doc["text"].encode("utf-8", "surrogatepass")
+        stub[_TEXT_REF], stub[_CHARS], stub[_HASH] = self.writer.put(data), len(doc["text"]), hashlib.sha256(data).digest()
+        yield stub
+
+    def finish_bundle(self):
+        self.writer.close()  # before the runner commits the bundle's output
+
+
+class _RestoreFn(beam.DoFn):
+    """stub -> the document it stands for, text read back: equal to the one _StowFn was given."""
+
+    def __init__(self, out_dir: str):
+        self.out_dir = out_dir
+        self.reader = None
+
+    def setup(self):
+        from transforms.spill import SpillReader, spill_folder
+
+        self.reader = SpillReader(spill_folder(self.out_dir))
+
+    def teardown(self):
+        self.reader.close()
+
+    def process(self, stub):
+        yield _restore(stub, self.reader)
+
+
+def _restore(doc: dict, reader) -> dict:
+    if _TEXT_REF not in doc:
+        return doc
+    text = reader.get(doc[_TEXT_REF]).decode("utf-8", "surrogatepass")
+    return {**{k: v for k, v in doc.items() if k not in (_TEXT_REF, _CHARS, _HASH)}, "text": text}
 
 
 def resolve_exact(digest: bytes, members, drop_duplicates: bool):
@@ -182,15 +240,23 @@ class _TagFn(beam.DoFn):
 class _SignFn(beam.DoFn):
     """A batch of (node, doc) -> (node, ("doc", doc, signature)) and (band key, (node, signature))."""
 
-    def __init__(self, config: MinHashConfig):
-        self.config = config
+    def __init__(self, config: MinHashConfig, out_dir: str | None = None):
+        self.config, self.out_dir = config, out_dir
+        self.reader = None
 
     def setup(self):
+        from transforms.spill import SpillReader, spill_folder
+
         self.bands = band_params(self.config)  # datasketch's optimizer: scipy, once per worker
+        self.reader = SpillReader(spill_folder(self.out_dir)) if self.out_dir else None
+
+    def teardown(self):
+        if self.reader is not None:
+            self.reader.close()
 
     def process(self, batch):
         bands, rows = self.bands
-        sigs = signatures([doc["text"] for _, doc in batch], self.config)
+        sigs = signatures([_restore(doc, self.reader)["text"] for _, doc in batch], self.config)
         for (n, doc), sig in zip(batch, sigs):
             keys = band_keys(sig, bands, rows)
             data = sig.astype("<u4").tobytes()
@@ -206,9 +272,9 @@ class _SignFn(beam.DoFn):
 class _RemoveNearDuplicates(beam.PTransform):
     """(training docs, holdout (node, doc)) -> (kept docs, removal records)."""
 
-    def __init__(self, config: DedupConfig):
+    def __init__(self, config: DedupConfig, spill: str | None = None):
         super().__init__()
-        self.config = config
+        self.config, self.spill = config, spill
 
     def expand(self, inputs):
         docs, holdout = inputs
@@ -216,7 +282,8 @@ class _RemoveNearDuplicates(beam.PTransform):
         signed = ((docs | "Nodes" >> beam.Map(lambda d: (node(d), d)), holdout)
                   | "AllNodes" >> beam.Flatten()
                   | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=SIGN_BATCH)
-                  | "Sign" >> beam.ParDo(_SignFn(cfg.minhash)).with_outputs("bands", "alone", main="signed"))
+                  | "Sign" >> beam.ParDo(_SignFn(cfg.minhash, self.spill))
+                  .with_outputs("bands", "alone", main="signed"))
         edges = (signed.bands
                  | "GroupBands" >> beam.GroupByKey()
                  | "Confirm" >> beam.FlatMapTuple(lambda _, members: bucket_edges(
@@ -241,9 +308,11 @@ class Deduplicate(beam.PTransform):
     In "minhash" mode exact deduplication runs first and MinHash-LSH clusters only its survivors
     (and the holdout's distinct texts): identical copies never reach the band buckets."""
 
-    def __init__(self, config: DedupConfig, holdout=None):
+    def __init__(self, config: DedupConfig, holdout=None, spill: str | None = None):
+        """spill: the run's output folder, to keep the texts in spill files while dedup shuffles
+        (local runners); None shuffles the documents whole."""
         super().__init__()
-        self.config, self.holdout = config, holdout
+        self.config, self.holdout, self.spill = config, holdout, spill
 
     def expand(self, docs):
         mode = self.config.mode
@@ -251,17 +320,25 @@ class Deduplicate(beam.PTransform):
             return docs, docs.pipeline | "NoRemovals" >> beam.Create([])
         holdout = (self.holdout if self.holdout is not None else
                    docs.pipeline | "NoHoldout" >> beam.Create([]))
+        if self.spill:
+            docs = docs | "StowTexts" >> beam.ParDo(_StowFn(self.spill))
+            holdout = holdout | "StowHoldoutTexts" >> beam.ParDo(_StowFn(self.spill))
         exact = (
-            (docs | "HashDocs" >> beam.Map(lambda d: (text_hash(d["text"]), (node(d), d))),
-             holdout | "HashHoldout" >> beam.Map(lambda d: (text_hash(d["text"]), (node(d, True), d))))
+            (docs | "HashDocs" >> beam.Map(lambda d: (_digest(d), (node(d), d))),
+             holdout | "HashHoldout" >> beam.Map(lambda d: (_digest(d), (node(d, True), d))))
             | "AllHashed" >> beam.Flatten()
             | "GroupByText" >> beam.GroupByKey()
             | "Exact" >> beam.ParDo(_TagFn(resolve_exact, drop_duplicates=mode != "none"))
             .with_outputs("removed", "holdout", main="kept"))
         if mode != "minhash":
-            return exact.kept, exact.removed
-        kept, near = (exact.kept, exact.holdout) | "NearDuplicates" >> _RemoveNearDuplicates(self.config)
-        return kept, (exact.removed, near) | "AllRemoved" >> beam.Flatten()
+            kept, removed = exact.kept, exact.removed
+        else:
+            kept, near = ((exact.kept, exact.holdout)
+                          | "NearDuplicates" >> _RemoveNearDuplicates(self.config, self.spill))
+            removed = (exact.removed, near) | "AllRemoved" >> beam.Flatten()
+        if self.spill:
+            kept = kept | "RestoreTexts" >> beam.ParDo(_RestoreFn(self.spill))
+        return kept, removed
 
 
 class MeasureClusters(beam.PTransform):

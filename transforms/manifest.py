@@ -136,6 +136,9 @@ def _write(_, out_dir, options, tokenizer, budget, dedup, counts, inputs, docume
     found = problems(manifest)
     if found:
         raise PileprepError("refusing to write a manifest that does not add up: " + "; ".join(found))
+    from transforms.spill import remove
+
+    remove(out_dir)  # every shard and document file is written: the spilled payloads are done with
     commit_bytes(out_dir, MANIFEST, manifest_bytes(manifest))
     yield manifest
 

@@ -30,6 +30,7 @@ class PackConfig:
     rows_per_shard: int = 65536  # 65,536 x 2,049 x 2 bytes = 268 MB per uint16 shard
     target_tokens: int | None = None  # budget; None packs every document
     allow_short: bool = False  # pack what there is when the input is smaller than the budget
+    spill: bool = False  # tokens cross the shuffles as references to spill files (local runners)
 
     def __post_init__(self):
         if self.dtype not in ("uint16", "uint32"):
@@ -91,11 +92,16 @@ def place_range(docs: list[dict], start: int, cut: int):
     Yields (doc, begin, end, selected)."""
     offset = start
     for doc in sorted(docs, key=lambda d: (d["order_key"], d["id"])):
-        n = len(doc["ids"])
+        n = _count(doc)
         selected = offset < cut
         yield doc, offset, offset + n, selected
         if selected:
             offset += n + 1
+
+
+def _count(doc: dict) -> int:
+    """A document's token count: its "ids", or "n" when its ids went to a spill file."""
+    return doc["n"] if "n" in doc else len(doc["ids"])
 
 
 def shard_span(shard: int, plan_: Plan, rows_per_shard: int) -> tuple[int, int]:
@@ -107,7 +113,8 @@ def shard_span(shard: int, plan_: Plan, rows_per_shard: int) -> tuple[int, int]:
 
 def fragments(doc: dict, begin: int, end: int, plan_: Plan, rows_per_shard: int, eos_id: int):
     """(shard, (local offset, tokens, lineage)) for each shard the document's span [begin, end]
-    (ids then EOS) overlaps; tokens past the last full row are left over and go nowhere."""
+    (ids then EOS) overlaps; tokens past the last full row are left over and go nowhere. A spilled
+    document's fragments carry (reference, EOS follows) instead of tokens (see `tokens_of`)."""
     limit = plan_.rows * SEQ_LEN + 1 if plan_.rows else 0
     stop = min(end + 1, limit)
     if begin >= stop:
@@ -123,12 +130,18 @@ def fragments(doc: dict, begin: int, end: int, plan_: Plan, rows_per_shard: int,
         a, b = max(begin, lo), min(stop, hi)
         if a >= b:
             continue
-        tokens = np.empty(b - a, dtype=np.uint32)
         body_end = min(b, end)
-        if body_end > a:
-            tokens[: body_end - a] = doc["ids"][a - begin: body_end - begin]
-        if b == end + 1:
-            tokens[-1] = eos_id
+        if "spill" in doc:  # the span's ids stay on disk: (reference to them, whether EOS follows)
+            from transforms.spill import sub_ref
+
+            size = doc["spill_itemsize"]
+            tokens = (sub_ref(doc["spill"], (a - begin) * size, max(body_end - a, 0) * size), b == end + 1)
+        else:
+            tokens = np.empty(b - a, dtype=np.uint32)
+            if body_end > a:
+                tokens[: body_end - a] = doc["ids"][a - begin: body_end - begin]
+            if b == end + 1:
+                tokens[-1] = eos_id
         lineage = {"id": doc["id"], "source": doc["source"], "start": begin - lo, "end": end - lo,
                    "global_start": begin, "global_end": end}
         yield shard, (a - lo, tokens, lineage)
@@ -142,13 +155,27 @@ def _lost(what: str):
                          f"with the runner and its options")
 
 
-def assemble(shard: int, frags, plan_: Plan, config: PackConfig) -> tuple[np.ndarray, list[dict]]:
-    """The shard's [rows, 2049] array from its fragments, checking every token is placed once."""
+def tokens_of(piece, config: PackConfig, reader=None) -> np.ndarray:
+    """A fragment's tokens: the array itself, or read back from the spill file it refers to."""
+    if isinstance(piece, np.ndarray):
+        return piece
+    ref, eos = piece
+    body = np.frombuffer(reader.get(ref), dtype=config.dtype)
+    return np.append(body, np.array([config.eos_id], dtype=config.dtype)) if eos else body
+
+
+def assemble(shard: int, frags, plan_: Plan, config: PackConfig,
+             reader=None) -> tuple[np.ndarray, list[dict]]:
+    """The shard's [rows, 2049] array from its fragments, checking every token is placed once.
+    `reader` (a SpillReader) reads the tokens of fragments that refer to a spill file."""
     lo, hi = shard_span(shard, plan_, config.rows_per_shard)
     flat = np.empty(hi - lo, dtype=config.dtype)
     placed = 0
     lineage = []
-    for offset, tokens, line in sorted(frags, key=lambda f: f[0]):
+    for offset, piece, line in sorted(frags, key=lambda f: f[0]):
+        tokens = tokens_of(piece, config, reader)
+        if offset + len(tokens) > len(flat):
+            raise _lost(f"shard {shard}: a fragment reaches past its end at stream offset {lo + offset}")
         if offset != placed:
             raise _lost(f"shard {shard}: gap or overlap at stream offset {lo + offset} "
                         f"(expected {lo + placed})")
@@ -157,16 +184,30 @@ def assemble(shard: int, frags, plan_: Plan, config: PackConfig) -> tuple[np.nda
         lineage.append(line)
     if placed != len(flat):
         raise _lost(f"shard {shard}: {placed} of {len(flat)} tokens placed")
-    rows = plan_.rows_of_shard(shard, config.rows_per_shard)
-    view = np.lib.stride_tricks.as_strided(flat, shape=(rows, ROW_LEN),
-                                           strides=(SEQ_LEN * flat.itemsize, flat.itemsize))
-    return np.ascontiguousarray(view), lineage
+    return rows_view(flat, plan_.rows_of_shard(shard, config.rows_per_shard)), lineage
+
+
+def rows_view(flat: np.ndarray, rows: int) -> np.ndarray:
+    """The [rows, 2049] rows of a shard's stream tokens, as a read-only view (rows overlap by one)."""
+    return np.lib.stride_tricks.as_strided(flat, shape=(rows, ROW_LEN), strides=(SEQ_LEN * flat.itemsize, flat.itemsize),
+                                           writeable=False)
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    return buf.getvalue()
+    return b"".join(npy_chunks(array))
+
+
+def npy_chunks(array: np.ndarray, rows_per_chunk: int = 4096):
+    """The bytes of np.save(array) (C order, no pickle), in pieces of a few MB: the header, then
+    the rows, made contiguous a chunk at a time, so a view of a shard's stream is never copied whole."""
+    from numpy.lib import format as npy
+
+    header = io.BytesIO()
+    npy.write_array_header_1_0(header, npy.header_data_from_array_1_0(np.empty((0,) + array.shape[1:], array.dtype)) | {
+        "shape": array.shape})
+    yield header.getvalue()
+    for lo in range(0, len(array), rows_per_chunk):
+        yield np.ascontiguousarray(array[lo:lo + rows_per_chunk]).tobytes()
 
 
 def shard_name(shard: int) -> str:
@@ -223,14 +264,24 @@ class _PlaceRangeFn(beam.DoFn):
 class _WriteShardFn(beam.DoFn):
     def __init__(self, config: PackConfig):
         self.config = config
+        self.reader = None
+
+    def setup(self):
+        from transforms.spill import SpillReader, spill_folder
+
+        self.reader = SpillReader(spill_folder(self.config.out_dir)) if self.config.spill else None
+
+    def teardown(self):
+        if self.reader is not None:
+            self.reader.close()
 
     def process(self, shard_frags, plan_: Plan):
-        from transforms.write import commit_bytes
+        from transforms.write import commit_bytes, commit_chunks
 
         shard, frags = shard_frags
-        rows, lineage = assemble(shard, frags, plan_, self.config)
+        rows, lineage = assemble(shard, frags, plan_, self.config, self.reader)
         name = shard_name(shard)
-        info = commit_bytes(self.config.out_dir, name, npy_bytes(rows))
+        info = commit_chunks(self.config.out_dir, name, npy_chunks(rows))
         side = commit_bytes(self.config.out_dir, name[:-4] + ".lineage.parquet", lineage_bytes(lineage))
         lo, hi = shard_span(shard, plan_, self.config.rows_per_shard)
         last = shard == (plan_.rows - 1) // self.config.rows_per_shard
@@ -242,9 +293,34 @@ class _WriteShardFn(beam.DoFn):
 def _for_packing(doc: dict):
     """Keyed by range, without the text: only ids and what the counts need cross the shuffle."""
     slim = {k: doc[k] for k in ("id", "source", "order_key", "ids") if k in doc}
+    slim["n"] = len(doc["ids"])
     slim["changed"], slim["edits"] = doc.get("changed", False), doc.get("edits", {})
     slim["chars"] = len(doc["text"]) if "text" in doc else 0
     return key_range(doc["order_key"]), slim
+
+
+class _SlimFn(beam.DoFn):
+    """_for_packing; with spill, the ids go to this bundle's spill file and a reference replaces them."""
+
+    def __init__(self, config: PackConfig):
+        self.config = config
+        self.writer = None
+
+    def start_bundle(self):
+        from transforms.spill import SpillWriter, spill_folder
+
+        self.writer = SpillWriter(spill_folder(self.config.out_dir)) if self.config.spill else None
+
+    def process(self, doc):
+        key, slim = _for_packing(doc)
+        if self.writer is not None:
+            ids = np.asarray(slim.pop("ids"), dtype=self.config.dtype)
+            slim["spill"], slim["spill_itemsize"] = self.writer.put(ids.tobytes()), ids.itemsize
+        yield key, slim
+
+    def finish_bundle(self):
+        if self.writer is not None:
+            self.writer.close()  # before the runner commits the bundle's output
 
 
 class Pack(beam.PTransform):
@@ -257,9 +333,9 @@ class Pack(beam.PTransform):
 
     def expand(self, docs):
         # Drop the text first: only this slim form is buffered for the two branches below
-        keyed = docs | "ByKeyRange" >> beam.Map(_for_packing)
+        keyed = docs | "ByKeyRange" >> beam.ParDo(_SlimFn(self.config))
         plan_ = (keyed
-                 | "TokensPerDocument" >> beam.Map(lambda kv: (kv[1]["order_key"], len(kv[1]["ids"]) + 1))
+                 | "TokensPerDocument" >> beam.Map(lambda kv: (kv[1]["order_key"], kv[1]["n"] + 1))
                  | "Histogram" >> beam.CombineGlobally(_HistogramFn())
                  | "Plan" >> beam.Map(plan, self.config))
         placed = (keyed

@@ -33,17 +33,26 @@ def join(directory: str, *parts: str) -> str:
 
 def commit_bytes(directory: str, relpath: str, data: bytes) -> dict:
     """Write data to directory/relpath atomically; returns its description for the manifest."""
+    return commit_chunks(directory, relpath, [data])
+
+
+def commit_chunks(directory: str, relpath: str, chunks) -> dict:
+    """commit_bytes of b"".join(chunks), written piece by piece (a shard is never whole in memory)."""
     from apache_beam.io.filesystems import FileSystems
 
     final = join(directory, relpath)
     folder, _, name = final.rpartition("/")
     tmp = f"{folder}/{TMP_PREFIX}{name}" if folder else TMP_PREFIX + name
+    digest, size = hashlib.sha256(), 0
     with FileSystems.create(tmp) as f:
-        f.write(data)
+        for chunk in chunks:
+            f.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
     if FileSystems.exists(final):
         FileSystems.delete([final])
     FileSystems.rename([tmp], [final])
-    return {"path": relpath, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return {"path": relpath, "bytes": size, "sha256": digest.hexdigest()}
 
 
 def documents_table(docs: list[dict]):
@@ -62,6 +71,63 @@ def documents_table(docs: list[dict]):
     return pa.table(cols, schema=DOCUMENTS)
 
 
+DOCUMENT_BATCH_ROWS = 1024  # documents per Parquet row group: a file is written a batch at a time
+DOCUMENT_BATCH_CHARS = 64 << 20  # ... or fewer, when they hold this much text
+
+
+class _Chunks:
+    """A write-only file object that hands over what was written since the last drain()."""
+
+    def __init__(self):
+        self.pending, self.position, self.closed = [], 0, False
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        self.pending.append(data)
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self):
+        pass
+
+    def close(self):
+        self.closed = True
+
+    def drain(self):
+        out, self.pending = self.pending, []
+        return out
+
+
+def _batches(docs, rows: int, chars: int):
+    batch, size = [], 0
+    for doc in docs:
+        batch.append(doc)
+        size += len(doc["text"])
+        if len(batch) >= rows or size >= chars:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def documents_parquet(docs):
+    """The documents' Parquet file, in pieces: one row group per batch of documents (1,024, or
+    fewer holding 64 MB of text), so a file of any size is written with one batch in memory."""
+    import pyarrow.parquet as pq
+
+    from schemas.arrow import DOCUMENTS
+
+    sink = _Chunks()
+    with pq.ParquetWriter(sink, DOCUMENTS, compression="zstd") as writer:
+        for batch in _batches(docs, DOCUMENT_BATCH_ROWS, DOCUMENT_BATCH_CHARS):
+            writer.write_table(documents_table(batch))
+            yield from sink.drain()
+    yield from sink.drain()
+
+
 def parquet_bytes(table) -> bytes:
     import pyarrow.parquet as pq
 
@@ -70,30 +136,77 @@ def parquet_bytes(table) -> bytes:
     return buf.getvalue()
 
 
+class _KeyFn(beam.DoFn):
+    """record -> (key, record); with spill, (key, (order, reference)) and the record, as JSON, in
+    this bundle's spill file (transforms/spill.py): the shuffle carries only the reference."""
+
+    def __init__(self, out_dir: str, key, order, spill: bool):
+        self.out_dir, self.key, self.order, self.spill = out_dir, key, order, spill
+        self.writer = None
+
+    def start_bundle(self):
+        from transforms.spill import SpillWriter, spill_folder
+
+        self.writer = SpillWriter(spill_folder(self.out_dir)) if self.spill else None
+
+    def process(self, record):
+        if self.writer is None:
+            yield self.key(record), record
+        else:
+            yield self.key(record), (self.order(record), self.writer.put(orjson.dumps(record)))
+
+    def finish_bundle(self):
+        if self.writer is not None:
+            self.writer.close()  # before the runner commits the bundle's output
+
+
 class _CommitGroupFn(beam.DoFn):
     """(key, records) -> one file: the records sorted, encoded and committed; its description."""
 
-    def __init__(self, out_dir: str, relpath, encode, order):
-        self.out_dir, self.relpath, self.encode, self.order = out_dir, relpath, encode, order
+    def __init__(self, out_dir: str, relpath, encode, order, spill: bool):
+        self.out_dir, self.relpath, self.encode, self.order, self.spill = out_dir, relpath, encode, order, spill
+        self.reader = None
+
+    def setup(self):
+        from transforms.spill import SpillReader, spill_folder
+
+        self.reader = SpillReader(spill_folder(self.out_dir)) if self.spill else None
+
+    def teardown(self):
+        if self.reader is not None:
+            self.reader.close()
 
     def process(self, key_records):
         key, records = key_records
-        records = sorted(records, key=self.order)
-        yield {**commit_bytes(self.out_dir, self.relpath(key), self.encode(records)), "rows": len(records)}
+        if self.reader is None:
+            records = sorted(records, key=self.order)
+            count = len(records)
+        else:  # (order, reference) pairs: sort, then read the records back in that order, lazily
+            refs = [ref for _, ref in sorted(records, key=_first)]
+            records, count = (orjson.loads(self.reader.get(ref)) for ref in refs), len(refs)
+        data = self.encode(records)  # bytes, or pieces of them
+        info = commit_chunks(self.out_dir, self.relpath(key), [data] if isinstance(data, bytes) else data)
+        yield {**info, "rows": count}
+
+
+def _first(pair):
+    return pair[0]
 
 
 class WriteGroups(beam.PTransform):
     """Records -> one file per key, records sorted inside, so the bytes never depend on bundling:
-    `key(record)` groups, `relpath(key)` names the file, `encode(records)` gives its bytes."""
+    `key(record)` groups, `relpath(key)` names the file, `encode(records)` gives its bytes (or an
+    iterator of pieces; with spill, `records` is then read back as the pieces are made). With
+    `spill` (local runners), the records wait in spill files and only references are shuffled."""
 
-    def __init__(self, out_dir: str, *, key, relpath, encode, order):
+    def __init__(self, out_dir: str, *, key, relpath, encode, order, spill: bool = False):
         super().__init__()
-        self.out_dir, self.key, self.fn = out_dir, key, _CommitGroupFn(out_dir, relpath, encode, order)
+        self.key_fn = _KeyFn(out_dir, key, order, spill)
+        self.fn = _CommitGroupFn(out_dir, relpath, encode, order, spill)
 
     def expand(self, records):
-        key = self.key
         return (records
-                | "ByKey" >> beam.Map(lambda r: (key(r), r))
+                | "ByKey" >> beam.ParDo(self.key_fn)
                 | "Group" >> beam.GroupByKey()
                 | "Commit" >> beam.ParDo(self.fn))
 
@@ -106,13 +219,14 @@ def _jsonl(records: list[dict]) -> bytes:
     return b"".join(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) + b"\n" for r in records)
 
 
-def WriteDocuments(out_dir: str, *, files: int) -> WriteGroups:  # noqa: N802 - a PTransform factory
-    """Docs carrying "order_key" -> one Parquet file per order_key % files."""
+def WriteDocuments(out_dir: str, *, files: int, spill: bool = False) -> WriteGroups:  # noqa: N802
+    """Docs carrying "order_key" -> one Parquet file per order_key % files (a PTransform factory)."""
     if files < 1:
         raise ValueError(f"document files must be >= 1, got {files}")
     return WriteGroups(out_dir, key=lambda d: d["order_key"] % files,
                        relpath=lambda b: f"documents/part-{b:05d}-of-{files:05d}.parquet",
-                       encode=lambda docs: parquet_bytes(documents_table(docs)), order=_document_order)
+                       encode=documents_parquet, order=_document_order,
+                       spill=spill)
 
 
 def WriteRejects(out_dir: str) -> WriteGroups:  # noqa: N802 - a PTransform factory

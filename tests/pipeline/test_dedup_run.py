@@ -59,3 +59,17 @@ def test_holdout_documents_are_removed_and_never_packed(corpus):
     removed = _removed(out, manifest)
     assert all(cause.startswith("extra.jsonl:") for kind, cause in removed.values() if kind == "holdout")
     assert sum(kinds.values()) == len(removed)
+
+
+def test_spilling_changes_no_byte(corpus):
+    """Local runs pass tokens and texts through the shuffles by reference (spill files); a run that
+    shuffles them whole writes the same bytes, and no spill file outlives the run."""
+    args = ("--holdout", f"{corpus}/in/extra.jsonl", "--direct_running_mode=in_memory")
+    a, ma = _run(corpus, "spill-on", "--spill", "on", *args)
+    b, mb = _run(corpus, "spill-off", "--spill", "off", *args)
+    assert ma["counts"]["documents"]["deduplicated"] > 0
+    files = (["manifest.json"] + [s["path"] for s in ma["shards"]] + [s["lineage"]["path"] for s in ma["shards"]]
+             + [f["path"] for f in ma["dedup"]["files"]] + [f["path"] for f in ma["documents"]])
+    for name in files:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    assert not any(p.name.startswith(".tmp") for p in a.rglob("*"))

@@ -1,0 +1,138 @@
+"""Spill: move a bulky payload past a shuffle by reference, through files in the output's folder.
+
+Beam's local runner (the FnApiRunner behind the DirectRunner) holds every shuffle in the launcher's
+memory, decoded, until the next stage has read all of it: a run's peak memory would grow with its
+input, about 9 bytes per byte of text. So, on a local run, the payloads that used to cross the two
+big shuffles (a document's tokens on their way into shards, its text on its way into the document
+files) are appended to a spill file instead, one per bundle, and only a 28-byte reference crosses
+the shuffle; the stage after it reads the payloads back. Distributed runners keep their shuffle
+outside the workers' memory, so they do not spill (random reads from an object store would cost
+more than the shuffle).
+
+Spill files are named by a random id: a retried bundle writes a new file and the failed attempt's
+file is never referenced. They live in `<output>/.tmp-spill/`, which the manifest step removes just
+before it writes the manifest (and an interrupted run's copy goes with the rest of it on rerun).
+Nothing in the outputs depends on the spill files' names or on how payloads were bundled.
+
+    with SpillWriter(folder) as w:          # one per bundle
+        ref = w.put(b"payload")             # 28 bytes: file id, offset, length
+    SpillReader(folder).get(ref)            # b"payload"
+"""
+import os
+import struct
+import uuid
+
+SPILL_DIR = ".tmp-spill"  # under the run's output; a complete run has none
+_REF = struct.Struct("<16sQI")  # file id (uuid4 bytes), offset, length
+
+
+def spill_folder(out_dir: str) -> str:
+    from apache_beam.io.filesystems import FileSystems
+
+    return FileSystems.join(out_dir, SPILL_DIR)
+
+
+def _local(path: str) -> bool:
+    return "://" not in path
+
+
+class SpillWriter:
+    """Appends payloads to one new file in `folder`; created on the first put, closed by close()."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self._file = None
+        self._id = b""
+        self._offset = 0
+
+    def put(self, data: bytes) -> bytes:
+        if self._file is None:
+            from apache_beam.io.filesystems import FileSystems
+
+            self._id = uuid.uuid4().bytes
+            path = FileSystems.join(self.folder, self._id.hex())
+            if _local(path):
+                os.makedirs(self.folder, exist_ok=True)
+                self._file = open(path, "wb")
+            else:
+                self._file = FileSystems.create(path)
+            self._offset = 0
+        self._file.write(data)
+        ref = _REF.pack(self._id, self._offset, len(data))
+        self._offset += len(data)
+        return ref
+
+    def close(self):
+        """Flush and close: every reference handed out is readable once this returns."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def sub_ref(ref: bytes, start: int, length: int) -> bytes:
+    """The reference to bytes [start, start + length) of a referenced payload."""
+    file_id, offset, size = _REF.unpack(ref)
+    if start < 0 or length < 0 or start + length > size:
+        raise ValueError(f"bytes [{start}, {start + length}) are not inside a payload of {size}")
+    return _REF.pack(file_id, offset + start, length)
+
+
+class SpillReader:
+    """Reads payloads back by reference, keeping a few files open."""
+
+    def __init__(self, folder: str, max_open: int = 64):
+        self.folder = folder
+        self.max_open = max_open
+        self._open = {}  # file id -> (local fd or None, file object or None), oldest first
+
+    def get(self, ref: bytes) -> bytes:
+        file_id, offset, length = _REF.unpack(ref)
+        handle = self._open.pop(file_id, None)  # re-inserted last: least recently used goes first
+        if handle is None:
+            from apache_beam.io.filesystems import FileSystems
+
+            path = FileSystems.join(self.folder, file_id.hex())
+            handle = (os.open(path, os.O_RDONLY), None) if _local(path) else (None, FileSystems.open(path))
+            while len(self._open) >= self.max_open:
+                self._close(self._open.pop(next(iter(self._open))))
+        self._open[file_id] = handle
+        fd, stream = handle
+        if fd is not None:
+            data = os.pread(fd, length, offset)
+        else:
+            stream.seek(offset)
+            data = stream.read(length)
+        if len(data) != length:
+            from transforms.errors import PileprepError
+
+            raise PileprepError(f"spill file {file_id.hex()} in {self.folder} ends before byte "
+                                f"{offset + length}: a temporary file was removed or cut during the run; rerun")
+        return data
+
+    @staticmethod
+    def _close(handle):
+        fd, stream = handle
+        if fd is not None:
+            os.close(fd)
+        else:
+            stream.close()
+
+    def close(self):
+        while self._open:
+            self._close(self._open.pop(next(iter(self._open))))
+
+
+def remove(out_dir: str):
+    """Delete the run's spill folder, if any."""
+    from apache_beam.io.filesystems import FileSystems
+
+    folder = spill_folder(out_dir)
+    if FileSystems.exists(folder):
+        FileSystems.delete([folder])
