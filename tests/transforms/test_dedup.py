@@ -14,6 +14,7 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from benchmarks.planted import near_copy, plant, random_text, s_curve
 from tests.transforms.test_components import union_find
 from transforms.counts import deduplicated_events
 from transforms.dedup import (DedupConfig, Deduplicate, MeasureClusters, WriteRemovals, bucket_edges,
@@ -44,69 +45,24 @@ def removal(d, kind, cause, similarity=1.0) -> dict:
             "chars": len(d["text"]), "changed": d.get("changed", False), "edits": d.get("edits", {})}
 
 
-# --- synthetic text with known word 5-gram Jaccard similarity ------------------------------------------
-
-@functools.lru_cache(maxsize=1)
-def vocabulary() -> tuple[str, ...]:
-    rng = random.Random(0)
-    return tuple(sorted({"".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(4, 9)))
-                         for _ in range(30000)}))
-
-
-def random_text(rng: random.Random, words: int = 150) -> str:
-    return " ".join(rng.choices(vocabulary(), k=words))
-
-
-def word5_jaccard(a: str, b: str) -> float:
-    """On these texts (lower-case words, single spaces) the same sets as minhash.shingles, faster."""
-    wa, wb = a.split(), b.split()
-    sa, sb = {tuple(wa[i:i + 5]) for i in range(len(wa) - 4)}, {tuple(wb[i:i + 5]) for i in range(len(wb) - 4)}
-    return len(sa & sb) / len(sa | sb)
-
+# --- the planted near-duplicates of benchmarks/planted.py as documents ------------------------------
 
 def shingle_jaccard(a: str, b: str) -> float:
     sa, sb = set(shingles(a, MINHASH)), set(shingles(b, MINHASH))
     return len(sa & sb) / len(sa | sb)
 
 
-def near_copy(rng: random.Random, text: str, target: float) -> tuple[str, float]:
-    """A copy of `text` whose true word 5-gram Jaccard similarity to it is close to the target, and
-    that similarity: words replaced at random inside while the similarity stays above the target
-    (each replacement changes up to 5 shingles), then words cut from the end for the last steps
-    (one shingle each)."""
-    words = text.split()
-    j = 1.0
-    for position in rng.sample(range(5, len(words) - 5), len(words) - 10):
-        trial = words.copy()
-        trial[position] = rng.choice(vocabulary())
-        trial_j = word5_jaccard(text, " ".join(trial))
-        if trial_j < target:
-            break
-        words, j = trial, trial_j
-    while len(words) > 5:
-        trial_j = word5_jaccard(text, " ".join(words[:-1]))
-        if abs(trial_j - target) >= abs(j - target):
-            break
-        words, j = words[:-1], trial_j
-    return " ".join(words), j
-
-
-TARGETS = (0.95, 0.9, 0.8, 0.7, 0.5, 0.3)
-
-
 @functools.lru_cache(maxsize=1)
 def planted_corpus(pairs_per_level: int = 30):
     """(docs, [(target, true similarity, id a, id b)]): disjoint pairs plus unrelated documents."""
-    rng = random.Random(42)
+    planted, others = plant(pairs_per_level, unrelated=60)
     docs, pairs = [], []
-    for target in TARGETS:
-        for k in range(pairs_per_level):
-            base = random_text(rng)
-            copy, j = near_copy(rng, base, target)
-            a, b = doc(f"planted.jsonl:{target}-{k}a", base), doc(f"planted.jsonl:{target}-{k}b", copy)
-            docs += [a, b]
-            pairs.append((target, j, a["id"], b["id"]))
-    docs += [doc(f"other.jsonl:{i}", random_text(rng)) for i in range(60)]
+    for i, pair in enumerate(planted):  # level by level: i % pairs_per_level is the pair's number in it
+        name = f"planted.jsonl:{pair.target}-{i % pairs_per_level}"
+        a, b = doc(f"{name}a", pair.a), doc(f"{name}b", pair.b)
+        docs += [a, b]
+        pairs.append((pair.target, pair.similarity, a["id"], b["id"]))
+    docs += [doc(f"other.jsonl:{i}", text) for i, text in enumerate(others)]
     return docs, pairs
 
 
@@ -213,11 +169,6 @@ def test_exact_keeps_the_first_in_seeded_order(pipeline):
         assert_that(r | MeasureClusters(), equal_to(
             [{"kind": "exact", "cause": first(*g)["id"], "size": len(g)} for g in groups if len(g) > 1]),
             label="Clusters")
-
-
-def s_curve(j: float, bands: int, rows: int) -> float:
-    """The chance that two documents at Jaccard similarity j share at least one band key."""
-    return 1 - (1 - j ** rows) ** bands
 
 
 RECALL_BANDS = MinHashConfig(bands=16, rows=8)  # 16 x 8 = 128: banding tuned for recall at 0.9
