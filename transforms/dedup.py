@@ -155,14 +155,15 @@ def _as_signature(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<u4")  # every MinHash value fits 32 bits: half the shuffle
 
 
-def bucket_edges(members, config: MinHashConfig, max_bucket: int) -> list[tuple]:
+def bucket_edges(members, config: MinHashConfig, max_bucket: int, load=None) -> list[tuple]:
     """Confirmed pairs (u, v), u < v, among the (node, signature bytes) sharing one band key: all
-    pairs of a bucket up to max_bucket members, else the first member paired with every other."""
+    pairs of a bucket up to max_bucket members, else the first member paired with every other.
+    `load` turns what members carry into signature bytes (spill references: SpillReader.get)."""
     members = sorted(members)
     if len(members) < 2:
         return []
     nodes = [n for n, _ in members]
-    sigs = np.stack([_as_signature(s) for _, s in members])
+    sigs = np.stack([_as_signature(load(s) if load else s) for _, s in members])
     edges = []
     for i in range(len(members) - 1 if len(members) <= max_bucket else 1):
         others = np.arange(i + 1, len(members))
@@ -192,12 +193,34 @@ def split_node(n: tuple, values):
         yield "cluster", (label, ("leaf", removal(doc, kind, label[1], None), sig))
 
 
-def resolve_cluster(label: tuple, values):
+def resolve_cluster(label: tuple, values, load=None):
     """Removal records of one cluster's training leaves, with their similarity to the label."""
-    rep = next(_as_signature(sig) for tag, _, sig in values if tag == "rep")
+    load = load or bytes
+    rep = next(_as_signature(load(sig)) for tag, _, sig in values if tag == "rep")
     for tag, record, sig in values:
         if tag == "leaf":
-            yield {**record, "similarity": jaccard_estimate(_as_signature(sig), rep)}
+            yield {**record, "similarity": jaccard_estimate(_as_signature(load(sig)), rep)}
+
+
+class _LoadingFn(beam.DoFn):
+    """Runs fn(key, values, **kwargs, load=...) where load reads signatures back from the spill
+    files when the run spills (out_dir given), and passes them through otherwise."""
+
+    def __init__(self, fn, out_dir: str | None, **kwargs):
+        self.fn, self.out_dir, self.kwargs = fn, out_dir, kwargs
+        self.reader = None
+
+    def setup(self):
+        from transforms.spill import SpillReader, spill_folder
+
+        self.reader = SpillReader(spill_folder(self.out_dir)) if self.out_dir else None
+
+    def teardown(self):
+        if self.reader is not None:
+            self.reader.close()
+
+    def process(self, key_values):
+        yield from self.fn(*key_values, **self.kwargs, load=self.reader.get if self.reader else None)
 
 
 def cluster_sizes(records) -> dict[int, int]:
@@ -242,13 +265,22 @@ class _SignFn(beam.DoFn):
 
     def __init__(self, config: MinHashConfig, out_dir: str | None = None):
         self.config, self.out_dir = config, out_dir
-        self.reader = None
+        self.reader = self.writer = None
 
     def setup(self):
         from transforms.spill import SpillReader, spill_folder
 
         self.bands = band_params(self.config)  # datasketch's optimizer: scipy, once per worker
         self.reader = SpillReader(spill_folder(self.out_dir)) if self.out_dir else None
+
+    def start_bundle(self):
+        from transforms.spill import SpillWriter, spill_folder
+
+        self.writer = SpillWriter(spill_folder(self.out_dir)) if self.out_dir else None
+
+    def finish_bundle(self):
+        if self.writer is not None:
+            self.writer.close()  # before the runner commits the bundle's output
 
     def teardown(self):
         if self.reader is not None:
@@ -259,11 +291,13 @@ class _SignFn(beam.DoFn):
         sigs = signatures([_restore(doc, self.reader)["text"] for _, doc in batch], self.config)
         for (n, doc), sig in zip(batch, sigs):
             keys = band_keys(sig, bands, rows)
-            data = sig.astype("<u4").tobytes()
             if not keys:  # no shingle: never a candidate, nothing to join
                 if n[0] != HOLDOUT:
                     yield TaggedOutput("alone", doc)
                 continue
+            data = sig.astype("<u4").tobytes()
+            if self.writer is not None:  # the bands and the join carry a 28-byte reference instead
+                data = self.writer.put(data)
             yield n, ("doc", doc if n[0] != HOLDOUT else None, data)
             for key in keys:
                 yield TaggedOutput("bands", (key, (n, data)))
@@ -286,8 +320,8 @@ class _RemoveNearDuplicates(beam.PTransform):
                   .with_outputs("bands", "alone", main="signed"))
         edges = (signed.bands
                  | "GroupBands" >> beam.GroupByKey()
-                 | "Confirm" >> beam.FlatMapTuple(lambda _, members: bucket_edges(
-                     members, cfg.minhash, cfg.max_bucket)))
+                 | "Confirm" >> beam.ParDo(_LoadingFn(lambda _, members, load: bucket_edges(
+                     members, cfg.minhash, cfg.max_bucket, load), self.spill)))
         labels = (edges
                   | "Components" >> ConnectedComponents(cfg.max_rounds)
                   | "Labels" >> beam.MapTuple(lambda n, lab: (n, ("label", lab))))
@@ -297,7 +331,7 @@ class _RemoveNearDuplicates(beam.PTransform):
                   | "Split" >> beam.ParDo(_TagFn(split_node)).with_outputs("cluster", main="kept"))
         removed = (joined.cluster
                    | "GroupClusters" >> beam.GroupByKey()
-                   | "Similarity" >> beam.FlatMapTuple(resolve_cluster))
+                   | "Similarity" >> beam.ParDo(_LoadingFn(resolve_cluster, self.spill)))
         kept = (signed.alone, joined.kept) | "AllKept" >> beam.Flatten()
         return kept, removed
 
