@@ -28,7 +28,7 @@ def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[Inpu
     unique, removed = kept | "Deduplicate" >> Deduplicate(
         config.dedup_config(), holdout["docs"] if holdout else None,
         spill=config.output if config.spill else None)
-    tokenize = Tokenize(config.tokenize_config())  # loads it once, on the launcher: fails early
+    tokenize = Tokenize(config.tokenize_config(), processes=config.tokenize_processes or 0)  # loads it: fails early
     tokens = unique | "Tokenize" >> tokenize
     packed = tokens | "Pack" >> Pack(config.pack_config(tokenize.tokenizer))
 

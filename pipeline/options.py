@@ -38,6 +38,7 @@ class RunConfig:
     max_line_bytes: int = 128 << 20  # longer lines are rejected unparsed (Books3's longest are tens of MB)
     reshuffle: bool = True  # spread documents after reading; off for the in-process local runner
     spill: bool | None = None  # tokens and text cross the shuffles as references to files; None: local runners
+    tokenize_processes: int | None = None  # child processes tokenizing for each worker; None: cores, in-process only
     dedup: str = "none"  # Cerebras-GPT was trained on the Pile without deduplication
     holdout: tuple[str, ...] = ()  # val/test patterns: exact (and with minhash, near) matches are removed
     minhash_threshold: float = 0.8  # SlimPajama's Jaccard threshold
@@ -124,4 +125,4 @@ class RunConfig:
         it went or how it was parallelized (so the same run into two directories, or read with
         another split size, gives byte-identical manifests)."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
-                if k not in ("output", "overwrite", "split_bytes", "reshuffle", "spill")}
+                if k not in ("output", "overwrite", "split_bytes", "reshuffle", "spill", "tokenize_processes")}

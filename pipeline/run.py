@@ -72,7 +72,7 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
     from apache_beam.io.filesystems import FileSystems
 
     from pipeline.graph import build
-    from pipeline.runners import filtered_stderr, in_process, local, make_pipeline
+    from pipeline.runners import filtered_stderr, in_process, local, make_pipeline, usable_cores
     from pipeline.summary import summary
     from transforms.read import match_inputs
 
@@ -82,6 +82,12 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
         config = dataclasses.replace(config, reshuffle=False)  # same output, less memory
     if config.spill is None:  # the local runners hold shuffles in memory: spill the payloads to disk
         config = dataclasses.replace(config, spill=local(p))
+    if config.tokenize_processes is None:  # one in-process worker would tokenize on one core
+        config = dataclasses.replace(config, tokenize_processes=usable_cores() if in_process(p) else 0)
+    if config.tokenize_processes:  # start the tokenizer processes now: ready when documents arrive
+        from transforms.tokenize import shippable, tokenizer_pool
+
+        tokenizer_pool(shippable(config.tokenize_config()), config.tokenize_processes)
     files = match_inputs(config.inputs)
     holdout_files = match_inputs(config.holdout) if config.holdout else []
     prepare_output(config.output, config.overwrite)

@@ -32,6 +32,14 @@ def local_runner(options):
     return fn_runner.FnApiRunner(provision_info=info)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def local(p) -> bool:
     """Whether a pipeline from make_pipeline runs on Beam's local runner (in one or more processes)."""
     from apache_beam.options.pipeline_options import StandardOptions

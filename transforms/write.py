@@ -13,16 +13,9 @@ import io
 import apache_beam as beam
 import orjson
 
+from transforms.files import file_sha256  # noqa: F401 - where callers have always found it
+
 TMP_PREFIX = ".tmp-"  # files still being written; a complete run has none
-
-
-def file_sha256(path: str) -> str:
-    """The sha256 of a local file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def join(directory: str, *parts: str) -> str:

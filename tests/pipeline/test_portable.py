@@ -65,12 +65,15 @@ def _run(corpus, name, extra):
     return _digests(out)
 
 
-@pytest.mark.parametrize("environment", ["LOOPBACK", "EXTERNAL"])
-def test_portable_runner_matches_the_local_runner(services, corpus, environment):
+@pytest.mark.parametrize("environment,dedup", [("LOOPBACK", "none"), ("EXTERNAL", "none"), ("LOOPBACK", "minhash")])
+def test_portable_runner_matches_the_local_runner(services, corpus, environment, dedup):
+    """The manifest holds every output file's sha256: equal manifests are equal outputs. The local
+    run spills payloads to files (--spill auto), the portable one shuffles them whole."""
     job_port, pool_port = services
-    reference = _run(corpus, f"local-{environment}", ["--direct_running_mode=in_memory"])
-    extra = ["--runner=PortableRunner", f"--job_endpoint=localhost:{job_port}", f"--environment_type={environment}"]
+    reference = _run(corpus, f"local-{environment}-{dedup}", ["--direct_running_mode=in_memory", "--dedup", dedup])
+    extra = ["--runner=PortableRunner", f"--job_endpoint=localhost:{job_port}", f"--environment_type={environment}",
+             "--dedup", dedup]
     if environment == "EXTERNAL":
         extra.append(f"--environment_config=localhost:{pool_port}")
-    assert _run(corpus, f"portable-{environment}", extra) == reference
+    assert _run(corpus, f"portable-{environment}-{dedup}", extra) == reference
     assert len(reference) > 2

@@ -1,0 +1,100 @@
+"""Tokenizer processes: the in-process runner tokenizes with child processes (and itself, when
+they are behind); the ids must be those of the tokenizer in this process, in every path."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from apache_beam.testing.util import assert_that
+
+import transforms.tokenize as tokenize_module
+from tests.conftest import local_test_pipeline
+from transforms.errors import PileprepError
+from transforms.tokenize import Tokenize, TokenizeConfig, load
+from transforms.tokenizer import TokenizerProcesses, close_pools, tokenizer_pool
+
+TEXTS = ["", "Hello world", "lone \ud800 surrogate", "naïve café 😀 漢字", "<|endoftext|> is text",
+         "x" * 100_000, "def f(x):\n\treturn x * 2\n" * 500]
+
+
+@pytest.fixture
+def processes():
+    pool = TokenizerProcesses(TokenizeConfig(), 2)
+    yield pool
+    pool.close()
+
+
+def test_children_give_the_ids_of_this_process(processes):
+    tokenizer = load(TokenizeConfig())
+    futures = [processes.submit(TEXTS[i:] + TEXTS[:i]) for i in range(len(TEXTS))]  # batches at once
+    for i, future in enumerate(futures):
+        for text, ids in zip(TEXTS[i:] + TEXTS[:i], future.result(timeout=60)):
+            assert ids.dtype == np.uint16
+            np.testing.assert_array_equal(ids, tokenizer.encode(text))
+
+
+def test_a_child_that_dies_is_a_clear_error(processes):
+    assert len(processes.submit(["warm up"]).result(timeout=60)[0]) == 2
+    for proc in processes._procs:
+        proc.kill()
+        proc.wait()
+    with pytest.raises(PileprepError, match="tokenizer process exited"):
+        processes.submit(["hello"] * 10).result(timeout=60)
+    assert not processes.alive()
+
+
+def test_the_shared_pool_replaces_dead_children():
+    try:
+        first = tokenizer_pool(TokenizeConfig(), 1)
+        first._procs[0].kill()
+        first._procs[0].wait()
+        second = tokenizer_pool(TokenizeConfig(), 1)
+        assert second is not first and second.alive()
+        assert len(second.submit(["hello world"]).result(timeout=60)[0]) == 2
+    finally:
+        close_pools()
+
+
+@pytest.mark.parametrize("batch_chars", [1, 50, 1 << 20])  # 1: every document its own task, children soon behind
+def test_tokenize_with_processes_equals_inline(monkeypatch, batch_chars):
+    monkeypatch.setattr(tokenize_module, "POOL_BATCH_CHARS", batch_chars)
+    texts = [t for t in TEXTS if "\ud800" not in t]  # ReadPile rejects lone surrogates: none reach Tokenize
+    docs = [{"id": f"d:{i}", "text": texts[i % len(texts)] * (1 + i % 3)} for i in range(60)]
+    tokenizer = load(TokenizeConfig())
+    expected = sorted((d["id"], tokenizer.encode(d["text"]).astype(np.uint16).tobytes()) for d in docs)
+    try:
+        with local_test_pipeline() as p:
+            out = (p | beam.Create(docs) | Tokenize(TokenizeConfig(), processes=2)
+                   | beam.Map(lambda d: (d["id"], d["ids"].tobytes())))
+            assert_that(out, lambda actual: _equal(sorted(actual), expected))
+    finally:
+        close_pools()
+
+
+def _equal(actual, expected):
+    assert actual == expected
+
+
+def test_a_script_without_a_main_guard_runs_once(tmp_path):
+    """multiprocessing's spawn would re-run such a script in every child; our children never
+    import the caller's main module."""
+    from pipeline.sample import SampleConfig, write_sample
+
+    write_sample(str(tmp_path / "in"), SampleConfig(seed=3, documents=100, files=1))
+    script = tmp_path / "prepare.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {os.getcwd()!r})
+        from pipeline.options import RunConfig
+        from pipeline.run import run
+        print("RUN", flush=True)
+        run(RunConfig(inputs=({str(tmp_path / "in" / "*")!r},), output={str(tmp_path / "out")!r},
+                      tokenize_processes=2), [], quiet=True)
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("RUN") == 1
+    assert (tmp_path / "out" / "manifest.json").exists()

