@@ -12,7 +12,7 @@ import ftfy
 import numpy as np
 import zstandard
 
-from transforms.tokenize import _gpt2_hf, gpt2_files
+from transforms.tokenizer import _gpt2_hf, gpt2_files
 
 EOS = 50256
 BATCH = 64

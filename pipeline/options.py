@@ -107,7 +107,7 @@ class RunConfig:
     def read_config(self) -> ReadConfig:
         return ReadConfig(tuple(self.inputs), allow_corrupt=self.allow_corrupt_inputs, seed=self.seed,
                           split_bytes=self.split_bytes, max_line_bytes=self.max_line_bytes,
-                          reshuffle=self.reshuffle)
+                          reshuffle=self.reshuffle, spill=self.output if self.spill else None)
 
     def normalize_config(self) -> NormalizeConfig:
         return NormalizeConfig(self.normalize)

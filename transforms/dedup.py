@@ -30,6 +30,7 @@ from apache_beam.pvalue import TaggedOutput
 
 from transforms.components import ConnectedComponents
 from transforms.minhash import MinHashConfig, band_keys, band_params, jaccard_estimate, signatures
+from transforms.spill import TEXT_CHARS, TEXT_HASH, TEXT_REF, RestoreText, StowText, restore_text
 from transforms.write import WriteGroups, parquet_bytes
 
 MODES = ("none", "exact", "minhash")
@@ -70,67 +71,15 @@ def text_hash(text: str) -> bytes:
 
 
 def removal(doc: dict, kind: str, cause: str, similarity: float | None) -> dict:
-    chars = doc[_CHARS] if _TEXT_REF in doc else len(doc["text"])
+    chars = doc[TEXT_CHARS] if TEXT_REF in doc else len(doc["text"])
     return {"id": doc["id"], "source": doc["source"], "kind": kind, "cause": cause,
             "similarity": similarity, "chars": chars, "changed": doc.get("changed", False),
             "edits": doc.get("edits", {})}
 
 
-# With spill (local runners), a document's text waits in a spill file while dedup shuffles it:
-# the shuffles carry a stub, the text's reference, length and hash in place of the text.
-_TEXT_REF, _CHARS, _HASH = "_dedup_text_ref", "_dedup_chars", "_dedup_text_hash"
-
-
 def _digest(doc: dict) -> bytes:
-    return doc[_HASH] if _HASH in doc else text_hash(doc["text"])
-
-
-class _StowFn(beam.DoFn):
-    """doc -> its stub: the text goes to this bundle's spill file (transforms/spill.py)."""
-
-    def __init__(self, out_dir: str):
-        self.out_dir = out_dir
-        self.writer = None
-
-    def start_bundle(self):
-        from transforms.spill import SpillWriter, spill_folder
-
-        self.writer = SpillWriter(spill_folder(self.out_dir))
-
-    def process(self, doc):
-        stub = {k: v for k, v in doc.items() if k != "text"}
-        data = doc["text"].encode("utf-8", "surrogatepass")
-        stub[_TEXT_REF], stub[_CHARS], stub[_HASH] = self.writer.put(data), len(doc["text"]), hashlib.sha256(data).digest()
-        yield stub
-
-    def finish_bundle(self):
-        self.writer.close()  # before the runner commits the bundle's output
-
-
-class _RestoreFn(beam.DoFn):
-    """stub -> the document it stands for, text read back: equal to the one _StowFn was given."""
-
-    def __init__(self, out_dir: str):
-        self.out_dir = out_dir
-        self.reader = None
-
-    def setup(self):
-        from transforms.spill import SpillReader, spill_folder
-
-        self.reader = SpillReader(spill_folder(self.out_dir))
-
-    def teardown(self):
-        self.reader.close()
-
-    def process(self, stub):
-        yield _restore(stub, self.reader)
-
-
-def _restore(doc: dict, reader) -> dict:
-    if _TEXT_REF not in doc:
-        return doc
-    text = reader.get(doc[_TEXT_REF]).decode("utf-8", "surrogatepass")
-    return {**{k: v for k, v in doc.items() if k not in (_TEXT_REF, _CHARS, _HASH)}, "text": text}
+    """The text's sha256: computed when its text was stowed (see transforms/spill.py), or now."""
+    return doc[TEXT_HASH] if TEXT_HASH in doc else text_hash(doc["text"])
 
 
 def resolve_exact(digest: bytes, members, drop_duplicates: bool):
@@ -288,7 +237,7 @@ class _SignFn(beam.DoFn):
 
     def process(self, batch):
         bands, rows = self.bands
-        sigs = signatures([_restore(doc, self.reader)["text"] for _, doc in batch], self.config)
+        sigs = signatures([restore_text(doc, self.reader)["text"] for _, doc in batch], self.config)
         for (n, doc), sig in zip(batch, sigs):
             keys = band_keys(sig, bands, rows)
             if not keys:  # no shingle: never a candidate, nothing to join
@@ -355,8 +304,8 @@ class Deduplicate(beam.PTransform):
         holdout = (self.holdout if self.holdout is not None else
                    docs.pipeline | "NoHoldout" >> beam.Create([]))
         if self.spill:
-            docs = docs | "StowTexts" >> beam.ParDo(_StowFn(self.spill))
-            holdout = holdout | "StowHoldoutTexts" >> beam.ParDo(_StowFn(self.spill))
+            docs = docs | "StowTexts" >> beam.ParDo(StowText(self.spill, digest=True))
+            holdout = holdout | "StowHoldoutTexts" >> beam.ParDo(StowText(self.spill, digest=True))
         exact = (
             (docs | "HashDocs" >> beam.Map(lambda d: (_digest(d), (node(d), d))),
              holdout | "HashHoldout" >> beam.Map(lambda d: (_digest(d), (node(d, True), d))))
@@ -371,7 +320,7 @@ class Deduplicate(beam.PTransform):
                           | "NearDuplicates" >> _RemoveNearDuplicates(self.config, self.spill))
             removed = (exact.removed, near) | "AllRemoved" >> beam.Flatten()
         if self.spill:
-            kept = kept | "RestoreTexts" >> beam.ParDo(_RestoreFn(self.spill))
+            kept = kept | "RestoreTexts" >> beam.ParDo(RestoreText(self.spill))
         return kept, removed
 
 

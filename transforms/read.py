@@ -22,6 +22,7 @@ import zstandard
 from transforms.columnar import format_of, iter_rows, saved_dataset_files
 from transforms.errors import PileprepError
 from transforms.order import order_key
+from transforms.spill import RestoreText, StowText
 from transforms.split import Limited, plan_ranges
 
 BLOCK = 1 << 20  # 1 MiB: large enough for zstd's speed, small enough to stream any file
@@ -41,6 +42,7 @@ class ReadConfig:
     # Spread documents over workers after reading (compressed files are read one per worker). The
     # local in-process runner gains nothing from it and would hold every document in memory.
     reshuffle: bool = True
+    spill: str | None = None  # the run's output folder: the spreading shuffles texts by reference
 
     def __post_init__(self):
         if not self.patterns:
@@ -360,5 +362,11 @@ class ReadPile(beam.PTransform):
                | "SpreadFiles" >> beam.Reshuffle()
                | "ReadFiles" >> beam.ParDo(_ReadFileFn(self.config)).with_outputs(
                    "rejects", "files", main="docs"))
-        docs = out.docs | "SpreadDocuments" >> beam.Reshuffle() if self.config.reshuffle else out.docs
+        docs = out.docs
+        if self.config.reshuffle and self.config.spill:  # texts wait in spill files (transforms/spill.py)
+            docs = (docs | "StowTexts" >> beam.ParDo(StowText(self.config.spill))
+                    | "SpreadDocuments" >> beam.Reshuffle()
+                    | "RestoreTexts" >> beam.ParDo(RestoreText(self.config.spill)))
+        elif self.config.reshuffle:
+            docs = docs | "SpreadDocuments" >> beam.Reshuffle()
         return {"docs": docs, "rejects": out.rejects, "files": out.files}

@@ -13,14 +13,19 @@ Spill files are named by a random id: a retried bundle writes a new file and the
 file is never referenced. They live in `<output>/.tmp-spill/`, which the manifest step removes just
 before it writes the manifest (and an interrupted run's copy goes with the rest of it on rerun).
 Nothing in the outputs depends on the spill files' names or on how payloads were bundled.
+StowText and RestoreText do this for whole documents around a shuffle (ReadPile's spreading,
+Deduplicate's grouping): the shuffle carries the document less its text, plus the reference.
 
     with SpillWriter(folder) as w:          # one per bundle
         ref = w.put(b"payload")             # 28 bytes: file id, offset, length
     SpillReader(folder).get(ref)            # b"payload"
 """
+import hashlib
 import os
 import struct
 import uuid
+
+import apache_beam as beam
 
 SPILL_DIR = ".tmp-spill"  # under the run's output; a complete run has none
 _REF = struct.Struct("<16sQI")  # file id (uuid4 bytes), offset, length
@@ -136,3 +141,55 @@ def remove(out_dir: str):
     folder = spill_folder(out_dir)
     if FileSystems.exists(folder):
         FileSystems.delete([folder])
+
+
+# A document whose text waits in a spill file while a shuffle moves it: a stub, the document less
+# its text plus the text's reference, length and (for dedup) sha256.
+TEXT_REF, TEXT_CHARS, TEXT_HASH = "_spilled_text_ref", "_spilled_text_chars", "_spilled_text_sha256"
+
+
+class StowText(beam.DoFn):
+    """doc -> its stub: the text goes to this bundle's spill file (with digest: and its sha256)."""
+
+    def __init__(self, out_dir: str, digest: bool = False):
+        self.out_dir, self.digest = out_dir, digest
+        self.writer = None
+
+    def start_bundle(self):
+        self.writer = SpillWriter(spill_folder(self.out_dir))
+
+    def process(self, doc):
+        stub = {k: v for k, v in doc.items() if k != "text"}
+        data = doc["text"].encode("utf-8", "surrogatepass")
+        stub[TEXT_REF], stub[TEXT_CHARS] = self.writer.put(data), len(doc["text"])
+        if self.digest:
+            stub[TEXT_HASH] = hashlib.sha256(data).digest()
+        yield stub
+
+    def finish_bundle(self):
+        self.writer.close()  # before the runner commits the bundle's output
+
+
+class RestoreText(beam.DoFn):
+    """stub -> the document it stands for, text read back: equal to the one StowText was given."""
+
+    def __init__(self, out_dir: str):
+        self.out_dir = out_dir
+        self.reader = None
+
+    def setup(self):
+        self.reader = SpillReader(spill_folder(self.out_dir))
+
+    def teardown(self):
+        self.reader.close()
+
+    def process(self, stub):
+        yield restore_text(stub, self.reader)
+
+
+def restore_text(doc: dict, reader) -> dict:
+    """The document a stub stands for (a document that is no stub is returned as it is)."""
+    if TEXT_REF not in doc:
+        return doc
+    text = reader.get(doc[TEXT_REF]).decode("utf-8", "surrogatepass")
+    return {**{k: v for k, v in doc.items() if k not in (TEXT_REF, TEXT_CHARS, TEXT_HASH)}, "text": text}
