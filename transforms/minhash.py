@@ -31,7 +31,7 @@ import numpy as np
 SHINGLINGS = ("word5", "char13")
 MAX_HASH = (1 << 32) - 1  # datasketch's _max_hash: every value of a signature is at most this
 _PRIME = np.uint64((1 << 61) - 1)  # datasketch's _mersenne_prime
-_CHUNK_VALUES = 1 << 16  # shingles x permutations per numpy step: two uint64 buffers fit L2
+_CHUNK_VALUES = 1 << 18  # shingles x permutations per numpy step (measured best of 2**15..2**18)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -310,9 +310,10 @@ def _permuted_min(hashes: np.ndarray, starts: np.ndarray, a: np.ndarray, b: np.n
     ((a*h + b) % 2**64 % (2**61 - 1)) & (2**32 - 1), for each (a, b): shape (len(starts), len(a)).
 
     x % p for the Mersenne prime p = 2**61 - 1 is r = (x & p) + (x >> 61) (as 2**61 = 1 mod p),
-    less p if r >= p; r < p + 8. r >= p needs bits 3 to 60 of x all set (odds 2**-58 per value),
-    so each chunk only checks its largest r; when r >= p, the low 32 bits of r - p are those of
-    r + 1 (p = -1 modulo 2**32), that is of r + ((r + 1) >> 61) for every r.
+    less p if r >= p; r < p + 8. Only the low 32 bits of r are kept, and those are the low 32 bits
+    of x plus x >> 61 (x & p differs from x in its top 3 bits only). r >= p needs bits 3 to 60 of
+    x all set (odds 2**-58 per value), so the low 32 bits of x at least 2**32 - 8: a chunk where
+    one value has those takes the exact path, subtracting p where r reaches it.
     """
     n, k = len(hashes), len(a)
     out = np.full((k, len(starts)), MAX_HASH, dtype=np.uint32)  # permutations x segments
@@ -320,21 +321,24 @@ def _permuted_min(hashes: np.ndarray, starts: np.ndarray, a: np.ndarray, b: np.n
     x_buf = np.empty((k, min(chunk, n)), dtype=np.uint64)
     y_buf = np.empty_like(x_buf)
     low_buf = np.empty(x_buf.shape, dtype=np.uint32)
+    top_buf = np.empty(x_buf.shape, dtype=np.uint32)
     a, b = a[:, None], b[:, None]
-    s61, one = np.uint64(61), np.uint64(1)
+    s61, edge = np.uint64(61), np.uint32(MAX_HASH - 7)
     for lo in range(0, n, chunk):
         hi = min(lo + chunk, n)
-        x, y, low = x_buf[:, :hi - lo], y_buf[:, :hi - lo], low_buf[:, :hi - lo]
+        x, y, low, top = x_buf[:, :hi - lo], y_buf[:, :hi - lo], low_buf[:, :hi - lo], top_buf[:, :hi - lo]
         np.multiply(a, hashes[lo:hi], out=x)
         x += b
+        np.copyto(low, x, casting="unsafe")  # the low 32 bits of x
         np.right_shift(x, s61, out=y)
-        x &= _PRIME
-        x += y  # r
-        if x.max() >= _PRIME:
-            np.add(x, one, out=y)
-            y >>= s61
+        if low.max() >= edge:  # r may reach p somewhere in this chunk: the exact path
+            x &= _PRIME
             x += y
-        np.copyto(low, x, casting="unsafe")  # the low 32 bits; uint32 also halves the reduction's reads
+            x[x >= _PRIME] -= _PRIME
+            np.copyto(low, x, casting="unsafe")
+        else:
+            np.copyto(top, y, casting="unsafe")
+            low += top  # the low 32 bits of r (wrapping as r's would)
         # the segments overlapping [lo, hi), each from its own start or from lo
         first = int(np.searchsorted(starts, lo, side="right")) - 1
         last = int(np.searchsorted(starts, hi, side="left"))
