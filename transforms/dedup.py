@@ -30,7 +30,7 @@ from apache_beam.pvalue import TaggedOutput
 
 from transforms.components import ConnectedComponents
 from transforms.minhash import MinHashConfig, band_keys, band_params, jaccard_estimate, signatures
-from transforms.spill import TEXT_CHARS, TEXT_HASH, TEXT_REF, RestoreText, StowText, restore_text
+from transforms.spill import TEXT_CHARS, TEXT_HASH, TEXT_REF, RestoreText, SpillDoFn, StowText, restore_text
 from transforms.write import WriteGroups, parquet_bytes
 
 MODES = ("none", "exact", "minhash")
@@ -151,22 +151,13 @@ def resolve_cluster(label: tuple, values, load=None):
             yield {**record, "similarity": jaccard_estimate(_as_signature(load(sig)), rep)}
 
 
-class _LoadingFn(beam.DoFn):
+class _LoadingFn(SpillDoFn):
     """Runs fn(key, values, **kwargs, load=...) where load reads signatures back from the spill
     files when the run spills (out_dir given), and passes them through otherwise."""
 
     def __init__(self, fn, out_dir: str | None, **kwargs):
-        self.fn, self.out_dir, self.kwargs = fn, out_dir, kwargs
-        self.reader = None
-
-    def setup(self):
-        from transforms.spill import SpillReader, spill_folder
-
-        self.reader = SpillReader(spill_folder(self.out_dir)) if self.out_dir else None
-
-    def teardown(self):
-        if self.reader is not None:
-            self.reader.close()
+        super().__init__(out_dir)
+        self.fn, self.kwargs = fn, kwargs
 
     def process(self, key_values):
         yield from self.fn(*key_values, **self.kwargs, load=self.reader.get if self.reader else None)
@@ -209,31 +200,16 @@ class _TagFn(beam.DoFn):
             yield value if tag == "kept" else TaggedOutput(tag, value)
 
 
-class _SignFn(beam.DoFn):
+class _SignFn(SpillDoFn):
     """A batch of (node, doc) -> (node, ("doc", doc, signature)) and (band key, (node, signature))."""
 
     def __init__(self, config: MinHashConfig, out_dir: str | None = None):
-        self.config, self.out_dir = config, out_dir
-        self.reader = self.writer = None
+        super().__init__(out_dir)
+        self.config = config
 
     def setup(self):
-        from transforms.spill import SpillReader, spill_folder
-
+        super().setup()
         self.bands = band_params(self.config)  # datasketch's optimizer: scipy, once per worker
-        self.reader = SpillReader(spill_folder(self.out_dir)) if self.out_dir else None
-
-    def start_bundle(self):
-        from transforms.spill import SpillWriter, spill_folder
-
-        self.writer = SpillWriter(spill_folder(self.out_dir)) if self.out_dir else None
-
-    def finish_bundle(self):
-        if self.writer is not None:
-            self.writer.close()  # before the runner commits the bundle's output
-
-    def teardown(self):
-        if self.reader is not None:
-            self.reader.close()
 
     def process(self, batch):
         bands, rows = self.bands

@@ -17,6 +17,8 @@ import math
 import apache_beam as beam
 import numpy as np
 
+from transforms.spill import SpillDoFn
+
 SEQ_LEN = 2048
 ROW_LEN = SEQ_LEN + 1
 RANGE_BITS = 16  # 65,536 key ranges: a 512 KiB side input, ranges small enough to sort anywhere
@@ -261,19 +263,10 @@ class _PlaceRangeFn(beam.DoFn):
                 yield from fragments(doc, begin, end, plan_, self.config.rows_per_shard, self.config.eos_id)
 
 
-class _WriteShardFn(beam.DoFn):
+class _WriteShardFn(SpillDoFn):
     def __init__(self, config: PackConfig):
+        super().__init__(config.out_dir if config.spill else None)
         self.config = config
-        self.reader = None
-
-    def setup(self):
-        from transforms.spill import SpillReader, spill_folder
-
-        self.reader = SpillReader(spill_folder(self.config.out_dir)) if self.config.spill else None
-
-    def teardown(self):
-        if self.reader is not None:
-            self.reader.close()
 
     def process(self, shard_frags, plan_: Plan):
         from transforms.write import commit_bytes, commit_chunks
@@ -299,17 +292,12 @@ def _for_packing(doc: dict):
     return key_range(doc["order_key"]), slim
 
 
-class _SlimFn(beam.DoFn):
+class _SlimFn(SpillDoFn):
     """_for_packing; with spill, the ids go to this bundle's spill file and a reference replaces them."""
 
     def __init__(self, config: PackConfig):
+        super().__init__(config.out_dir if config.spill else None)
         self.config = config
-        self.writer = None
-
-    def start_bundle(self):
-        from transforms.spill import SpillWriter, spill_folder
-
-        self.writer = SpillWriter(spill_folder(self.config.out_dir)) if self.config.spill else None
 
     def process(self, doc):
         key, slim = _for_packing(doc)
@@ -317,10 +305,6 @@ class _SlimFn(beam.DoFn):
             ids = np.asarray(slim.pop("ids"), dtype=self.config.dtype)
             slim["spill"], slim["spill_itemsize"] = self.writer.put(ids.tobytes()), ids.itemsize
         yield key, slim
-
-    def finish_bundle(self):
-        if self.writer is not None:
-            self.writer.close()  # before the runner commits the bundle's output
 
 
 class Pack(beam.PTransform):

@@ -148,15 +148,36 @@ def remove(out_dir: str):
 TEXT_REF, TEXT_CHARS, TEXT_HASH = "_spilled_text_ref", "_spilled_text_chars", "_spilled_text_sha256"
 
 
-class StowText(beam.DoFn):
+class SpillDoFn(beam.DoFn):
+    """A DoFn that spills: with `spill_out` (the run's output folder) it has `self.writer`, a
+    SpillWriter per bundle (its file made on the first put, closed before the runner commits the
+    bundle's output), and `self.reader`, a SpillReader from setup to teardown; without, both are None."""
+
+    def __init__(self, spill_out: str | None):
+        self.spill_out = spill_out
+        self.reader = self.writer = None
+
+    def setup(self):
+        self.reader = SpillReader(spill_folder(self.spill_out)) if self.spill_out else None
+
+    def start_bundle(self):
+        self.writer = SpillWriter(spill_folder(self.spill_out)) if self.spill_out else None
+
+    def finish_bundle(self):
+        if self.writer is not None:
+            self.writer.close()
+
+    def teardown(self):
+        if self.reader is not None:
+            self.reader.close()
+
+
+class StowText(SpillDoFn):
     """doc -> its stub: the text goes to this bundle's spill file (with digest: and its sha256)."""
 
     def __init__(self, out_dir: str, digest: bool = False):
-        self.out_dir, self.digest = out_dir, digest
-        self.writer = None
-
-    def start_bundle(self):
-        self.writer = SpillWriter(spill_folder(self.out_dir))
+        super().__init__(out_dir)
+        self.digest = digest
 
     def process(self, doc):
         stub = {k: v for k, v in doc.items() if k != "text"}
@@ -166,22 +187,9 @@ class StowText(beam.DoFn):
             stub[TEXT_HASH] = hashlib.sha256(data).digest()
         yield stub
 
-    def finish_bundle(self):
-        self.writer.close()  # before the runner commits the bundle's output
 
-
-class RestoreText(beam.DoFn):
+class RestoreText(SpillDoFn):
     """stub -> the document it stands for, text read back: equal to the one StowText was given."""
-
-    def __init__(self, out_dir: str):
-        self.out_dir = out_dir
-        self.reader = None
-
-    def setup(self):
-        self.reader = SpillReader(spill_folder(self.out_dir))
-
-    def teardown(self):
-        self.reader.close()
 
     def process(self, stub):
         yield restore_text(stub, self.reader)

@@ -14,6 +14,7 @@ import apache_beam as beam
 import orjson
 
 from transforms.files import file_sha256  # noqa: F401 - where callers have always found it
+from transforms.spill import SpillDoFn
 
 TMP_PREFIX = ".tmp-"  # files still being written; a complete run has none
 
@@ -129,18 +130,13 @@ def parquet_bytes(table) -> bytes:
     return buf.getvalue()
 
 
-class _KeyFn(beam.DoFn):
+class _KeyFn(SpillDoFn):
     """record -> (key, record); with spill, (key, (order, reference)) and the record, as JSON, in
     this bundle's spill file (transforms/spill.py): the shuffle carries only the reference."""
 
     def __init__(self, out_dir: str, key, order, spill: bool):
-        self.out_dir, self.key, self.order, self.spill = out_dir, key, order, spill
-        self.writer = None
-
-    def start_bundle(self):
-        from transforms.spill import SpillWriter, spill_folder
-
-        self.writer = SpillWriter(spill_folder(self.out_dir)) if self.spill else None
+        super().__init__(out_dir if spill else None)
+        self.key, self.order = key, order
 
     def process(self, record):
         if self.writer is None:
@@ -148,26 +144,13 @@ class _KeyFn(beam.DoFn):
         else:
             yield self.key(record), (self.order(record), self.writer.put(orjson.dumps(record)))
 
-    def finish_bundle(self):
-        if self.writer is not None:
-            self.writer.close()  # before the runner commits the bundle's output
 
-
-class _CommitGroupFn(beam.DoFn):
+class _CommitGroupFn(SpillDoFn):
     """(key, records) -> one file: the records sorted, encoded and committed; its description."""
 
     def __init__(self, out_dir: str, relpath, encode, order, spill: bool):
-        self.out_dir, self.relpath, self.encode, self.order, self.spill = out_dir, relpath, encode, order, spill
-        self.reader = None
-
-    def setup(self):
-        from transforms.spill import SpillReader, spill_folder
-
-        self.reader = SpillReader(spill_folder(self.out_dir)) if self.spill else None
-
-    def teardown(self):
-        if self.reader is not None:
-            self.reader.close()
+        super().__init__(out_dir if spill else None)
+        self.out_dir, self.relpath, self.encode, self.order = out_dir, relpath, encode, order
 
     def process(self, key_records):
         key, records = key_records
