@@ -139,7 +139,7 @@ def fragments(doc: dict, begin: int, end: int, plan_: Plan, rows_per_shard: int,
             size = doc["spill_itemsize"]
             tokens = (sub_ref(doc["spill"], (a - begin) * size, max(body_end - a, 0) * size), b == end + 1)
         else:
-            tokens = np.empty(b - a, dtype=np.uint32)
+            tokens = np.empty(b - a, dtype=np.asarray(doc["ids"]).dtype if len(doc["ids"]) else np.uint32)
             if body_end > a:
                 tokens[: body_end - a] = doc["ids"][a - begin: body_end - begin]
             if b == end + 1:
