@@ -8,6 +8,7 @@ dropped it; a kept one carries how many lines each edit removed.
     kept, dropped = docs | FilterDocuments(FilterConfig(rules="eleuther"))
 """
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -50,6 +51,18 @@ _REQUIRED = {"remove_lines_equal": "line", "remove_lines_starting_with": "prefix
              "drop_if_simplified_chars_below": "chars", "drop_if_blank": None}
 
 
+@functools.lru_cache(maxsize=1)
+def _rules_validator():
+    """The rules schema's validator, built once (a run checks its rules several times)."""
+    import jsonschema
+
+    with open(os.path.join(SCHEMAS_DIR, "rules.schema.json"), encoding="utf-8") as f:
+        schema = json.load(f)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
 def _read_rule_file(spec: str, seen: tuple = ()) -> list[Rule]:
     path = os.path.join(RULES_DIR, f"{spec}.json") if spec in PRESETS else spec
     if path in seen:
@@ -64,11 +77,8 @@ def _read_rule_file(spec: str, seen: tuple = ()) -> list[Rule]:
         raise PileprepError(f"rules file {path} cannot be read as JSON ({e}): fix its syntax") from None
     import jsonschema
 
-    with open(os.path.join(SCHEMAS_DIR, "rules.schema.json"), encoding="utf-8") as f:
-        schema = json.load(f)
-    try:
-        jsonschema.validate(data, schema)
-    except jsonschema.ValidationError as e:
+    e = jsonschema.exceptions.best_match(_rules_validator().iter_errors(data))  # as jsonschema.validate
+    if e is not None:
         where = "/".join(str(p) for p in e.absolute_path) or "(top level)"
         raise PileprepError(f"rules file {path} is invalid at {where}: {e.message}. "
                             f"See schemas/rules.schema.json and the presets beside it") from None
