@@ -135,12 +135,18 @@ class SpillReader:
 
 
 def remove(out_dir: str):
-    """Delete the run's spill folder, if any."""
+    """Delete the run's spill folder, if any (on an object store: every file under its prefix,
+    as a "folder" there is no object of its own)."""
     from apache_beam.io.filesystems import FileSystems
 
     folder = spill_folder(out_dir)
-    if FileSystems.exists(folder):
-        FileSystems.delete([folder])
+    if _local(folder):
+        if os.path.isdir(folder):
+            FileSystems.delete([folder])
+        return
+    files = [m.path for m in FileSystems.match([folder.rstrip("/") + "/*"])[0].metadata_list]
+    if files:
+        FileSystems.delete(files)
 
 
 # A document whose text waits in a spill file while a shuffle moves it: a stub, the document less
