@@ -103,8 +103,16 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
             print(f"pileprep: submitted{f' job {job}' if job else ''}; {config.output}/{MANIFEST} appears "
                   f"when it has finished (check it with: pileprep verify {config.output})", file=sys.stderr)
         return None
-    with filtered_stderr(enabled=not verbose):
-        p.run().wait_until_finish()
+    import gc
+
+    # The modules, Beam's graph and whatever the caller holds need not be rescanned by every
+    # collection while the in-process runner allocates documents: 1.3 s of a 6.5 s run here.
+    gc.freeze()
+    try:
+        with filtered_stderr(enabled=not verbose):
+            p.run().wait_until_finish()
+    finally:
+        gc.unfreeze()  # back to normal: nothing frozen for good
     manifest_path = FileSystems.join(config.output, MANIFEST)
     if not FileSystems.exists(manifest_path):
         raise PileprepError(f"the pipeline finished but wrote no {manifest_path}: the run is incomplete")
