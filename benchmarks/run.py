@@ -3,7 +3,8 @@
 Builds a real-text Pile-format corpus from this machine's files (benchmarks/corpus.py), then in one
 run: each stage against its naive counterpart (benchmarks/stages.py), the whole `pileprep run`
 (--no-documents) with the default in-process runner and with --workers 2 (Beam's multi_processing mode), against the naive loop
-(benchmarks/naive.py) run as two processes over halves of the input, with peak RSS of each. The
+(benchmarks/naive.py) run as two processes over halves of the input, with peak RSS of each; each
+of these three runs `--repeat` times (default 2) in turn and the fastest counts. The
 MinHash and trainer benchmarks are included when their modules exist. Prints a table and a
 Markdown table for the README, and writes benchmarks/results/latest.json. The 1-minute load
 average is recorded around every measurement: other work on the machine slows everything down.
@@ -36,23 +37,35 @@ def _sample(docs: list[dict], megabytes: float) -> list[dict]:
     return out
 
 
-def whole_runs(paths: list[str], work: str, text_mb: float) -> list[dict]:
+def whole_runs(paths: list[str], work: str, text_mb: float, repeat: int = 2) -> list[dict]:
+    """Each way of running, `repeat` times in turn, keeping the fastest (this machine's timings
+    vary by +-15% from run to run; ours and the naive loop are treated alike)."""
     inputs = [arg for p in paths for arg in ("--input", p)]
-    runs = []
-    for label, extra in (("pileprep run (default, in-process)", []), ("pileprep run (--workers 2)", ["--workers", "2"])):
-        out = os.path.join(work, "run-" + ("1" if extra else "2"))
-        cmd = [sys.executable, "-m", "pipeline.cli", "run", *inputs, "--output", out, "--no-documents",
-               "--overwrite", *extra]
-        stats = measure([cmd], os.path.join(work, "run"))
-        with open(os.path.join(out, "manifest.json")) as f:
-            manifest = json.load(f)
-        runs.append({"stage": label, "tokens": manifest["tokens"]["packed"], "rows": manifest["rows"], **stats})
     half = len(paths) // 2
-    naive = [[sys.executable, "-m", "benchmarks.naive", os.path.join(work, f"naive{i}.bin"), *part]
-             for i, part in enumerate((paths[:half], paths[half:]))]
-    stats = measure(naive, os.path.join(work, "naive"))
-    tokens = sum(os.path.getsize(os.path.join(work, f"naive{i}.bin")) // 2 for i in range(2))
-    runs.append({"stage": "naive loop (2 processes)", "tokens": tokens, **stats})
+    commands = {
+        "pileprep run (default, in-process)": [[sys.executable, "-m", "pipeline.cli", "run", *inputs, "--output",
+                                                os.path.join(work, "run-1"), "--no-documents", "--overwrite"]],
+        "pileprep run (--workers 2)": [[sys.executable, "-m", "pipeline.cli", "run", *inputs, "--output",
+                                        os.path.join(work, "run-2"), "--no-documents", "--overwrite", "--workers", "2"]],
+        "naive loop (2 processes)": [[sys.executable, "-m", "benchmarks.naive", os.path.join(work, f"naive{i}.bin"), *part]
+                                     for i, part in enumerate((paths[:half], paths[half:]))],
+    }
+    trials = {label: [] for label in commands}
+    for _ in range(repeat):
+        for label, cmds in commands.items():
+            trials[label].append(measure(cmds, os.path.join(work, "run")))
+    runs = []
+    for label, cmds in commands.items():
+        stats = min(trials[label], key=lambda t: t["wall_s"])
+        row = {"stage": label, **stats, "wall_s_all": [round(t["wall_s"], 2) for t in trials[label]]}
+        if label.startswith("naive"):
+            row["tokens"] = sum(os.path.getsize(os.path.join(work, f"naive{i}.bin")) // 2 for i in range(2))
+        else:
+            with open(os.path.join(cmds[0][cmds[0].index("--output") + 1], "manifest.json")) as f:
+                manifest = json.load(f)
+            row.update(tokens=manifest["tokens"]["packed"], rows=manifest["rows"])
+        runs.append(row)
+    stats = runs[-1]
     for r in runs:
         r["mb_per_s"] = text_mb / r["wall_s"]
         r["speedup"] = stats["wall_s"] / r["wall_s"]
@@ -131,8 +144,9 @@ def main(argv=None) -> int:
                         help="MB of the corpus used for the per-stage comparisons (default 16)")
     parser.add_argument("--dir", default=None, help="corpus directory, reused when it matches (default: temp)")
     parser.add_argument("--extras-mb", type=float, default=5.0,
-                        help="MB for bench_minhash, when present (default 5)")
+                        help="MB for bench_minhash, when present (default 5; 0 skips it)")
     parser.add_argument("--skip-runs", action="store_true", help="only the per-stage comparisons")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each whole-pipeline command; the fastest counts")
     parser.add_argument("--output", default=RESULTS, help=f"results JSON (default {RESULTS})")
     args = parser.parse_args(argv)
 
@@ -153,9 +167,10 @@ def main(argv=None) -> int:
         stage_rows += [tok, stages.pack(ids)]
         load.append(os.getloadavg())
         del docs, sample, ids
-        run_rows = [] if args.skip_runs else whole_runs(paths, work, text_mb)
+        run_rows = [] if args.skip_runs else whole_runs(paths, work, text_mb, args.repeat)
         load.append(os.getloadavg())
-        extra = {"minhash": optional("bench_minhash", ["--mb", str(args.extras_mb)], "minhash.json"),
+        extra = {"minhash": optional("bench_minhash", ["--mb", str(args.extras_mb)], "minhash.json")
+                 if args.extras_mb > 0 else None,
                  "trainer": optional("bench_trainer", [], "trainer.json")}
         stage_rows += _extra_rows(extra)
     finally:
