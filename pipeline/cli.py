@@ -220,6 +220,17 @@ def _command(name):
     return {"report": report.cmd_report, "export": export.cmd_export, **TRAINER}[name]
 
 
+def _interrupted(error: BaseException) -> bool:
+    """Whether an error is a KeyboardInterrupt, possibly wrapped (and stringified) by Beam."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, KeyboardInterrupt) or str(error).startswith("KeyboardInterrupt"):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def main(argv=None) -> int:
     cli = argv is None  # the pileprep command itself, not a caller's main([...])
     if cli and "IPython" not in sys.modules:
@@ -244,6 +255,9 @@ def main(argv=None) -> int:
         print("pileprep: interrupted", file=sys.stderr)
         return 130
     except (ValueError, Exception) as e:  # noqa: B014 - a runner wraps our errors in its own
+        if _interrupted(e):  # Ctrl-C inside a DoFn: the runner re-raises it as its own error
+            print("pileprep: interrupted", file=sys.stderr)
+            return 130
         message = find_message(e)
         if message is None and isinstance(e, ValueError):
             message = str(e)

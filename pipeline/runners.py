@@ -105,10 +105,10 @@ class filtered_stderr:
 
         def pump():
             with os.fdopen(read_fd, "rb", buffering=0) as pipe, os.fdopen(os.dup(self.saved), "wb", buffering=0) as out:
-                ours = False  # after our own error surfaces, the rest is its traceback, reprinted
+                ours = False  # after our own error (or Ctrl-C) surfaces, the rest is its traceback, reprinted
                 for line in iter(pipe.readline, b""):
                     text = line.decode("utf-8", "replace")
-                    ours = ours or "<<pileprep>>" in text
+                    ours = ours or "<<pileprep>>" in text or text.startswith("KeyboardInterrupt")
                     if not ours and not any(n in text for n in _NOISE):
                         out.write(line)
 

@@ -358,6 +358,10 @@ def close_pools() -> None:
 
 
 if __name__ == "__main__":
+    import signal
     import sys
 
+    # Ctrl-C reaches the whole process group: the parent reports it; a child just ends when its
+    # pipe closes, without a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _serve(sys.stdin.buffer, sys.stdout.buffer)

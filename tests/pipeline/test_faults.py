@@ -75,3 +75,26 @@ def test_exception_after_n_documents_leaves_no_complete_looking_output(corpus, t
     monkeypatch.setattr(pack._WriteShardFn, "process", original)
     assert main(_command(corpus, out) + ["--direct_running_mode=in_memory"]) == 0
     assert _digests(out) == _digests(clean)
+
+
+def test_ctrl_c_is_a_short_message_not_a_traceback(tmp_path):
+    """Ctrl-C reaches the whole process group (the run and its tokenizer processes): exit 130 with
+    one line, no traceback from the runner or a child, and nothing that looks complete."""
+    import json
+
+    words = "the quick brown fox jumps over the lazy dog while seven wizards quietly judge boxing".split()
+    with open(tmp_path / "big.jsonl", "w") as f:
+        for i in range(8000):  # ~100 MB: still running 2 s after it starts on any machine
+            text = " ".join(words[(i + k) % len(words)] for k in range(2000))
+            f.write(json.dumps({"text": text, "meta": {"pile_set_name": "Pile-CC"}}) + "\n")
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--input", str(tmp_path / "big.jsonl"),
+                             "--output", str(tmp_path / "out"), "--no-documents"], stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    line = proc.stderr.readline()  # "pileprep: reading ...": the pipeline is being built and run
+    assert "reading" in line
+    time.sleep(2)
+    os.killpg(proc.pid, signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=60) == 130, rest
+    assert "pileprep: interrupted" in rest and "Traceback" not in rest, rest
+    assert not (tmp_path / "out" / "manifest.json").exists()
