@@ -84,10 +84,6 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
         config = dataclasses.replace(config, spill=local(p))
     if config.tokenize_processes is None:  # one in-process worker would tokenize on one core
         config = dataclasses.replace(config, tokenize_processes=usable_cores() if in_process(p) else 0)
-    if config.tokenize_processes:  # start the tokenizer processes now: ready when documents arrive
-        from transforms.tokenize import shippable, tokenizer_pool
-
-        tokenizer_pool(shippable(config.tokenize_config()), config.tokenize_processes)
     files = match_inputs(config.inputs)
     holdout_files = match_inputs(config.holdout) if config.holdout else []
     prepare_output(config.output, config.overwrite)

@@ -20,7 +20,7 @@ import apache_beam as beam
 import numpy as np
 
 from transforms.tokenizer import (  # noqa: F401 - the tokenizer's API, as this module always offered it
-    POOL_BATCH_CHARS, TokenizeConfig, Tokenizer, gpt2_files, load, pool_encode, shippable, tokenizer_pool,
+    POOL_BATCH_CHARS, TokenizeConfig, Tokenizer, gpt2_files, load, shippable, tokenizer_pool,
 )
 
 
@@ -38,7 +38,6 @@ class _TokenizeFn(beam.DoFn):
 
     def setup(self):
         self._tokenizer = load(self._config)
-        self._dtype = self._tokenizer.dtype  # uint16 for GPT-2: half the bytes through every later shuffle
         if self._processes > 0:
             self._pool = tokenizer_pool(self._config, self._processes)
 
@@ -52,7 +51,7 @@ class _TokenizeFn(beam.DoFn):
 
     def process(self, doc: dict):
         if self._pool is None:
-            yield self._output(doc, self._tokenizer.encode(doc["text"]).astype(self._dtype, copy=False))
+            yield self._output(doc, self._tokenizer.shard_ids(doc["text"]))
             return
         self._batch.append(doc)
         self._chars += len(doc["text"])
@@ -62,7 +61,7 @@ class _TokenizeFn(beam.DoFn):
             else:  # the children are behind: this process tokenizes the batch instead of waiting
                 batch, self._batch, self._chars = self._batch, [], 0
                 for d in batch:
-                    yield self._output(d, self._tokenizer.encode(d["text"]).astype(self._dtype, copy=False))
+                    yield self._output(d, self._tokenizer.shard_ids(d["text"]))
         while self._pending and self._pending[0][1].done():
             yield from self._collect()
 
@@ -101,6 +100,8 @@ class Tokenize(beam.PTransform):
         # loaded here, on the launcher: a missing file or EOS fails before any worker starts, and
         # the pipeline reads the vocabulary's description from it
         self.tokenizer = load(self._config)
+        if processes > 0:  # an in-process run: its tokenizer processes start loading now, not when
+            tokenizer_pool(self._config, processes)  # the first documents arrive (the DoFn shares them)
 
     def expand(self, docs):
         return docs | "EncodeText" >> beam.ParDo(_TokenizeFn(self._config, self._processes))

@@ -160,6 +160,10 @@ class Tokenizer:
     def __repr__(self):
         return f"Tokenizer({self.name!r}, backend={self.backend!r}, vocab_size={self.vocab_size}, eos_id={self.eos_id})"
 
+    def shard_ids(self, text: str) -> np.ndarray:
+        """encode() in the shard dtype (uint16 for GPT-2: half the bytes through every later shuffle)."""
+        return self.encode(text).astype(self.dtype, copy=False)
+
     def encode(self, text: str) -> np.ndarray:
         """Token ids of text, uint32, no EOS appended."""
         if self._tiktoken is not None:
@@ -227,12 +231,6 @@ def load(config: TokenizeConfig) -> Tokenizer:
 POOL_BATCH_CHARS = 1 << 20  # characters of text per task sent to a tokenizer process
 _POOLS: dict = {}  # (config, processes) -> TokenizerProcesses, shared by the DoFns of this process
 _U64 = struct.Struct("<Q")
-
-
-def pool_encode(config: TokenizeConfig, texts: list[str]) -> list[np.ndarray]:
-    """What a tokenizer process computes: the ids of each text, in the tokenizer's dtype."""
-    tokenizer = load(config)
-    return [tokenizer.encode(t).astype(tokenizer.dtype, copy=False) for t in texts]
 
 
 def _read_exactly(stream, size: int) -> bytes:
@@ -325,21 +323,22 @@ class TokenizerProcesses:
 
 def _serve(stdin, stdout) -> None:
     """The child's loop: the config, then batches of texts until the parent closes the pipe."""
-    config = TokenizeConfig(**json.loads(_read_frame(stdin)))
-    tokenizer = load(config)
+    tokenizer = load(TokenizeConfig(**json.loads(_read_frame(stdin))))
     while True:
         header = stdin.read(8)
         if len(header) < 8:
             return
+        # the whole batch is read before any answer is written: the parent writes all of it before
+        # it reads, so answering early could fill both pipes and stop both processes
         texts = [_read_frame(stdin).decode("utf-8", "surrogatepass") for _ in range(_U64.unpack(header)[0])]
-        for ids in pool_encode(config, texts):
-            stdout.write(_frame(ids.astype(tokenizer.dtype, copy=False).tobytes()))
+        for text in texts:
+            stdout.write(_frame(tokenizer.shard_ids(text).tobytes()))
         stdout.flush()
 
 
 def tokenizer_pool(config: TokenizeConfig, processes: int) -> TokenizerProcesses:
-    """The TokenizerProcesses of this process for a config: started early (pipeline.run does,
-    before the pipeline is built), they are ready when the first documents arrive."""
+    """The TokenizerProcesses of this process for a config: started early (Tokenize does, as the
+    graph is built), they are ready when the first documents arrive."""
     key = (config, processes)
     if key in _POOLS and not _POOLS[key].alive():  # a child died (killed, out of memory): start afresh
         _POOLS.pop(key).close()

@@ -36,6 +36,14 @@ def test_children_give_the_ids_of_this_process(processes):
             np.testing.assert_array_equal(ids, tokenizer.encode(text))
 
 
+def test_a_batch_larger_than_the_pipes(processes):
+    """A batch of a few MB each way: more than a pipe holds, in both directions at once."""
+    tokenizer = load(TokenizeConfig())
+    texts = [f"document {i}: " + "the quick brown fox jumps over the lazy dog " * 500 for i in range(200)]
+    for text, ids in zip(texts, processes.submit(texts).result(timeout=120)):
+        np.testing.assert_array_equal(ids, tokenizer.encode(text))
+
+
 def test_a_child_that_dies_is_a_clear_error(processes):
     assert len(processes.submit(["warm up"]).result(timeout=60)[0]) == 2
     for proc in processes._procs:
