@@ -104,7 +104,11 @@ def _as_signature(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<u4")  # every MinHash value fits 32 bits: half the shuffle
 
 
-def bucket_edges(members, config: MinHashConfig, max_bucket: int, load=None) -> list[tuple]:
+def _same(data):
+    return data
+
+
+def bucket_edges(members, config: MinHashConfig, max_bucket: int, load=_same) -> list[tuple]:
     """Confirmed pairs (u, v), u < v, among the (node, signature bytes) sharing one band key: all
     pairs of a bucket up to max_bucket members, else the first member paired with every other.
     `load` turns what members carry into signature bytes (spill references: SpillReader.get)."""
@@ -112,7 +116,7 @@ def bucket_edges(members, config: MinHashConfig, max_bucket: int, load=None) -> 
     if len(members) < 2:
         return []
     nodes = [n for n, _ in members]
-    sigs = np.stack([_as_signature(load(s) if load else s) for _, s in members])
+    sigs = np.stack([_as_signature(load(s)) for _, s in members])
     edges = []
     for i in range(len(members) - 1 if len(members) <= max_bucket else 1):
         others = np.arange(i + 1, len(members))
@@ -142,9 +146,8 @@ def split_node(n: tuple, values):
         yield "cluster", (label, ("leaf", removal(doc, kind, label[1], None), sig))
 
 
-def resolve_cluster(label: tuple, values, load=None):
+def resolve_cluster(label: tuple, values, load=_same):
     """Removal records of one cluster's training leaves, with their similarity to the label."""
-    load = load or bytes
     rep = next(_as_signature(load(sig)) for tag, _, sig in values if tag == "rep")
     for tag, record, sig in values:
         if tag == "leaf":
@@ -160,7 +163,7 @@ class _LoadingFn(SpillDoFn):
         self.fn, self.kwargs = fn, kwargs
 
     def process(self, key_values):
-        yield from self.fn(*key_values, **self.kwargs, load=self.reader.get if self.reader else None)
+        yield from self.fn(*key_values, **self.kwargs, load=self.reader.get if self.reader else _same)
 
 
 def cluster_sizes(records) -> dict[int, int]:

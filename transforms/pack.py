@@ -17,7 +17,7 @@ import math
 import apache_beam as beam
 import numpy as np
 
-from transforms.spill import SpillDoFn
+from transforms.spill import SpillDoFn, sub_ref
 
 SEQ_LEN = 2048
 ROW_LEN = SEQ_LEN + 1
@@ -134,8 +134,6 @@ def fragments(doc: dict, begin: int, end: int, plan_: Plan, rows_per_shard: int,
             continue
         body_end = min(b, end)
         if "spill" in doc:  # the span's ids stay on disk: (reference to them, whether EOS follows)
-            from transforms.spill import sub_ref
-
             size = doc["spill_itemsize"]
             tokens = (sub_ref(doc["spill"], (a - begin) * size, max(body_end - a, 0) * size), b == end + 1)
         else:
@@ -205,8 +203,7 @@ def npy_chunks(array: np.ndarray, rows_per_chunk: int = 4096):
     from numpy.lib import format as npy
 
     header = io.BytesIO()
-    npy.write_array_header_1_0(header, npy.header_data_from_array_1_0(np.empty((0,) + array.shape[1:], array.dtype)) | {
-        "shape": array.shape})
+    npy.write_array_header_1_0(header, npy.header_data_from_array_1_0(array))
     yield header.getvalue()
     for lo in range(0, len(array), rows_per_chunk):
         yield np.ascontiguousarray(array[lo:lo + rows_per_chunk]).tobytes()

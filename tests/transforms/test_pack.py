@@ -134,3 +134,19 @@ def test_pack_transform_writes_shards_and_outcomes(pipeline, tmp_path):
     lineage = pq.read_table(tmp_path / "shards/shard-00000.lineage.parquet").to_pylist()
     assert lineage[0]["start"] == 0 and lineage[0]["global_start"] == 0
     assert not list(tmp_path.glob("shards/.tmp-*"))
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "uint32"])
+@pytest.mark.parametrize("rows", [0, 1, 2, 4097, 9000])
+def test_npy_chunks_are_np_save_of_the_rows(dtype, rows):
+    """Shards are written from a view of their stream, a chunk of rows at a time: the bytes are
+    those np.save writes for the contiguous rows (header included)."""
+    import io
+
+    from transforms.pack import npy_bytes, rows_view
+
+    flat = (np.arange(rows * 2048 + 1) % 50257).astype(dtype)
+    view = rows_view(flat, rows)
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(view), allow_pickle=False)
+    assert npy_bytes(view) == buf.getvalue()
