@@ -11,6 +11,7 @@ average is recorded around every measurement: other work on the machine slows ev
 """
 import argparse
 import datetime
+import hashlib
 import importlib
 import json
 import multiprocessing
@@ -37,16 +38,21 @@ def _sample(docs: list[dict], megabytes: float) -> list[dict]:
     return out
 
 
-def whole_runs(paths: list[str], work: str, text_mb: float, repeat: int = 2) -> list[dict]:
+def whole_runs(paths: list[str], work: str, text_mb: float, repeat: int = 2, reference: bool = True) -> list[dict]:
     """Each way of running, `repeat` times in turn, keeping the fastest (this machine's timings
-    vary by +-15% from run to run; ours and the naive loop are treated alike)."""
+    vary by +-15% from run to run; ours and the naive loop are treated alike); then, once, the
+    unoptimized path (`--reference`), whose manifest and shards every fast run must equal byte
+    for byte."""
     inputs = [arg for p in paths for arg in ("--input", p)]
     half = len(paths) // 2
+
+    def ours(name, *extra):
+        return [[sys.executable, "-m", "pipeline.cli", "run", *inputs, "--output", os.path.join(work, name),
+                 "--no-documents", "--overwrite", *extra]]
+
     commands = {
-        "pileprep run (default, in-process)": [[sys.executable, "-m", "pipeline.cli", "run", *inputs, "--output",
-                                                os.path.join(work, "run-1"), "--no-documents", "--overwrite"]],
-        "pileprep run (--workers 2)": [[sys.executable, "-m", "pipeline.cli", "run", *inputs, "--output",
-                                        os.path.join(work, "run-2"), "--no-documents", "--overwrite", "--workers", "2"]],
+        "pileprep run (default, in-process)": ours("run-1"),
+        "pileprep run (--workers 2)": ours("run-2", "--workers", "2"),
         "naive loop (2 processes)": [[sys.executable, "-m", "benchmarks.naive", os.path.join(work, f"naive{i}.bin"), *part]
                                      for i, part in enumerate((paths[:half], paths[half:]))],
     }
@@ -54,6 +60,18 @@ def whole_runs(paths: list[str], work: str, text_mb: float, repeat: int = 2) -> 
     for _ in range(repeat):
         for label, cmds in commands.items():
             trials[label].append(measure(cmds, os.path.join(work, "run")))
+    ref = "pileprep run --reference (unoptimized path)"
+    if reference:  # once: it is the slow path, there to prove the output, not to race
+        naive = commands.popitem()
+        commands.update({ref: ours("run-ref", "--reference"), naive[0]: naive[1]})
+        trials[ref] = [measure(commands[ref], os.path.join(work, "run"))]
+
+    def manifest_bytes(cmds):
+        with open(os.path.join(cmds[0][cmds[0].index("--output") + 1], "manifest.json"), "rb") as f:
+            return f.read()
+
+    # the manifest holds the sha256 of every shard: equal manifests are byte-identical outputs
+    expected = manifest_bytes(commands[ref]) if reference else None
     runs = []
     for label, cmds in commands.items():
         stats = min(trials[label], key=lambda t: t["wall_s"])
@@ -61,9 +79,12 @@ def whole_runs(paths: list[str], work: str, text_mb: float, repeat: int = 2) -> 
         if label.startswith("naive"):
             row["tokens"] = sum(os.path.getsize(os.path.join(work, f"naive{i}.bin")) // 2 for i in range(2))
         else:
-            with open(os.path.join(cmds[0][cmds[0].index("--output") + 1], "manifest.json")) as f:
-                manifest = json.load(f)
-            row.update(tokens=manifest["tokens"]["packed"], rows=manifest["rows"])
+            data = manifest_bytes(cmds)
+            manifest = json.loads(data)
+            row.update(tokens=manifest["tokens"]["packed"], rows=manifest["rows"],
+                       manifest_sha256=hashlib.sha256(data).hexdigest())
+            if expected is not None:
+                row["identical_to_reference"] = data == expected
         runs.append(row)
     stats = runs[-1]
     for r in runs:
@@ -146,6 +167,9 @@ def main(argv=None) -> int:
     parser.add_argument("--extras-mb", type=float, default=5.0,
                         help="MB for bench_minhash, when present (default 5; 0 skips it)")
     parser.add_argument("--skip-runs", action="store_true", help="only the per-stage comparisons")
+    parser.add_argument("--no-reference", dest="reference", action="store_false",
+                        help="skip the one run of the unoptimized path (--reference) that every fast run's "
+                             "manifest and shards are compared with")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each whole-pipeline command; the fastest counts")
     parser.add_argument("--output", default=RESULTS, help=f"results JSON (default {RESULTS})")
     args = parser.parse_args(argv)
@@ -164,10 +188,10 @@ def main(argv=None) -> int:
         stage_rows = [read, stages.normalize(sample), stages.filter_(sample)]
         load.append(os.getloadavg())
         tok, ids = stages.tokenize(sample)
-        stage_rows += [tok, stages.pack(ids)]
+        stage_rows += [*tok, stages.pack(ids)]
         load.append(os.getloadavg())
         del docs, sample, ids
-        run_rows = [] if args.skip_runs else whole_runs(paths, work, text_mb, args.repeat)
+        run_rows = [] if args.skip_runs else whole_runs(paths, work, text_mb, args.repeat, args.reference)
         load.append(os.getloadavg())
         extra = {"minhash": optional("bench_minhash", ["--mb", str(args.extras_mb)], "minhash.json")
                  if args.extras_mb > 0 else None,
@@ -183,6 +207,10 @@ def main(argv=None) -> int:
     print(f"\nnormalize: {norm['fast_path_fraction']:.1%} of documents without any ftfy call, "
           f"{norm['changed']} of {norm['documents']} changed by ftfy, {norm['mismatched']} mismatches; "
           f"load average {load[0][0]:.2f} -> {load[-1][0]:.2f} on {os.cpu_count()} cores")
+    checked = [r for r in run_rows if "identical_to_reference" in r and "--reference" not in r["stage"]]
+    if checked:
+        print("manifest and shards byte-identical to the unoptimized path (--reference): " + ", ".join(
+            f"{r['stage']}: {'yes' if r['identical_to_reference'] else 'NO'}" for r in checked))
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -195,7 +223,7 @@ def main(argv=None) -> int:
     with open(args.output, "w") as f:
         json.dump(result, f, indent=1, default=str)
     print(f"wrote {args.output}", file=sys.stderr)
-    return 0
+    return 0 if all(r["identical_to_reference"] for r in checked) else 1
 
 
 if __name__ == "__main__":

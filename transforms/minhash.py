@@ -43,6 +43,7 @@ class MinHashConfig:
     bands: int | None = None  # None: what datasketch.MinHashLSH picks (weights 0.5/0.5): 9 for 0.8/128
     rows: int | None = None  # None: likewise, 13 for 0.8/128
     confirm: bool = True  # keep only candidate pairs whose estimated Jaccard reaches the threshold
+    reference: bool = False  # signatures by datasketch, one document at a time: the unoptimized path
 
     def __post_init__(self):
         if isinstance(self.num_perm, bool) or not isinstance(self.num_perm, int) or self.num_perm < 2:
@@ -352,6 +353,9 @@ def _permuted_min(hashes: np.ndarray, starts: np.ndarray, a: np.ndarray, b: np.n
 def signatures(texts: list[str], config: MinHashConfig) -> np.ndarray:
     """The signatures of many texts at once, shape (len(texts), num_perm), uint64: row i is
     `signature(texts[i], config)`. All shingles are hashed in one pass and permuted in chunks."""
+    if config.reference:
+        return np.array([reference_signature(t, config) for t in texts], dtype=np.uint64).reshape(
+            len(texts), config.num_perm)
     array, starts, ends, counts = _spans(texts, config)
     out = np.full((len(texts), config.num_perm), MAX_HASH, dtype=np.uint64)
     filled = np.flatnonzero(counts)
@@ -367,6 +371,31 @@ def signature(text: str, config: MinHashConfig) -> np.ndarray:
     `datasketch.MinHash(num_perm, seed=seed, scheme="legacy")` after `update_batch(shingles(text))`;
     all 2**32 - 1 (datasketch's initial values) when the text has no shingle."""
     return signatures([text], config)[0]
+
+
+def reference_shingles(text: str, config: MinHashConfig) -> list[bytes]:
+    """`shingles` the plain way, as datatrove and SlimPajama write it: simplify, cut the words (or
+    characters) into n-grams in Python, keep the distinct ones."""
+    simple = simplify(text, config)
+    if config.shingles == "char13":
+        grams = [simple[i:i + 13] for i in range(len(simple) - 12)]
+    else:
+        words = simple.split()
+        grams = [" ".join(words[i:i + 5]) for i in range(len(words) - 4)]
+    return list(dict.fromkeys(g.encode("utf-8") for g in grams))
+
+
+def reference_signature(text: str, config: MinHashConfig) -> np.ndarray:
+    """The signature by datasketch itself (`MinHash.update_batch` of `reference_shingles`): what
+    `signature` computes without datasketch, kept as the unoptimized path (`--reference`)."""
+    from datasketch import MinHash
+
+    try:
+        m = MinHash(num_perm=config.num_perm, seed=config.seed, scheme="legacy")
+    except TypeError:  # datasketch before 2.0: "legacy" is its only scheme and takes no argument
+        m = MinHash(num_perm=config.num_perm, seed=config.seed)
+    m.update_batch(reference_shingles(text, config))
+    return m.hashvalues.astype(np.uint64)
 
 
 def has_shingles(sig: np.ndarray) -> bool:

@@ -32,6 +32,7 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 @dataclasses.dataclass(frozen=True)
 class NormalizeConfig:
     form: str = "nfc"  # Cerebras-GPT: "cleaned using the ftfy library" with its default NFC
+    reference: bool = False  # plain ftfy.fix_text on every document: the unoptimized path, same output
 
     def __post_init__(self):
         if self.form not in FORMS:
@@ -238,11 +239,12 @@ def fixer(config: NormalizeConfig):
     import ftfy
 
     ftfy_config = ftfy.TextFixerConfig(normalization={"nfc": "NFC", "nfkc": "NFKC"}.get(config.form))
-    tables = _tables()
+    tables = None if config.reference else _tables()
     if tables is not None:
         return _Fixer(ftfy_config, tables)
-    _LOG.warning("ftfy %s is not a version the fast normalizer was checked against (%s): "
-                 "using plain ftfy.fix_text, several times slower", ftfy.__version__, _FTFY_READ)
+    if not config.reference:
+        _LOG.warning("ftfy %s is not a version the fast normalizer was checked against (%s): "
+                     "using plain ftfy.fix_text, several times slower", ftfy.__version__, _FTFY_READ)
 
     def fix(text: str) -> str:
         return ftfy.fix_text(text, ftfy_config)

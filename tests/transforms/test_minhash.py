@@ -1,5 +1,6 @@
 """Tests for transforms.minhash: datatrove/SlimPajama simplification and shingles, signatures equal
 to datasketch's legacy MinHash, the numpy SHA-1 and Mersenne modulo, LSH bands, validation."""
+import dataclasses
 import glob
 import hashlib
 import os
@@ -16,7 +17,8 @@ from hypothesis import given, settings, strategies as st
 
 from transforms import minhash
 from transforms.minhash import (MAX_HASH, SHINGLINGS, MinHashConfig, band_keys, band_params, has_shingles,
-                                jaccard_estimate, shingles, signature, signatures, simplify)
+                                jaccard_estimate, reference_shingles, shingles, signature, signatures,
+                                simplify)
 
 WORD5, CHAR13 = MinHashConfig(), MinHashConfig(shingles="char13")
 PRIME = (1 << 61) - 1
@@ -363,3 +365,13 @@ def test_defaults():
 def test_invalid_config(kwargs, message):
     with pytest.raises(ValueError, match=message):
         MinHashConfig(**kwargs)
+
+
+@pytest.mark.parametrize("shingling", ["word5", "char13"])
+def test_reference_path_equals_the_fast_path(shingling):
+    """--reference computes signatures with datasketch one document at a time."""
+    config = MinHashConfig(shingles=shingling)
+    reference = dataclasses.replace(config, reference=True)
+    texts = CORPUS
+    assert [shingles(t, config) for t in texts] == [reference_shingles(t, config) for t in texts]
+    np.testing.assert_array_equal(signatures(texts, reference), signatures(texts, config))
