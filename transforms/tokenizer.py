@@ -9,6 +9,7 @@ the Tokenize transform; see there for how special tokens and lone surrogates are
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import struct
@@ -31,7 +32,7 @@ _GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++
 class TokenizeConfig:
     tokenizer: str = _GPT2  # GPT-2 BPE as in Cerebras-GPT (trained on the Pile); or a tokenizer.json path
     eos_id: int | None = None  # None: 50256 (GPT-2's <|endoftext|>), or the tokenizer.json's <|endoftext|>
-    backend: str = "auto"  # auto: tiktoken for gpt2 (same ids, several times faster), else HF tokenizers
+    backend: str = "auto"  # auto: tiktoken (and tokie on ASCII) for gpt2 (same ids, faster), else HF tokenizers
     content: str | None = None  # the tokenizer.json text, read on the launcher: workers need no copy of the file
 
     def __post_init__(self):
@@ -88,7 +89,7 @@ def _gpt2_tiktoken(encoder: dict[str, int]):
     )
 
 
-def _gpt2_hf(encoder: dict[str, int], vocab_bpe: str):
+def _gpt2_hf(encoder: dict[str, int], vocab_bpe: str, special: bool = True):
     from tokenizers import AddedToken, Tokenizer as HFTokenizer, decoders, models, pre_tokenizers
 
     with open(vocab_bpe, encoding="utf-8") as f:
@@ -97,8 +98,130 @@ def _gpt2_hf(encoder: dict[str, int], vocab_bpe: str):
     hf = HFTokenizer(models.BPE(vocab=encoder, merges=merges))
     hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)  # GPT-2 adds no leading space
     hf.decoder = decoders.ByteLevel()
-    hf.add_special_tokens([AddedToken(_EOT, special=True)])  # already id 50256 in encoder.json
+    if special:
+        hf.add_special_tokens([AddedToken(_EOT, special=True)])  # already id 50256 in encoder.json
     return hf
+
+
+# tokie (a Rust BPE several times faster than tiktoken) gives GPT-2's ids on plain ASCII text,
+# except in two places where its pre-tokenizer splits differently from GPT-2's regex, found by
+# differential fuzzing against tiktoken (tests/transforms/test_tokenize.py): a vertical tab or form
+# feed in a run of whitespace, and a contraction ('s 't 're 've 'm 'll 'd) right after a tab.
+# Those, and non-ASCII characters (whose letter classes are not GPT-2's in every case), go to
+# tiktoken, with the rest of their line: a text is cut where no pre-token crosses (`_is_cut`).
+_TOKIE_VERSIONS = ("0.1.4",)  # the versions the fuzzing checked: any other is not used
+_NON_ASCII = None  # regex (not re: 10x faster at this) patterns, compiled on first use
+_VT_FF = None
+_TOKIE_LEAST = 256  # ASCII stretches shorter than this stay with their non-ASCII neighbours
+
+
+def _tokie_safe(text: str) -> bool:
+    """Whether tokie gives GPT-2's ids for this text (see above)."""
+    return text.isascii() and "\x0b" not in text and "\x0c" not in text and "\t'" not in text
+
+
+def _is_cut(text: str, p: int) -> bool:
+    """Whether every GPT-2 pre-token of text ends or starts at p, so that the ids of text are those
+    of text[:p] followed by those of text[p:]: a whitespace run starts at p, after a non-space.
+    No piece reaches across p: every alternative of the pattern but the whitespace ones stops at
+    whitespace, and those start at it; the pattern looks neither behind nor (but for the end of
+    the text) beyond the run. (str.isspace holds for every \\s and a few more, so a character it
+    calls a space is never taken for a non-space.)"""
+    return 0 < p < len(text) and text[p] in _RUN_START and not text[p - 1].isspace()
+
+
+_RUN_START = " \t\n\r"
+_SAME_RUN = " \t\r"  # a line break's run, walking back from it
+
+
+def _run_start(text: str, q: int, floor: int) -> int:
+    while q > floor and text[q - 1] in _SAME_RUN:
+        q -= 1
+    return q
+
+
+def _cut_before(text: str, p: int, floor: int) -> int:
+    """The last cut at the start of a line break's whitespace run before p, or floor."""
+    while True:
+        q = text.rfind("\n", floor + 1, p)
+        if q < 0:
+            return floor
+        p = _run_start(text, q, floor)
+        if p > floor and _is_cut(text, p):
+            return p
+
+
+def _cut_after(text: str, p: int) -> int:
+    """The first cut at the start of a line break's whitespace run at or after p, or len(text)."""
+    while True:
+        q = text.find("\n", p)
+        if q < 0:
+            return len(text)
+        r = _run_start(text, q, p)
+        if _is_cut(text, r):
+            return r
+        p = q + 1
+
+
+def _not_for_tokie(text: str) -> list[tuple[int, int]]:
+    """The (start, end) of every run of non-ASCII characters, of vertical tabs and form feeds,
+    and of every tab before an apostrophe, in order."""
+    global _NON_ASCII, _VT_FF
+    if _NON_ASCII is None:
+        import regex
+
+        _NON_ASCII, _VT_FF = regex.compile(r"[^\x00-\x7f]+"), regex.compile(r"[\x0b\x0c]+")
+    found = [] if text.isascii() else [m.span() for m in _NON_ASCII.finditer(text)]
+    if "\x0b" in text or "\x0c" in text:
+        found += [m.span() for m in _VT_FF.finditer(text)]
+    i = text.find("\t'")
+    while i >= 0:
+        found.append((i, i + 2))
+        i = text.find("\t'", i + 2)
+    return sorted(found)
+
+
+def _ascii_spans(text: str) -> list[tuple[int, int, bool]]:
+    """text cut (at `_is_cut` points) into (start, end, plain) spans, plain when tokie may take
+    it: the lines around what tokie would split differently go to tiktoken, the stretches between
+    them to tokie."""
+    spans, done = [], 0
+    for start, end in _not_for_tokie(text):
+        if start < done:
+            continue  # already inside the last tiktoken span
+        a, b = _cut_before(text, start, done), _cut_after(text, end)
+        if a - done >= _TOKIE_LEAST:
+            spans.append((done, a, True))
+        elif spans and not spans[-1][2]:
+            a = spans.pop()[0]  # a short stretch joins the tiktoken span before it
+        else:
+            a = done
+        spans.append((a, b, False))
+        done = b
+    if done < len(text):
+        spans.append((done, len(text), True))
+    return [(a, b, plain and _tokie_safe(text[a:b])) for a, b, plain in spans]
+
+
+def _gpt2_tokie(encoder: dict[str, int], vocab_bpe: str):
+    """GPT-2 BPE in tokie, loaded from a tokenizer.json written from the same files, without the
+    <|endoftext|> special token (tokie would read it in text as id 50256), or None when tokie is
+    not installed or not a checked version."""
+    try:
+        from importlib.metadata import version
+
+        import tokie
+
+        if version("tokie") not in _TOKIE_VERSIONS:
+            return None
+    except Exception:
+        return None
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pileprep-gpt2-") as tmp:
+        path = os.path.join(tmp, "tokenizer.json")
+        _gpt2_hf(encoder, vocab_bpe, special=False).save(path)
+        return tokie.Tokenizer.from_json(path)
 
 
 class Tokenizer:
@@ -106,7 +229,7 @@ class Tokenizer:
 
     def __init__(self, config: TokenizeConfig):
         self.config = config
-        self._hf = self._tiktoken = None
+        self._hf = self._tiktoken = self._tokie = self._tokie_files = None
         if config.tokenizer == _GPT2:
             encoder_json, vocab_bpe = gpt2_files()
             with open(encoder_json, encoding="utf-8") as f:
@@ -115,6 +238,11 @@ class Tokenizer:
             self.backend = "hf" if config.backend == "hf" else "tiktoken"
             if self.backend == "tiktoken":
                 self._tiktoken = _gpt2_tiktoken(encoder)
+                if config.backend == "auto" and importlib.util.find_spec("tokie") is not None:
+                    # loaded on first use (a third of a second): a launcher that only describes
+                    # the vocabulary never pays for it
+                    self._tokie_files = (encoder, vocab_bpe)
+                    self.backend = "tiktoken+tokie"
             else:
                 self._hf = _gpt2_hf(encoder, vocab_bpe)
             self.vocab_size = len(encoder)
@@ -162,21 +290,41 @@ class Tokenizer:
 
     def shard_ids(self, text: str) -> np.ndarray:
         """encode() in the shard dtype (uint16 for GPT-2: half the bytes through every later shuffle)."""
-        return self.encode(text).astype(self.dtype, copy=False)
+        return self._ids(text, self.dtype)
 
     def encode(self, text: str) -> np.ndarray:
         """Token ids of text, uint32, no EOS appended."""
+        return self._ids(text, np.dtype(np.uint32))
+
+    def prepare(self) -> None:
+        """Load what encoding loads on first use (a tokenizing child does before its first batch)."""
+        if self._tokie_files is not None:
+            self._tokie = _gpt2_tokie(*self._tokie_files)
+            if self._tokie is None:
+                self.backend = "tiktoken"
+            self._tokie_files = None
+
+    def _ids(self, text: str, dtype: np.dtype) -> np.ndarray:
+        if self._tokie_files is not None:
+            self.prepare()
+        if self._tokie is not None:
+            if _tokie_safe(text):
+                return np.array(self._tokie.encode(text, add_special_tokens=False).ids, dtype=dtype)
+            parts = [self._tokie.encode(text[a:b], add_special_tokens=False).ids if plain
+                     else self._tiktoken_ids(text[a:b]) for a, b, plain in _ascii_spans(text)]
+            return np.concatenate([np.asarray(p, dtype=dtype) for p in parts])
         if self._tiktoken is not None:
-            # encode_to_numpy with no special tokens allowed or disallowed is encode_ordinary,
-            # without building a Python list of ints first
-            try:
-                return self._tiktoken.encode_to_numpy(text, allowed_special=set(), disallowed_special=())
-            except UnicodeEncodeError:  # a lone surrogate: U+FFFD, as encode_ordinary does
-                return self._tiktoken.encode_to_numpy(_replace_surrogates(text), allowed_special=set(),
-                                                      disallowed_special=())
-        else:
-            ids = self._hf_encode_batch([text])[0]
-        return np.array(ids, dtype=np.uint32)
+            return self._tiktoken_ids(text).astype(dtype, copy=False)
+        return np.array(self._hf_encode_batch([text])[0], dtype=dtype)
+
+    def _tiktoken_ids(self, text: str) -> np.ndarray:
+        # encode_to_numpy with no special tokens allowed or disallowed is encode_ordinary,
+        # without building a Python list of ints first
+        try:
+            return self._tiktoken.encode_to_numpy(text, allowed_special=set(), disallowed_special=())
+        except UnicodeEncodeError:  # a lone surrogate: U+FFFD, as encode_ordinary does
+            return self._tiktoken.encode_to_numpy(_replace_surrogates(text), allowed_special=set(),
+                                                  disallowed_special=())
 
     def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
         """encode() of each text, on the backend's own threads."""
@@ -324,6 +472,7 @@ class TokenizerProcesses:
 def _serve(stdin, stdout) -> None:
     """The child's loop: the config, then batches of texts until the parent closes the pipe."""
     tokenizer = load(TokenizeConfig(**json.loads(_read_frame(stdin))))
+    tokenizer.prepare()
     while True:
         header = stdin.read(8)
         if len(header) < 8:

@@ -47,6 +47,6 @@ def test_reference_selects_the_unoptimized_implementations():
     fast, ref = RunConfig(inputs=("x",), output="o"), RunConfig(inputs=("x",), output="o", reference=True)
     assert isinstance(fixer(fast.normalize_config()), _Fixer)
     assert not isinstance(fixer(ref.normalize_config()), _Fixer)
-    assert load(fast.tokenize_config()).backend == "tiktoken" and load(ref.tokenize_config()).backend == "hf"
+    assert load(fast.tokenize_config()).backend.startswith("tiktoken") and load(ref.tokenize_config()).backend == "hf"
     assert not fast.dedup_config().minhash.reference and ref.dedup_config().minhash.reference
     assert fast.recorded() == ref.recorded()  # the manifest cannot tell the two apart
