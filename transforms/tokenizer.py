@@ -105,7 +105,7 @@ def _gpt2_hf(encoder: dict[str, int], vocab_bpe: str, special: bool = True):
 
 # tokie (a Rust BPE several times faster than tiktoken) gives GPT-2's ids on plain ASCII text,
 # except in two places where its pre-tokenizer splits differently from GPT-2's regex, found by
-# differential fuzzing against tiktoken (tests/transforms/test_tokenize.py): a vertical tab or form
+# differential fuzzing against tiktoken (tests/transforms/test_tokenize_tokie.py): a vertical tab or form
 # feed in a run of whitespace, and a contraction ('s 't 're 've 'm 'll 'd) right after a tab.
 # Those, and non-ASCII characters (whose letter classes are not GPT-2's in every case), go to
 # tiktoken, with the rest of their line: a text is cut where no pre-token crosses (`_is_cut`).

@@ -272,6 +272,26 @@ def test_permuted_min_across_chunks(monkeypatch):
     assert got.tolist() == reference_permuted_min(hashes, starts, a.tolist(), b.tolist())
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31), st.data())
+def test_permuted_min_near_ties(seed, data):
+    """Hashes whose low 32 bits of a*h + b lie within 7 of each other, so that the top 3 bits of
+    x decide which is the minimum: the candidates path must weigh them all."""
+    rng = np.random.default_rng(seed)
+    a, b = minhash._permutations(8, 1)
+    a, b = a[a % 2 == 1][:3], b[a % 2 == 1][:3]  # odd low halves: h -> a*h is invertible mod 2**32
+    base = [int(x) for x in rng.integers(0, MAX_HASH - 64, size=4)]
+    hashes = []
+    for h in base:
+        hashes.append(h)
+        for d in data.draw(st.lists(st.integers(-7, 7), min_size=1, max_size=4)):
+            inv = pow(int(a[0]) & MAX_HASH, -1, 1 << 32)  # low32(a*h' + b) = low32(a*h + b) + d
+            hashes.append((h + d * inv) % (1 << 32))
+    starts = [0, len(hashes) // 2] if len(hashes) > 1 else [0]
+    got = minhash._permuted_min(np.array(hashes, dtype=np.uint64), np.array(starts), a, b)
+    assert got.tolist() == reference_permuted_min(hashes, starts, a.tolist(), b.tolist())
+
+
 # --- Jaccard, bands ----------------------------------------------------------------------------
 
 def test_jaccard_estimate():
