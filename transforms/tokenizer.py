@@ -229,7 +229,7 @@ class Tokenizer:
 
     def __init__(self, config: TokenizeConfig):
         self.config = config
-        self._hf = self._tiktoken = self._tokie = self._tokie_files = None
+        self._hf = self._tiktoken = self._tokie = self._unbuilt = None
         if config.tokenizer == _GPT2:
             encoder_json, vocab_bpe = gpt2_files()
             with open(encoder_json, encoding="utf-8") as f:
@@ -237,11 +237,11 @@ class Tokenizer:
             self.files_sha256 = {"encoder.json": file_sha256(encoder_json), "vocab.bpe": file_sha256(vocab_bpe)}
             self.backend = "hf" if config.backend == "hf" else "tiktoken"
             if self.backend == "tiktoken":
-                self._tiktoken = _gpt2_tiktoken(encoder)
-                if config.backend == "auto" and importlib.util.find_spec("tokie") is not None:
-                    # loaded on first use (a third of a second): a launcher that only describes
-                    # the vocabulary never pays for it
-                    self._tokie_files = (encoder, vocab_bpe)
+                # tiktoken (0.2 s) and tokie (0.3 s) are built on first use: a launcher that only
+                # describes the vocabulary, or hands the documents to tokenizer processes, never is
+                tokie = config.backend == "auto" and importlib.util.find_spec("tokie") is not None
+                self._unbuilt = (encoder, vocab_bpe, tokie)
+                if tokie:
                     self.backend = "tiktoken+tokie"
             else:
                 self._hf = _gpt2_hf(encoder, vocab_bpe)
@@ -297,15 +297,17 @@ class Tokenizer:
         return self._ids(text, np.dtype(np.uint32))
 
     def prepare(self) -> None:
-        """Load what encoding loads on first use (a tokenizing child does before its first batch)."""
-        if self._tokie_files is not None:
-            self._tokie = _gpt2_tokie(*self._tokie_files)
-            if self._tokie is None:
+        """Build what encoding builds on first use (a tokenizing child does before its first batch)."""
+        if self._unbuilt is not None:
+            encoder, vocab_bpe, tokie = self._unbuilt
+            self._tiktoken = _gpt2_tiktoken(encoder)
+            self._tokie = _gpt2_tokie(encoder, vocab_bpe) if tokie else None
+            if tokie and self._tokie is None:
                 self.backend = "tiktoken"
-            self._tokie_files = None
+            self._unbuilt = None
 
     def _ids(self, text: str, dtype: np.dtype) -> np.ndarray:
-        if self._tokie_files is not None:
+        if self._unbuilt is not None:
             self.prepare()
         if self._tokie is not None:
             if _tokie_safe(text):
@@ -328,6 +330,7 @@ class Tokenizer:
 
     def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
         """encode() of each text, on the backend's own threads."""
+        self.prepare()
         if self._tiktoken is not None:
             batch = self._tiktoken.encode_ordinary_batch(list(texts))
         else:
@@ -347,6 +350,7 @@ class Tokenizer:
     def decode(self, ids) -> str:
         """The text of ids; invalid UTF-8 (a sequence cut mid-character) decodes to U+FFFD."""
         ids = np.asarray(ids, dtype=np.int64).tolist()
+        self.prepare()
         if self._tiktoken is not None:
             return self._tiktoken.decode(ids)
         return self._hf.decode(ids, skip_special_tokens=False)

@@ -1,5 +1,5 @@
-"""Tokenizer processes: the in-process runner tokenizes with child processes (and itself, when
-they are behind); the ids must be those of the tokenizer in this process, in every path."""
+"""Tokenizer processes: the in-process runner tokenizes with child processes (waiting for them
+when they are behind); the ids must be those of the tokenizer in this process, in every path."""
 import os
 import subprocess
 import sys
@@ -66,7 +66,7 @@ def test_the_shared_pool_replaces_dead_children():
         close_pools()
 
 
-@pytest.mark.parametrize("batch_chars", [1, 50, 1 << 20])  # 1: every document its own task, children soon behind
+@pytest.mark.parametrize("batch_chars", [1, 50, 1 << 20])  # 1: every document its own task, children behind
 def test_tokenize_with_processes_equals_inline(monkeypatch, batch_chars):
     monkeypatch.setattr(tokenize_module, "POOL_BATCH_CHARS", batch_chars)
     texts = [t for t in TEXTS if "\ud800" not in t]  # ReadPile rejects lone surrogates: none reach Tokenize
