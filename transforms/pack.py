@@ -10,6 +10,7 @@ documents that start before the cut, so a smaller budget's rows are a prefix of 
 
     shards = tokenized | Pack(PackConfig(out_dir="out", dtype="uint16", target_tokens=2_220_000_000))
 """
+import bisect
 import dataclasses
 import io
 import math
@@ -17,7 +18,7 @@ import math
 import apache_beam as beam
 import numpy as np
 
-from transforms.spill import SpillDoFn, sub_ref
+from transforms.spill import SpillDoFn, ref_length, sub_ref
 
 SEQ_LEN = 2048
 ROW_LEN = SEQ_LEN + 1
@@ -116,7 +117,7 @@ def shard_span(shard: int, plan_: Plan, rows_per_shard: int) -> tuple[int, int]:
 def fragments(doc: dict, begin: int, end: int, plan_: Plan, rows_per_shard: int, eos_id: int):
     """(shard, (local offset, tokens, lineage)) for each shard the document's span [begin, end]
     (ids then EOS) overlaps; tokens past the last full row are left over and go nowhere. A spilled
-    document's fragments carry (reference, EOS follows) instead of tokens (see `tokens_of`)."""
+    document's fragments carry (reference, EOS follows) instead of tokens (read back by `assemble`)."""
     limit = plan_.rows * SEQ_LEN + 1 if plan_.rows else 0
     stop = min(end + 1, limit)
     if begin >= stop:
@@ -155,36 +156,79 @@ def _lost(what: str):
                          f"with the runner and its options")
 
 
-def tokens_of(piece, config: PackConfig, reader=None) -> np.ndarray:
-    """A fragment's tokens: the array itself, or read back from the spill file it refers to."""
-    if isinstance(piece, np.ndarray):
-        return piece
-    ref, eos = piece
-    body = np.frombuffer(reader.get(ref), dtype=config.dtype)
-    return np.append(body, np.array([config.eos_id], dtype=config.dtype)) if eos else body
+def _placed(shard: int, frags, plan_: Plan, config: PackConfig) -> tuple[list[tuple], list[dict]]:
+    """The shard's fragments as (offset, size, piece) in stream order, and its lineage, after
+    checking (before a token is read) that they cover the shard's stream exactly once."""
+    lo, hi = shard_span(shard, plan_, config.rows_per_shard)
+    itemsize = np.dtype(config.dtype).itemsize
+    placed, items, lineage = 0, [], []
+    for offset, piece, line in sorted(frags, key=lambda f: f[0]):
+        if isinstance(piece, np.ndarray):
+            size = len(piece)
+        else:  # (reference, EOS follows)
+            size = ref_length(piece[0]) // itemsize + bool(piece[1])
+        if offset + size > hi - lo:
+            raise _lost(f"shard {shard}: a fragment reaches past its end at stream offset {lo + offset}")
+        if offset != placed:
+            raise _lost(f"shard {shard}: gap or overlap at stream offset {lo + offset} "
+                        f"(expected {lo + placed})")
+        items.append((offset, size, piece))
+        placed += size
+        lineage.append(line)
+    if placed != hi - lo:
+        raise _lost(f"shard {shard}: {placed} of {hi - lo} tokens placed")
+    return items, lineage
+
+
+def _fill(buf: np.ndarray, start: int, items: list[tuple], config: PackConfig, reader) -> None:
+    """buf = the shard's stream tokens [start, start + len(buf)), from the placed fragments; a
+    spilled fragment's tokens are read from its file straight into place."""
+    end = start + len(buf)
+    i = max(bisect.bisect_right(items, start, key=lambda item: item[0]) - 1, 0)
+    while i < len(items) and items[i][0] < end:
+        offset, size, piece = items[i]
+        a, b = max(start, offset) - offset, min(end, offset + size) - offset  # the part inside buf
+        if isinstance(piece, np.ndarray):
+            buf[offset + a - start: offset + b - start] = piece[a:b]
+        else:
+            ref, eos = piece
+            body = size - bool(eos)
+            if min(b, body) > a:
+                reader.get_into(sub_ref(ref, a * buf.itemsize, (min(b, body) - a) * buf.itemsize),
+                                memoryview(buf[offset + a - start: offset + min(b, body) - start]).cast("B"))
+            if eos and a <= body < b:
+                buf[offset + body - start] = config.eos_id
+        i += 1
 
 
 def assemble(shard: int, frags, plan_: Plan, config: PackConfig,
              reader=None) -> tuple[np.ndarray, list[dict]]:
     """The shard's [rows, 2049] array from its fragments, checking every token is placed once.
     `reader` (a SpillReader) reads the tokens of fragments that refer to a spill file."""
+    items, lineage = _placed(shard, frags, plan_, config)
     lo, hi = shard_span(shard, plan_, config.rows_per_shard)
     flat = np.empty(hi - lo, dtype=config.dtype)
-    placed = 0
-    lineage = []
-    for offset, piece, line in sorted(frags, key=lambda f: f[0]):
-        tokens = tokens_of(piece, config, reader)
-        if offset + len(tokens) > len(flat):
-            raise _lost(f"shard {shard}: a fragment reaches past its end at stream offset {lo + offset}")
-        if offset != placed:
-            raise _lost(f"shard {shard}: gap or overlap at stream offset {lo + offset} "
-                        f"(expected {lo + placed})")
-        flat[offset: offset + len(tokens)] = tokens
-        placed += len(tokens)
-        lineage.append(line)
-    if placed != len(flat):
-        raise _lost(f"shard {shard}: {placed} of {len(flat)} tokens placed")
+    _fill(flat, 0, items, config, reader)
     return rows_view(flat, plan_.rows_of_shard(shard, config.rows_per_shard)), lineage
+
+
+def shard_chunks(shard: int, frags, plan_: Plan, config: PackConfig, reader=None,
+                 rows_per_chunk: int = 4096) -> tuple[int, list[dict], object]:
+    """(rows, lineage, the bytes of the shard's .npy file in pieces): `assemble` and `npy_chunks`
+    without the whole shard in memory, only a chunk of rows of it (16 MB), filled straight from
+    the fragments and the spill files (every fragment checked first, as assemble does)."""
+    items, lineage = _placed(shard, frags, plan_, config)
+    rows = plan_.rows_of_shard(shard, config.rows_per_shard)
+
+    def pieces():
+        yield npy_header((rows, ROW_LEN), config.dtype)
+        for r in range(0, rows, rows_per_chunk):
+            n = min(rows_per_chunk, rows - r)
+            buf = np.empty(n * SEQ_LEN + 1, dtype=config.dtype)  # rows overlap by one token
+            _fill(buf, r * SEQ_LEN, items, config, reader)
+            yield np.ascontiguousarray(rows_view(buf, n)).tobytes()
+
+    return rows, lineage, pieces()
 
 
 def rows_view(flat: np.ndarray, rows: int) -> np.ndarray:
@@ -197,14 +241,20 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return b"".join(npy_chunks(array))
 
 
-def npy_chunks(array: np.ndarray, rows_per_chunk: int = 4096):
-    """The bytes of np.save(array) (C order, no pickle), in pieces of a few MB: the header, then
-    the rows, made contiguous a chunk at a time, so a view of a shard's stream is never copied whole."""
+def npy_header(shape: tuple, dtype) -> bytes:
+    """The header np.save writes for a C-order array of this shape and dtype (format 1.0)."""
     from numpy.lib import format as npy
 
     header = io.BytesIO()
-    npy.write_array_header_1_0(header, npy.header_data_from_array_1_0(array))
-    yield header.getvalue()
+    npy.write_array_header_1_0(header, {"descr": npy.dtype_to_descr(np.dtype(dtype)),
+                                        "fortran_order": False, "shape": tuple(shape)})
+    return header.getvalue()
+
+
+def npy_chunks(array: np.ndarray, rows_per_chunk: int = 4096):
+    """The bytes of np.save(array) (C order, no pickle), in pieces of a few MB: the header, then
+    the rows, made contiguous a chunk at a time, so a view of a shard's stream is never copied whole."""
+    yield npy_header(array.shape, array.dtype)
     for lo in range(0, len(array), rows_per_chunk):
         yield np.ascontiguousarray(array[lo:lo + rows_per_chunk]).tobytes()
 
@@ -269,13 +319,13 @@ class _WriteShardFn(SpillDoFn):
         from transforms.write import commit_bytes, commit_chunks
 
         shard, frags = shard_frags
-        rows, lineage = assemble(shard, frags, plan_, self.config, self.reader)
+        rows, lineage, pieces = shard_chunks(shard, frags, plan_, self.config, self.reader)
         name = shard_name(shard)
-        info = commit_chunks(self.config.out_dir, name, npy_chunks(rows))
+        info = commit_chunks(self.config.out_dir, name, pieces)
         side = commit_bytes(self.config.out_dir, name[:-4] + ".lineage.parquet", lineage_bytes(lineage))
         lo, hi = shard_span(shard, plan_, self.config.rows_per_shard)
         last = shard == (plan_.rows - 1) // self.config.rows_per_shard
-        yield {**info, "index": shard, "rows": len(rows), "stream_start": lo,
+        yield {**info, "index": shard, "rows": rows, "stream_start": lo,
                "tokens": hi - lo - (0 if last else 1),  # the shared token counts in the next shard
                "lineage": {**side, "rows": len(lineage)}}
 

@@ -99,6 +99,38 @@ class SpillReader:
 
     def get(self, ref: bytes) -> bytes:
         file_id, offset, length = _REF.unpack(ref)
+        fd, stream = self._handle(file_id)
+        if fd is not None:
+            data = os.pread(fd, length, offset)
+        else:
+            stream.seek(offset)
+            data = stream.read(length)
+        if len(data) != length:
+            self._cut(file_id, offset + length)
+        return data
+
+    def get_into(self, ref: bytes, out: memoryview) -> None:
+        """get(ref) written straight into `out` (of its length): no bytes object in between, so
+        assembling a shard from many documents' tokens leaves no freed blocks behind it."""
+        file_id, offset, length = _REF.unpack(ref)
+        if len(out) != length:
+            raise ValueError(f"a buffer of {len(out)} bytes for a payload of {length}")
+        fd, stream = self._handle(file_id)
+        if fd is None:
+            stream.seek(offset)
+            data = stream.read(length)
+            if len(data) != length:
+                self._cut(file_id, offset + length)
+            out[:] = data
+            return
+        done = 0
+        while done < length:
+            n = os.preadv(fd, [out[done:]], offset + done)
+            if n <= 0:
+                self._cut(file_id, offset + length)
+            done += n
+
+    def _handle(self, file_id: bytes):
         handle = self._open.pop(file_id, None)  # re-inserted last: least recently used goes first
         if handle is None:
             from apache_beam.io.filesystems import FileSystems
@@ -108,18 +140,13 @@ class SpillReader:
             while len(self._open) >= self.max_open:
                 self._close(self._open.pop(next(iter(self._open))))
         self._open[file_id] = handle
-        fd, stream = handle
-        if fd is not None:
-            data = os.pread(fd, length, offset)
-        else:
-            stream.seek(offset)
-            data = stream.read(length)
-        if len(data) != length:
-            from transforms.errors import PileprepError
+        return handle
 
-            raise PileprepError(f"spill file {file_id.hex()} in {self.folder} ends before byte "
-                                f"{offset + length}: a temporary file was removed or cut during the run; rerun")
-        return data
+    def _cut(self, file_id: bytes, end: int):
+        from transforms.errors import PileprepError
+
+        raise PileprepError(f"spill file {file_id.hex()} in {self.folder} ends before byte "
+                            f"{end}: a temporary file was removed or cut during the run; rerun")
 
     @staticmethod
     def _close(handle):
@@ -132,6 +159,11 @@ class SpillReader:
     def close(self):
         while self._open:
             self._close(self._open.pop(next(iter(self._open))))
+
+
+def ref_length(ref: bytes) -> int:
+    """The length in bytes of the payload a reference points to."""
+    return _REF.unpack(ref)[2]
 
 
 def remove(out_dir: str):

@@ -150,3 +150,41 @@ def test_npy_chunks_are_np_save_of_the_rows(dtype, rows):
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(view), allow_pickle=False)
     assert npy_bytes(view) == buf.getvalue()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 9000), min_size=1, max_size=25), st.integers(1, 4), st.sampled_from([1, 2, 3, 4096]),
+       st.integers(0, 9))
+def test_shard_chunks_are_the_assembled_shard(tmp_path_factory, lengths, rows_per_shard, rows_per_chunk, seed):
+    """Shards are written a chunk of rows at a time, straight from the fragments and the spill
+    files: the bytes are np.save of the assembled shard, for in-memory and spilled documents,
+    whatever the chunk size (fragments and EOS tokens straddle chunk edges)."""
+    import io
+
+    from transforms.pack import shard_chunks
+    from transforms.spill import SpillReader, SpillWriter
+
+    folder = str(tmp_path_factory.mktemp("spill"))
+    docs = _docs(lengths, seed)
+    writer = SpillWriter(folder)
+    spilled = [{**d, "spill": writer.put(d["ids"].astype(np.uint16).tobytes()), "spill_itemsize": 2} for d in docs]
+    writer.close()
+    config = PackConfig(out_dir="", rows_per_shard=rows_per_shard, dtype="uint16")
+    p = plan(histogram((d["order_key"], len(d["ids"]) + 1) for d in docs), config)
+    reader = SpillReader(folder)
+    for batch in (docs, spilled):
+        by_shard = {}
+        for doc, begin, end, selected in place_range(sorted(batch, key=lambda d: d["order_key"]), 0, p.cut):
+            if selected:
+                for shard, frag in fragments(doc, begin, end, p, rows_per_shard, EOS):
+                    if isinstance(frag[1], np.ndarray):
+                        frag = (frag[0], frag[1].astype(np.uint16), frag[2])
+                    by_shard.setdefault(shard, []).append(frag)
+        for shard, frags in by_shard.items():
+            rows, lineage = assemble(shard, frags, p, config, reader)
+            expected = io.BytesIO()
+            np.save(expected, np.ascontiguousarray(rows), allow_pickle=False)
+            n, lineage2, pieces = shard_chunks(shard, frags, p, config, reader, rows_per_chunk=rows_per_chunk)
+            assert n == len(rows) and lineage2 == lineage
+            assert b"".join(pieces) == expected.getvalue()
+    reader.close()
