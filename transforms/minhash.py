@@ -34,6 +34,7 @@ _PRIME = np.uint64((1 << 61) - 1)  # datasketch's _mersenne_prime
 _CHUNK_VALUES = 1 << 20  # shingles x permutations per numpy step (measured best of 2**16..2**22)
 _CHUNK_DENSE = 1 << 18  # the same when every value is computed in 64 bits
 _FEW_CANDIDATES = 32  # below this many shingles per document on average, every value is computed
+_EDGE = np.uint32(MAX_HASH - 7)  # low 32 bits of x from here up: r may reach p, or low + top wrap
 
 
 @dataclasses.dataclass(frozen=True)
@@ -328,7 +329,6 @@ def _permuted_min(hashes: np.ndarray, starts: np.ndarray, a: np.ndarray, b: np.n
     low_buf = np.empty((k, min(chunk, n)), dtype=np.uint32)
     a_low, b_low = a.astype(np.uint32)[:, None], b.astype(np.uint32)[:, None]  # the low 32 bits
     h_low = hashes.astype(np.uint32)  # hashes are 32-bit
-    edge = np.uint32(MAX_HASH - 7)
     for lo in range(0, n, chunk):
         hi = min(lo + chunk, n)
         # the segments overlapping [lo, hi), each from its own start or from lo
@@ -337,26 +337,33 @@ def _permuted_min(hashes: np.ndarray, starts: np.ndarray, a: np.ndarray, b: np.n
         local = starts[first:last] - lo
         local[0] = 0
         mins = out[:, first:last]
-        if dense or len(local) * _FEW_CANDIDATES > hi - lo:
-            np.minimum(mins, np.minimum.reduceat(_exact_low(a, b, hashes[lo:hi]), local, axis=1), out=mins)
-            continue
-        low = low_buf[:, :hi - lo]
-        np.multiply(a_low, h_low[lo:hi], out=low)
-        low += b_low  # the low 32 bits of x, wrapping as x's do
-        if low.max() >= edge:  # r may reach p, or low + top wrap, somewhere in this chunk
-            np.minimum(mins, np.minimum.reduceat(_exact_low(a, b, hashes[lo:hi]), local, axis=1), out=mins)
-            continue
-        bound = np.minimum.reduceat(low, local, axis=1) + np.uint32(7)
-        if len(local) > 1:
-            bound = np.repeat(bound, np.diff(np.append(local, hi - lo)), axis=1)
-        perm, col = np.divmod(np.flatnonzero(low <= bound), hi - lo)  # 10x faster than np.nonzero
-        x = a[perm] * hashes[lo + col] + b[perm]  # the candidates' x, wrapping at 2**64
-        value = x.astype(np.uint32) + (x >> np.uint64(61)).astype(np.uint32)
-        # candidates come permutation by permutation, segment by segment, each pair at least once
-        pair = perm * len(local) + (np.searchsorted(local, col, side="right") - 1)
-        best = np.minimum.reduceat(value, np.flatnonzero(np.diff(pair, prepend=-1)))
-        np.minimum(mins, best.reshape(mins.shape), out=mins)
+        if not dense and len(local) * _FEW_CANDIDATES <= hi - lo:
+            low = low_buf[:, :hi - lo]
+            np.multiply(a_low, h_low[lo:hi], out=low)
+            low += b_low  # the low 32 bits of x, wrapping as x's do
+            if low.max() < _EDGE:  # else r may reach p, or low + top wrap, somewhere in this chunk
+                _candidates_min(low, local, mins, a, b, hashes[lo:hi])
+                continue
+        np.minimum(mins, np.minimum.reduceat(_exact_low(a, b, hashes[lo:hi]), local, axis=1), out=mins)
     return out.T.astype(np.uint64)
+
+
+def _candidates_min(low: np.ndarray, local: np.ndarray, mins: np.ndarray, a: np.ndarray, b: np.ndarray,
+                    hashes: np.ndarray) -> None:
+    """mins = the minimum with, per permutation and segment (starting at `local`), the minimum of
+    low32(r) over its hashes, from low (their low32(x), all below _EDGE) and the 64-bit x of the
+    candidates only (see _permuted_min)."""
+    m = low.shape[1]
+    bound = np.minimum.reduceat(low, local, axis=1) + np.uint32(7)
+    if len(local) > 1:
+        bound = np.repeat(bound, np.diff(np.append(local, m)), axis=1)
+    perm, col = np.divmod(np.flatnonzero(low <= bound), m)  # 10x faster than np.nonzero
+    x = a[perm] * hashes[col] + b[perm]  # the candidates' x, wrapping at 2**64
+    value = x.astype(np.uint32) + (x >> np.uint64(61)).astype(np.uint32)
+    # candidates come permutation by permutation, segment by segment, each pair at least once
+    pair = perm * len(local) + (np.searchsorted(local, col, side="right") - 1)
+    best = np.minimum.reduceat(value, np.flatnonzero(np.diff(pair, prepend=-1)))
+    np.minimum(mins, best.reshape(mins.shape), out=mins)
 
 
 def _exact_low(a: np.ndarray, b: np.ndarray, hashes: np.ndarray) -> np.ndarray:
@@ -366,7 +373,7 @@ def _exact_low(a: np.ndarray, b: np.ndarray, hashes: np.ndarray) -> np.ndarray:
     x = a[:, None] * hashes + b[:, None]
     top = x >> np.uint64(61)
     low = x.astype(np.uint32)
-    if low.max() < np.uint32(MAX_HASH - 7):
+    if low.max() < _EDGE:
         low += top.astype(np.uint32)
         return low
     x &= _PRIME
