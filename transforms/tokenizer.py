@@ -182,9 +182,9 @@ def _not_for_tokie(text: str) -> list[tuple[int, int]]:
 
 
 def _ascii_spans(text: str) -> list[tuple[int, int, bool]]:
-    """text cut (at `_is_cut` points) into (start, end, plain) spans, plain when tokie may take
-    it: the lines around what tokie would split differently go to tiktoken, the stretches between
-    them to tokie."""
+    """text cut (at `_is_cut` points) into (start, end, plain) spans: the lines around what tokie
+    would split differently (plain False) go to tiktoken, the stretches between them (plain True:
+    `_tokie_safe` still decides, on the slice that is encoded) to tokie."""
     spans, done = [], 0
     for start, end in _not_for_tokie(text):
         if start < done:
@@ -200,7 +200,7 @@ def _ascii_spans(text: str) -> list[tuple[int, int, bool]]:
         done = b
     if done < len(text):
         spans.append((done, len(text), True))
-    return [(a, b, plain and _tokie_safe(text[a:b])) for a, b, plain in spans]
+    return spans
 
 
 def _gpt2_tokie(encoder: dict[str, int], vocab_bpe: str):
@@ -312,12 +312,16 @@ class Tokenizer:
         if self._tokie is not None:
             if _tokie_safe(text):
                 return np.array(self._tokie.encode(text, add_special_tokens=False).ids, dtype=dtype)
-            parts = [self._tokie.encode(text[a:b], add_special_tokens=False).ids if plain
-                     else self._tiktoken_ids(text[a:b]) for a, b, plain in _ascii_spans(text)]
+            parts = [self._span_ids(text[a:b], plain) for a, b, plain in _ascii_spans(text)]
             return np.concatenate([np.asarray(p, dtype=dtype) for p in parts])
         if self._tiktoken is not None:
             return self._tiktoken_ids(text).astype(dtype, copy=False)
         return np.array(self._hf_encode_batch([text])[0], dtype=dtype)
+
+    def _span_ids(self, span: str, plain: bool):
+        if plain and _tokie_safe(span):
+            return self._tokie.encode(span, add_special_tokens=False).ids
+        return self._tiktoken_ids(span)
 
     def _tiktoken_ids(self, text: str) -> np.ndarray:
         # encode_to_numpy with no special tokens allowed or disallowed is encode_ordinary,
