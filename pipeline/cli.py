@@ -92,6 +92,9 @@ def _add_shared_run_options(parser):
                         help="use the unoptimized implementations (ftfy.fix_text on every document, HF "
                              "tokenizers, datasketch): several times slower, byte-identical output; to check "
                              "the fast paths on your own data")
+    parser.add_argument("--check-every", type=int, default=100, metavar="N",
+                        help="also run 1 document in N through the plain ftfy and GPT-2 tokenizer and fail the "
+                             "run, naming it, if the fast paths differ (default 100; 0: no check)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show Beam's progress logging")
 
 
@@ -175,7 +178,7 @@ def cmd_run(args, beam_args) -> int:
         minhash_shingles=args.minhash_shingles, minhash_bands=args.minhash_bands,
         minhash_rows=args.minhash_rows, minhash_confirm=args.minhash_confirm,
         dedup_max_rounds=args.dedup_max_rounds, spill={"auto": None, "on": True, "off": False}[args.spill],
-        reference=args.reference)
+        reference=args.reference, check_every=args.check_every)
     run(config, beam_args, workers=args.workers, verbose=args.verbose, wait=getattr(args, "wait", True))
     return 0
 

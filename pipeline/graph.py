@@ -22,15 +22,18 @@ from transforms.write import WriteDocuments, WriteRejects
 
 def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[InputFile] = ()):
     read = p | "ReadPile" >> ReadPile(config.read_config(), files)
-    docs = read["docs"] | "Normalize" >> Normalize(config.normalize_config())
+    check = config.check_config()
+    normalized = read["docs"] | "Normalize" >> Normalize(config.normalize_config(), check)
+    docs = normalized["docs"]
     kept, dropped = docs | "FilterDocuments" >> FilterDocuments(config.filter_config())
     holdout = _holdout(p, config, holdout_files)
     unique, removed = kept | "Deduplicate" >> Deduplicate(
         config.dedup_config(), holdout["docs"] if holdout else None,
         spill=config.output if config.spill else None)
-    tokenize = Tokenize(config.tokenize_config(), processes=config.tokenize_processes or 0)  # loads it: fails early
-    tokens = unique | "Tokenize" >> tokenize
-    packed = tokens | "Pack" >> Pack(config.pack_config(tokenize.tokenizer))
+    tokenize = Tokenize(config.tokenize_config(), processes=config.tokenize_processes or 0,
+                        check=check)  # loads the tokenizer: a bad one fails here, before the run
+    tokenized = unique | "Tokenize" >> tokenize
+    packed = tokenized["docs"] | "Pack" >> Pack(config.pack_config(tokenize.tokenizer))
 
     written = (unique | "WriteDocuments" >> WriteDocuments(
         config.output, files=config.files_for(sum(f.size for f in files)), spill=bool(config.spill))
@@ -42,13 +45,15 @@ def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[Inpu
     clusters = (removed | "MeasureClusters" >> MeasureClusters()
                 | "ClusterSize" >> beam.Map(lambda c: (c["kind"], c["size"]))
                 | "CountClusterSizes" >> beam.combiners.Count.PerElement())
+    provenance = ((normalized["provenance"], tokenized["provenance"])  # of the training documents
+                  | "FlattenProvenance" >> beam.Flatten() | "SumProvenance" >> beam.CombinePerKey(sum))
     budget = config.budget()
     return p | "WriteManifest" >> WriteManifest(
         config.output, config.recorded(), tokenizer=_describe(tokenize.tokenizer),
         dedup=describe(config.dedup_config(), holdout=bool(config.holdout)),
         budget=dataclasses.asdict(budget) if budget else None, counts=counts, inputs=read["files"],
         documents=written, rejects=rejects, shards=packed["shards"], plan=packed["plan"],
-        dedup_files=dedup_files, clusters=clusters,
+        dedup_files=dedup_files, clusters=clusters, provenance=provenance, check=check,
         holdout_inputs=holdout["files"] if holdout else p | "NoHoldout" >> beam.Create([]))
 
 
@@ -58,8 +63,8 @@ def _holdout(p, config: RunConfig, files):
     if not config.holdout:
         return None
     read = p | "ReadHoldout" >> ReadPile(config.holdout_read_config(), list(files))
-    docs = read["docs"] | "NormalizeHoldout" >> Normalize(config.normalize_config())
-    return {"docs": docs, "files": read["files"]}
+    normalized = read["docs"] | "NormalizeHoldout" >> Normalize(config.normalize_config(), config.check_config())
+    return {"docs": normalized["docs"], "files": read["files"]}
 
 
 def _describe(tokenizer) -> dict:

@@ -50,6 +50,8 @@ class RunConfig:
     dedup_max_rounds: int = 12  # connected-component rounds; enough for chains of ~2,000 documents
     reference: bool = False  # the unoptimized implementations (ftfy per document, HF tokenizers,
     # datasketch): slower, byte-identical output, to check the fast paths against
+    check_every: int = 100  # 1 document in N also normalized and tokenized by the plain implementations
+    # during the run (0: none): a fast path that differs fails the run; ~1% costs a few percent
 
     def __post_init__(self):
         if not self.inputs:
@@ -67,6 +69,7 @@ class RunConfig:
         if self.tokens_per_param != 20.0 and self.model_size is None:
             raise ValueError("--tokens-per-param applies to a --model-size budget; give one")
         self.read_config(), self.normalize_config(), self.filter_config(), self.tokenize_config()
+        self.check_config()
         self.dedup_config()
         self.budget()
 
@@ -115,6 +118,13 @@ class RunConfig:
     def normalize_config(self) -> NormalizeConfig:
         return NormalizeConfig(self.normalize, reference=self.reference)
 
+    def check_config(self):
+        """Which documents the fast normalizer and tokenizer are cross-checked on (none with
+        --reference: it runs the plain implementations already)."""
+        from transforms.provenance import CheckConfig
+
+        return CheckConfig(every=0 if self.reference else self.check_every, seed=self.seed)
+
     def filter_config(self) -> FilterConfig:
         return FilterConfig(self.rules)
 
@@ -130,4 +140,4 @@ class RunConfig:
         manifests)."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
                 if k not in ("output", "overwrite", "split_bytes", "reshuffle", "spill", "tokenize_processes",
-                             "reference")}
+                             "reference", "check_every")}

@@ -19,6 +19,7 @@ from schemas import SCHEMAS_DIR
 from transforms.counts import identity_problems
 from transforms.errors import PileprepError
 from transforms.pack import ROW_LEN, SEQ_LEN
+from transforms.provenance import CheckConfig, section
 from transforms.write import commit_bytes
 
 MANIFEST = "manifest.json"
@@ -55,7 +56,7 @@ def dedup_section(settings: dict, files, clusters) -> dict:
 
 def build_manifest(*, options: dict, inputs, counts: dict, documents, rejects, tokenizer: dict,
                    budget: dict | None, shards, plan, dedup: dict, dedup_files=(), clusters=(),
-                   holdout_inputs=()) -> dict:
+                   holdout_inputs=(), provenance: dict | None = None) -> dict:
     from schemas.family import nested_budgets
 
     inputs = merge_ranges(inputs)
@@ -85,6 +86,7 @@ def build_manifest(*, options: dict, inputs, counts: dict, documents, rejects, t
         "nested_budgets": nested_budgets(rows_total, options.get("tokens_per_param", 20.0)),
         "dedup": dedup_section(dedup, dedup_files, clusters),
         "holdout_inputs": merge_ranges(holdout_inputs),
+        "provenance": provenance if provenance is not None else section((), CheckConfig(every=0)),
     }
 
 
@@ -127,12 +129,12 @@ def manifest_bytes(manifest: dict) -> bytes:
     return orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
 
 
-def _write(_, out_dir, options, tokenizer, budget, dedup, counts, inputs, documents, rejects, shards, plan,
-           dedup_files, clusters, holdout_inputs):
+def _write(_, out_dir, options, tokenizer, budget, dedup, check, counts, inputs, documents, rejects, shards,
+           plan, dedup_files, clusters, holdout_inputs, provenance):
     manifest = build_manifest(options=options, inputs=inputs, counts=counts, documents=documents,
                               rejects=rejects, tokenizer=tokenizer, budget=budget, shards=shards,
                               plan=plan, dedup=dedup, dedup_files=dedup_files, clusters=clusters,
-                              holdout_inputs=holdout_inputs)
+                              holdout_inputs=holdout_inputs, provenance=section(provenance, check))
     found = problems(manifest)
     if found:
         raise PileprepError("refusing to write a manifest that does not add up: " + "; ".join(found))
@@ -145,21 +147,24 @@ def _write(_, out_dir, options, tokenizer, budget, dedup, counts, inputs, docume
 
 class WriteManifest(beam.PTransform):
     def __init__(self, out_dir: str, options: dict, *, tokenizer: dict, budget: dict | None, dedup: dict,
-                 counts, inputs, documents, rejects, shards, plan, dedup_files, clusters, holdout_inputs):
+                 counts, inputs, documents, rejects, shards, plan, dedup_files, clusters, holdout_inputs,
+                 provenance, check: CheckConfig):
         super().__init__()
         self.dedup = dedup
         self.dedup_files, self.clusters, self.holdout_inputs = dedup_files, clusters, holdout_inputs
         self.out_dir, self.options, self.tokenizer, self.budget = out_dir, options, tokenizer, budget
         self.counts, self.inputs, self.documents, self.rejects = counts, inputs, documents, rejects
         self.shards, self.plan = shards, plan
+        self.provenance, self.check = provenance, check
 
     def expand(self, pbegin):
         side = beam.pvalue
         return (pbegin
                 | "Once" >> beam.Create([None])
                 | "Write" >> beam.FlatMap(_write, self.out_dir, self.options, self.tokenizer, self.budget, self.dedup,
+                                          self.check,
                                           side.AsSingleton(self.counts), side.AsList(self.inputs),
                                           side.AsList(self.documents), side.AsList(self.rejects),
                                           side.AsList(self.shards), side.AsSingleton(self.plan),
                                           side.AsList(self.dedup_files), side.AsList(self.clusters),
-                                          side.AsList(self.holdout_inputs)))
+                                          side.AsList(self.holdout_inputs), side.AsList(self.provenance)))

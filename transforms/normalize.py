@@ -6,7 +6,7 @@ closest to the source), NFKC as gpt-neo's preprocessing used, or "ftfy" alone wi
 "off" passes text through untouched. Each record says whether its text changed, so the count of
 changed documents comes from the data.
 
-    docs | Normalize(NormalizeConfig(form="nfc"))
+    docs | Normalize(NormalizeConfig(form="nfc"))          # ["docs"], ["provenance"]
 
 ftfy leaves ~97% of documents alone but reads every line of them at a few MB/s. The fixer returns
 exactly `ftfy.fix_text(text, config)` while calling ftfy only on the lines it might change: fix_text
@@ -22,6 +22,9 @@ import re
 import unicodedata
 
 import apache_beam as beam
+
+from transforms.errors import PileprepError
+from transforms.provenance import PROVENANCE, CheckConfig, library_version, stage_events
 
 FORMS = ("nfc", "nfkc", "ftfy", "off")
 _FTFY_READ = ("6.3",)  # ftfy versions whose fix_and_explain this fast path was derived from
@@ -153,6 +156,7 @@ class _Fixer:
         self.keep_entities = ftfy_config._replace(unescape_html=False)  # fix_text after a '<'
         self.form, self.max_len = ftfy_config.normalization, ftfy_config.max_decode_length
         self.paths = collections.Counter()
+        self.path = "fast"
 
     def __call__(self, text: str) -> str:
         t = self.t
@@ -232,24 +236,70 @@ class _Fixer:
         return t["badness"].search(text, start, end) is not None
 
 
+def _self_test_texts() -> list[str]:
+    """Lines each fixer of ftfy acts on, mojibake the heuristic must catch, text it must leave alone
+    (clean text in other scripts, typographic English), and long inputs (one line past ftfy's
+    segment length, many lines, no newline at all)."""
+    typographic = "\u201cIt\u2019s \u2018fine\u2019\u201d \u2014 na\u00efve caf\u00e9\u2026 fi\ufb01 \uff21\uff22"
+    mojibake = "The caf\u00c3\u00a9 \u00e2\u20ac\u0153quoted\u00e2\u20ac\u009d text"
+    clean = "\u0416\u0438\u0437\u043d\u044c \u65e5\u672c\u8a9e \u05e2\u05d1\u05e8\u05d9\u05ea \u0395\u03bb\u03bb\u03ac\u03b4\u03b1"
+    lines = [typographic, mojibake, clean, "a &amp; b &lt;tag&gt; &#233;", "<p>&amp;</p>", "cr\r\nlf\rx",
+             "ctrl\x00\x07\x1b[31m\x7f\x85\u2028end", "e\u0301 decomposed", "\ud83d\ude00 ok", "plain ascii"]
+    texts = lines + ["\n".join(lines * 40), "\n".join(reversed(lines)) * 3]
+    texts += [(typographic + " ") * 60, clean * 200, "\n" * 5_000, mojibake * 10 + "\n" + clean * 40]
+    return texts
+
+
+def self_test(fix, ftfy_config) -> str | None:
+    """The first text on which fix differs from ftfy.fix_text, described; None if none."""
+    import ftfy
+
+    for text in _self_test_texts():
+        if fix(text) != ftfy.fix_text(text, ftfy_config):
+            return f"{text[:40]!r}... ({len(text):,} characters)"
+    return None
+
+
 def fixer(config: NormalizeConfig):
-    """A text -> text function for this config (built once per worker)."""
+    """A text -> text function for this config (built once per worker): the fast path after it
+    passed its self-test, else ftfy.fix_text. Its `path` says which ("fast", "ftfy" or "off")."""
     if config.form == "off":
-        return lambda text: text
+        return _plain(lambda text: text, "off")
     import ftfy
 
     ftfy_config = ftfy.TextFixerConfig(normalization={"nfc": "NFC", "nfkc": "NFKC"}.get(config.form))
     tables = None if config.reference else _tables()
     if tables is not None:
-        return _Fixer(ftfy_config, tables)
-    if not config.reference:
+        fast = _Fixer(ftfy_config, tables)
+        failed = _self_tested(fast, ftfy_config)
+        if not failed:
+            return fast
+        _LOG.warning("pileprep: the fast normalizer failed its self-test against ftfy %s on %s: using plain "
+                     "ftfy.fix_text, same output, several times slower", ftfy.__version__, failed)
+    elif not config.reference:
         _LOG.warning("ftfy %s is not a version the fast normalizer was checked against (%s): "
                      "using plain ftfy.fix_text, several times slower", ftfy.__version__, _FTFY_READ)
+    return _plain(functools.partial(ftfy.fix_text, config=ftfy_config), "ftfy")
 
-    def fix(text: str) -> str:
-        return ftfy.fix_text(text, ftfy_config)
 
-    return fix
+_TESTED: dict = {}  # ftfy config -> self-test result: once per process
+
+
+def _self_tested(fast, ftfy_config) -> str | None:
+    if ftfy_config not in _TESTED:
+        _TESTED[ftfy_config] = self_test(fast, ftfy_config)
+        fast.paths.clear()
+    return _TESTED[ftfy_config]
+
+
+class _plain:
+    """A text -> text function with the `path` attribute `_Fixer` has."""
+
+    def __init__(self, fix, path: str):
+        self.fix, self.path = fix, path
+
+    def __call__(self, text: str) -> str:
+        return self.fix(text)
 
 
 def normalize(text: str, config: NormalizeConfig) -> str:
@@ -257,21 +307,49 @@ def normalize(text: str, config: NormalizeConfig) -> str:
 
 
 class _NormalizeFn(beam.DoFn):
-    def __init__(self, config: NormalizeConfig):
-        self.config = config
+    """Fixes each document; the documents `check` samples are fixed by ftfy.fix_text too, and a
+    difference fails the run, naming the document."""
+
+    def __init__(self, config: NormalizeConfig, check: CheckConfig):
+        self.config, self.check = config, check
 
     def setup(self):
         self.fix = fixer(self.config)
+        self.plain = None if self.fix.path != "fast" else fixer(dataclasses.replace(self.config, reference=True))
+
+    def start_bundle(self):
+        self.documents = self.checked = 0
 
     def process(self, doc):
         text = self.fix(doc["text"])
+        self.documents += 1
+        if self.plain is not None and self.check.sampled(doc["id"]):
+            self.checked += 1
+            if self.plain(doc["text"]) != text:
+                raise PileprepError(
+                    f"document {doc['id']} is normalized differently by the fast normalizer than by "
+                    f"ftfy.fix_text: a bug in pileprep's fast path. Run with --reference to use the plain "
+                    f"implementations, and please report this document")
         yield {**doc, "text": text, "changed": text != doc["text"], "chars_in": len(doc["text"])}
+
+    def finish_bundle(self):
+        from apache_beam.transforms.window import GlobalWindow
+        from apache_beam.utils.windowed_value import WindowedValue
+
+        libraries = {} if self.fix.path == "off" else {"ftfy": library_version("ftfy")}
+        for event in stage_events("normalize", {self.fix.path: self.documents}, self.checked, libraries):
+            yield beam.pvalue.TaggedOutput(
+                PROVENANCE, WindowedValue(event, GlobalWindow().max_timestamp(), (GlobalWindow(),)))
 
 
 class Normalize(beam.PTransform):
-    def __init__(self, config: NormalizeConfig):
+    """Document dicts -> {"docs": the same dicts with fixed text, "changed" and "chars_in",
+    "provenance": `Event`s of the paths that fixed them}."""
+
+    def __init__(self, config: NormalizeConfig, check: CheckConfig = CheckConfig()):
         super().__init__()
-        self.config = config
+        self.config, self.check = config, check
 
     def expand(self, docs):
-        return docs | "FixText" >> beam.ParDo(_NormalizeFn(self.config))
+        return docs | "FixText" >> beam.ParDo(_NormalizeFn(self.config, self.check)).with_outputs(
+            PROVENANCE, main="docs")

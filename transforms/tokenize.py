@@ -6,7 +6,7 @@ The core loads a tokenizer offline, from files already on disk: GPT-2's `encoder
 
     tok = load(TokenizeConfig())                      # GPT-2, tiktoken backend
     tok.encode("Hello world")                         # array([15496, 995], dtype=uint32)
-    docs | "Tokenize" >> Tokenize(TokenizeConfig())   # each dict gains "ids"
+    docs | "Tokenize" >> Tokenize(TokenizeConfig())   # ["docs"]: each dict gains "ids"
 
 Special tokens in document text are ordinary text. The Pile contains the literal string
 "<|endoftext|>" in some documents; like tiktoken's `encode_ordinary` (the reference GPT-2
@@ -16,11 +16,16 @@ tokenizer. Lone surrogates (legal in JSON, not in UTF-8) become U+FFFD, as tikto
 """
 from __future__ import annotations
 
+import collections
+
 import apache_beam as beam
 import numpy as np
 
+from transforms.errors import PileprepError
+from transforms.provenance import PROVENANCE, CheckConfig, stage_events
 from transforms.tokenizer import (  # noqa: F401 - the tokenizer's API, as this module always offered it
-    POOL_BATCH_CHARS, TokenizeConfig, Tokenizer, gpt2_files, load, shippable, tokenizer_pool,
+    POOL_BATCH_CHARS, ChildFailed, TokenizeConfig, Tokenizer, gpt2_files, libraries, load, shippable,
+    tokenizer_pool,
 )
 
 
@@ -28,10 +33,11 @@ class _TokenizeFn(beam.DoFn):
     """One document at a time, or, with `processes` > 0 (the in-process local runner, which would
     otherwise tokenize on one core), batches of documents tokenized by that many child processes
     while this one goes on reading. tiktoken holds the GIL, so threads would not help; on remote
-    runners Beam already runs a worker per core."""
+    runners Beam already runs a worker per core. The documents `check` samples are tokenized by
+    the plain path too (`Tokenizer.plain_ids`); a difference fails the run, naming the document."""
 
-    def __init__(self, config: TokenizeConfig, processes: int = 0):
-        self._config, self._processes = config, processes
+    def __init__(self, config: TokenizeConfig, processes: int = 0, check: CheckConfig = CheckConfig()):
+        self._config, self._processes, self._check = config, processes, check
         self._documents = beam.metrics.Metrics.counter("tokenize", "documents")
         self._tokens = beam.metrics.Metrics.counter("tokenize", "tokens")
         self._pool = None
@@ -43,6 +49,7 @@ class _TokenizeFn(beam.DoFn):
 
     def start_bundle(self):
         self._batch, self._chars, self._pending = [], 0, []
+        self._used, self._checked = collections.Counter(), 0
 
     def _output(self, doc: dict, ids: np.ndarray) -> dict:
         self._documents.inc()
@@ -50,10 +57,18 @@ class _TokenizeFn(beam.DoFn):
         return {**doc, "ids": ids}  # a new dict: Beam forbids mutating an input element
 
     def process(self, doc: dict):
+        check = self._check.sampled(doc["id"])
+        self._checked += check
         if self._pool is None:
-            yield self._output(doc, self._tokenizer.shard_ids(doc["text"]))
+            tok = self._tokenizer
+            before = tok.used.copy()
+            ids = tok.shard_ids(doc["text"])
+            self._used.update(tok.used - before)
+            if check and not np.array_equal(ids, tok.plain_ids(doc["text"])):
+                raise PileprepError(_mismatch(doc["id"], tok.backend))
+            yield self._output(doc, ids)
             return
-        self._batch.append(doc)
+        self._batch.append((doc, check))
         self._chars += len(doc["text"])
         if self._chars >= POOL_BATCH_CHARS:
             # the children behind: wait for them rather than tokenize here, which only took CPU
@@ -66,14 +81,24 @@ class _TokenizeFn(beam.DoFn):
 
     def _submit(self):
         if self._batch:
-            texts = [d["text"] for d in self._batch]
-            self._pending.append((self._batch, self._pool.submit(texts)))
+            texts, checks = [d["text"] for d, _ in self._batch], [c for _, c in self._batch]
+            self._pending.append(([d for d, _ in self._batch], self._pool.submit(texts, checks)))
             self._batch, self._chars = [], 0
 
     def _collect(self):
         docs, result = self._pending.pop(0)
-        for doc, ids in zip(docs, result.result()):
-            yield self._output(doc, ids)
+        try:
+            ids, report = result.result()
+        except ChildFailed as e:
+            what = f"the {len(docs)} documents from {docs[0]['id']} to {docs[-1]['id']}"
+            if e.code < 0:
+                raise PileprepError(e.explain(what)) from None
+            raise RuntimeError(e.explain(what)) from None
+        if report["mismatches"]:
+            raise PileprepError(_mismatch(docs[report["mismatches"][0]]["id"], self._tokenizer.backend))
+        self._used.update(report["used"])
+        for doc, doc_ids in zip(docs, ids):
+            yield self._output(doc, doc_ids)
 
     def finish_bundle(self):
         from apache_beam.transforms.window import GlobalWindow
@@ -83,19 +108,29 @@ class _TokenizeFn(beam.DoFn):
         while self._pending:
             for out in self._collect():  # documents arrive in the global window (ReadPile's output)
                 yield WindowedValue(out, GlobalWindow().max_timestamp(), (GlobalWindow(),))
+        for event in stage_events("tokenize", self._used, self._checked, libraries(self._used)):
+            yield beam.pvalue.TaggedOutput(
+                PROVENANCE, WindowedValue(event, GlobalWindow().max_timestamp(), (GlobalWindow(),)))
 
     def teardown(self):
         self._pool = None  # shared by the process's DoFns; closed at exit (or by close_pools)
 
 
-class Tokenize(beam.PTransform):
-    """Document dicts -> the same dicts plus "ids" (the shard dtype: uint16 for GPT-2; no EOS).
-    Drops nothing."""
+def _mismatch(doc_id: str, backend: str) -> str:
+    return (f"document {doc_id} gets other token ids from the fast tokenizer ({backend}) than from "
+            f"GPT-2's plain tokenizer (tiktoken's encode_ordinary): a bug in pileprep's fast path. Run "
+            f"with --reference to use the plain implementations, and please report this document")
 
-    def __init__(self, config: TokenizeConfig, processes: int = 0):
-        """processes: child processes that tokenize for each worker (0: the worker itself)."""
+
+class Tokenize(beam.PTransform):
+    """Document dicts -> {"docs": the same dicts plus "ids" (the shard dtype: uint16 for GPT-2; no
+    EOS), "provenance": `Event`s of the backends that produced them}. Drops nothing."""
+
+    def __init__(self, config: TokenizeConfig, processes: int = 0, check: CheckConfig = CheckConfig()):
+        """processes: child processes that tokenize for each worker (0: the worker itself);
+        check: the documents also tokenized by the plain path."""
         super().__init__()
-        self._config, self._processes = shippable(config), processes
+        self._config, self._processes, self._check = shippable(config), processes, check
         # loaded here, on the launcher: a missing file or EOS fails before any worker starts, and
         # the pipeline reads the vocabulary's description from it
         self.tokenizer = load(self._config)
@@ -103,4 +138,5 @@ class Tokenize(beam.PTransform):
             tokenizer_pool(self._config, processes)  # the first documents arrive (the DoFn shares them)
 
     def expand(self, docs):
-        return docs | "EncodeText" >> beam.ParDo(_TokenizeFn(self._config, self._processes))
+        return docs | "EncodeText" >> beam.ParDo(
+            _TokenizeFn(self._config, self._processes, self._check)).with_outputs(PROVENANCE, main="docs")

@@ -8,10 +8,14 @@ the Tokenize transform; see there for how special tokens and lone surrogates are
 """
 from __future__ import annotations
 
+import collections
 import hashlib
 import importlib.util
 import json
+import logging
 import os
+import platform
+import re
 import struct
 from dataclasses import dataclass
 
@@ -104,15 +108,30 @@ def _gpt2_hf(encoder: dict[str, int], vocab_bpe: str, special: bool = True):
 
 
 # tokie (a Rust BPE several times faster than tiktoken) gives GPT-2's ids on plain ASCII text,
-# except in two places where its pre-tokenizer splits differently from GPT-2's regex, found by
-# differential fuzzing against tiktoken (tests/transforms/test_tokenize_tokie.py): a vertical tab or form
-# feed in a run of whitespace, and a contraction ('s 't 're 've 'm 'll 'd) right after a tab.
-# Those, and non-ASCII characters (whose letter classes are not GPT-2's in every case), go to
-# tiktoken, with the rest of their line: a text is cut where no pre-token crosses (`_is_cut`).
+# under three conditions, each found where it failed (tests/transforms/test_tokenize_tokie.py):
+# - its pre-tokenizer splits differently from GPT-2's regex around a vertical tab or form feed in
+#   a run of whitespace, and at a contraction ('s 't 're 've 'm 'll 'd) right after a tab; those,
+#   and non-ASCII characters (whose letter classes are not GPT-2's in every case), go to tiktoken
+#   with the rest of their line: a text is cut only where no pre-token crosses (`_is_cut`);
+# - a text of 10,000 bytes or more (PARALLEL_CHUNK_THRESHOLD in its tokenizer.rs) is cut into one
+#   chunk per available CPU at spaces and encoded on that many threads; with no space near a chunk
+#   boundary it cuts inside a pre-token, so its ids would depend on the text and on the machine's
+#   core count. It only ever gets pieces of at most _TOKIE_MAX_BYTES, cut at `_is_cut` points,
+#   so it encodes each on the calling thread; a stretch with no cut that short goes to tiktoken;
+# - only on the platform the fuzzing ran on (Linux x86_64): its pre-tokenizer has SIMD paths (NEON
+#   on arm64) that no one here has compared with GPT-2's regex.
+# On load, a self-test (`_SELF_TEST`) compares it with tiktoken on those cases and on long inputs
+# and turns it off, with a warning, if a single id differs; during a run a sample of documents is
+# checked against the plain path (`plain_ids`).
 _TOKIE_VERSIONS = ("0.1.4",)  # the versions the fuzzing checked: any other is not used
+_TOKIE_PLATFORMS = (("Linux", "x86_64"),)  # (platform.system(), platform.machine()) tested
+_TOKIE_MAX_BYTES = 8192  # well below tokie's 10,000-byte threshold for chunked, threaded encoding
 _NON_ASCII = None  # regex (not re: 10x faster at this) patterns, compiled on first use
 _VT_FF = None
 _TOKIE_LEAST = 256  # ASCII stretches shorter than this stay with their non-ASCII neighbours
+# a cut (see `_is_cut`) is just after the non-space of each match
+_CUT = re.compile(r"[^\s][ \t\n\r]")
+_LOG = logging.getLogger("pileprep")
 
 
 def _tokie_safe(text: str) -> bool:
@@ -203,20 +222,49 @@ def _ascii_spans(text: str) -> list[tuple[int, int, bool]]:
     return spans
 
 
+def _last_cut(text: str, lo: int, hi: int) -> int:
+    """The last cut q with lo < q <= hi, or -1 (searched near hi first: prose has one every word)."""
+    for width in (512, hi - lo):
+        q = -1
+        for m in _CUT.finditer(text, max(lo, hi - width), hi + 1):
+            q = m.start() + 1
+        if q > 0:
+            return q
+    return -1
+
+
+def _pieces(text: str, a: int, b: int):
+    """text[a:b] (a plain span) as (start, end, tokie) pieces: pieces for tokie hold at most
+    _TOKIE_MAX_BYTES (ASCII: a character is a byte) and end at cuts; a stretch with no cut within
+    that many characters goes to tiktoken (tokie False) up to the next cut."""
+    while b - a > _TOKIE_MAX_BYTES:
+        q = _last_cut(text, a, a + _TOKIE_MAX_BYTES)
+        if q > 0:
+            yield a, q, True
+        else:
+            m = _CUT.search(text, a + _TOKIE_MAX_BYTES, b)
+            q = m.start() + 1 if m else b
+            yield a, q, False
+        a = q
+    if a < b:
+        yield a, b, True
+
+
+def _tokie_usable() -> bool:
+    """tokie installed, at a checked version, on a checked platform (see above)."""
+    return (importlib.util.find_spec("tokie") is not None and _tokie_version() in _TOKIE_VERSIONS
+            and (platform.system(), platform.machine()) in _TOKIE_PLATFORMS)
+
+
 def _gpt2_tokie(encoder: dict[str, int], vocab_bpe: str):
     """GPT-2 BPE in tokie, loaded from a tokenizer.json written from the same files, without the
     <|endoftext|> special token (tokie would read it in text as id 50256), or None when tokie is
-    not installed or not a checked version."""
-    try:
-        from importlib.metadata import version
-
-        import tokie
-
-        if version("tokie") not in _TOKIE_VERSIONS:
-            return None
-    except Exception:
+    not usable here."""
+    if not _tokie_usable():
         return None
     import tempfile
+
+    import tokie
 
     with tempfile.TemporaryDirectory(prefix="pileprep-gpt2-") as tmp:
         path = os.path.join(tmp, "tokenizer.json")
@@ -224,12 +272,64 @@ def _gpt2_tokie(encoder: dict[str, int], vocab_bpe: str):
         return tokie.Tokenizer.from_json(path)
 
 
+def _self_test_texts() -> list[str]:
+    """What the fast path must get right, each wrapped in plain lines: tokie's known divergences,
+    and long inputs (past tokie's threaded threshold: space-free, one whitespace run, digits,
+    base64, minified JSON, long ASCII inside non-ASCII, mixed scripts)."""
+    import base64
+
+    divergent = ["\t's", "a\t'll b", "\x0b't", "x\x0c're", "\n\n\x0b", " \xa0\x0c", "\u24b6's", "\u2000\x0b"]
+    noise = base64.b64encode(hashlib.sha256(b"pileprep").digest() * 700).decode()  # 22 KB, no space
+    line = "The quick brown fox's jumps, 12,345 times -- over the lazy dog. "
+    long = [
+        "\n" * 10_000, "\n" * 12_000 + "x", " " * 12_000 + "x", "x" + "\t" * 11_000 + "y", "a" * 20_000,
+        "7" * 15_000, noise, '{"k":[' + ",".join(str(i * 7919 % 10007) for i in range(4_000)) + "]}",
+        line * 300, "caf\u00e9 " + line * 200 + "\u00fc", "\u00e9" + noise + "\u00e9" + " " + noise,
+        ("\u0416\u0438\u0437\u043d\u044c " + line + "\u65e5\u672c\u8a9e\n") * 150,
+        (line + "\n") * 150 + "\t'quoted'\n" + (line + "\n") * 150,
+    ]
+    return [f"plain line\n{d} and more\n" for d in divergent] + divergent + long
+
+
+def self_test(tok: "Tokenizer") -> str | None:
+    """The first input on which tok's fast path differs from `plain_ids`, described; None if none."""
+    for text in _self_test_texts():
+        fast, plain = tok.shard_ids(text), tok.plain_ids(text)
+        if not np.array_equal(fast, plain):
+            return f"{len(fast)} ids instead of {len(plain)} on {text[:40]!r}... ({len(text):,} characters)"
+    return None
+
+
+_LIBRARY = {"tokie": "tokie", "tiktoken": "tiktoken", "hf": "tokenizers"}  # backend -> PyPI name
+
+
+def libraries(backends) -> dict[str, str]:
+    """The installed version of the library behind each backend (as counted in Tokenizer.used)."""
+    from transforms.provenance import library_version
+
+    return {_LIBRARY[b]: library_version(_LIBRARY[b]) for b in sorted(backends)}
+
+
+class _TiktokenCannot(Exception):
+    """tiktoken's regex engine gave up on a text (it backtracks over whitespace runs)."""
+
+
+def _tokie_version() -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version("tokie")
+    except Exception:
+        return None
+
+
 class Tokenizer:
     """A loaded tokenizer. Pickles as its config only and reloads on unpickle (cheap to ship)."""
 
     def __init__(self, config: TokenizeConfig):
         self.config = config
-        self._hf = self._tiktoken = self._tokie = self._unbuilt = None
+        self._hf = self._tiktoken = self._tokie = self._unbuilt = self._files = None
+        self.used = collections.Counter()  # backend -> documents it gave ids for (see `libraries`)
         if config.tokenizer == _GPT2:
             encoder_json, vocab_bpe = gpt2_files()
             with open(encoder_json, encoding="utf-8") as f:
@@ -239,7 +339,7 @@ class Tokenizer:
             if self.backend == "tiktoken":
                 # tiktoken (0.2 s) and tokie (0.3 s) are built on first use: a launcher that only
                 # describes the vocabulary, or hands the documents to tokenizer processes, never is
-                tokie = config.backend == "auto" and importlib.util.find_spec("tokie") is not None
+                tokie = config.backend == "auto" and _tokie_usable()
                 self._unbuilt = (encoder, vocab_bpe, tokie)
                 if tokie:
                     self.backend = "tiktoken+tokie"
@@ -297,31 +397,80 @@ class Tokenizer:
         return self._ids(text, np.dtype(np.uint32))
 
     def prepare(self) -> None:
-        """Build what encoding builds on first use (a tokenizing child does before its first batch)."""
+        """Build what encoding builds on first use (a tokenizing child does before its first
+        batch), and self-test the fast path: tokie is used only if it gives tiktoken's ids on every
+        known hard case (`_SELF_TEST`)."""
         if self._unbuilt is not None:
             encoder, vocab_bpe, tokie = self._unbuilt
+            self._unbuilt, self._files = None, (encoder, vocab_bpe)
             self._tiktoken = _gpt2_tiktoken(encoder)
             self._tokie = _gpt2_tokie(encoder, vocab_bpe) if tokie else None
-            if tokie and self._tokie is None:
+            failed = self._tokie is not None and self_test(self)
+            if failed:
+                _LOG.warning("pileprep: the fast GPT-2 tokenizer (tokie %s) failed its self-test (%s): "
+                             "tokenizing with tiktoken alone, same ids, about 2x slower", _tokie_version(), failed)
+                self._tokie = None
+            if self._tokie is None:
                 self.backend = "tiktoken"
-            self._unbuilt = None
+            self.used.clear()  # the self-test's texts are no documents
 
     def _ids(self, text: str, dtype: np.dtype) -> np.ndarray:
         if self._unbuilt is not None:
             self.prepare()
-        if self._tokie is not None:
-            if _tokie_safe(text):
-                return np.array(self._tokie.encode(text, add_special_tokens=False).ids, dtype=dtype)
-            parts = [self._span_ids(text[a:b], plain) for a, b, plain in _ascii_spans(text)]
-            return np.concatenate([np.asarray(p, dtype=dtype) for p in parts])
-        if self._tiktoken is not None:
-            return self._tiktoken_ids(text).astype(dtype, copy=False)
-        return np.array(self._hf_encode_batch([text])[0], dtype=dtype)
+        if self._tiktoken is None:
+            self.used["hf"] += 1
+            return np.array(self._hf_encode_batch([text])[0], dtype=dtype)
+        try:
+            if self._tokie is not None:
+                return self._fast_ids(text, dtype)
+            ids = self._tiktoken_ids(text).astype(dtype, copy=False)
+            self.used["tiktoken"] += 1
+            return ids
+        except _TiktokenCannot:
+            self.used["hf"] += 1
+            return self._hf_ids(text, dtype)
 
-    def _span_ids(self, span: str, plain: bool):
-        if plain and _tokie_safe(span):
-            return self._tokie.encode(span, add_special_tokens=False).ids
-        return self._tiktoken_ids(span)
+    def plain_ids(self, text: str) -> np.ndarray:
+        """GPT-2's ids by definition, in the shard dtype: tiktoken's `encode_ordinary` of the whole
+        text, or HF tokenizers' GPT-2 where tiktoken cannot encode it (its regex engine gives up on
+        a whitespace run of about a million characters before a non-space). What the fast path is
+        checked against; for any other tokenizer, `shard_ids`."""
+        if self._unbuilt is not None:
+            self.prepare()
+        if self._tiktoken is None:
+            return np.array(self._hf_encode_batch([text])[0], dtype=self.dtype)
+        try:
+            return self._tiktoken_ids(text).astype(self.dtype, copy=False)
+        except _TiktokenCannot:
+            return self._hf_ids(text, self.dtype)
+
+    def _fast_ids(self, text: str, dtype: np.dtype) -> np.ndarray:
+        """tokie on plain pieces of at most _TOKIE_MAX_BYTES, tiktoken on the rest (see above)."""
+        if len(text) <= _TOKIE_MAX_BYTES and _tokie_safe(text):
+            self.used["tokie"] += 1
+            return np.array(self._tokie.encode(text, add_special_tokens=False).ids, dtype=dtype)
+        parts, by = [], set()
+        for a, b, plain in _ascii_spans(text):
+            if not plain or not _tokie_safe(text[a:b]):
+                parts.append(self._tiktoken_ids(text[a:b]))
+                by.add("tiktoken")
+                continue
+            for c, d, tokie in _pieces(text, a, b):
+                if tokie:
+                    parts.append(np.array(self._tokie.encode(text[c:d], add_special_tokens=False).ids, dtype=dtype))
+                else:
+                    parts.append(self._tiktoken_ids(text[c:d]))
+                by.add("tokie" if tokie else "tiktoken")
+        self.used.update(by)  # counted once the whole text is done (tiktoken may still give up)
+        if not parts:
+            return np.zeros(0, dtype=dtype)
+        return np.concatenate([p.astype(dtype, copy=False) for p in parts])
+
+    def _hf_ids(self, text: str, dtype: np.dtype) -> np.ndarray:
+        if self._hf is None:
+            self._hf = _gpt2_hf(*self._files)
+            self._hf.encode_special_tokens = True
+        return np.array(self._hf_encode_batch([text])[0], dtype=dtype)
 
     def _tiktoken_ids(self, text: str) -> np.ndarray:
         # encode_to_numpy with no special tokens allowed or disallowed is encode_ordinary,
@@ -329,8 +478,9 @@ class Tokenizer:
         try:
             return self._tiktoken.encode_to_numpy(text, allowed_special=set(), disallowed_special=())
         except UnicodeEncodeError:  # a lone surrogate: U+FFFD, as encode_ordinary does
-            return self._tiktoken.encode_to_numpy(_replace_surrogates(text), allowed_special=set(),
-                                                  disallowed_special=())
+            return self._tiktoken_ids(_replace_surrogates(text))
+        except ValueError as e:  # "Regex error while tokenizing: ... Max stack size exceeded"
+            raise _TiktokenCannot(str(e)) from None
 
     def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
         """encode() of each text, on the backend's own threads."""
@@ -404,6 +554,26 @@ def _frame(data: bytes) -> bytes:
     return _U64.pack(len(data)) + data
 
 
+class ChildFailed(Exception):
+    """A tokenizer process ended in the middle of a batch."""
+
+    def __init__(self, code: int):
+        self.code = code
+        super().__init__(code)
+
+    def explain(self, documents: str) -> str:
+        """What happened, for a batch holding `documents`, and what to do about it."""
+        import signal
+
+        if self.code < 0:  # killed: by the kernel's out-of-memory killer, a user, a reboot
+            name = signal.Signals(-self.code).name if -self.code in signal.valid_signals() else -self.code
+            return (f"a tokenizer process was killed ({name}) while tokenizing {documents}: if the machine "
+                    f"ran out of memory, free some or use fewer --direct_num_workers, then run the same command "
+                    f"again (an interrupted run's output is replaced)")
+        return (f"a tokenizer process failed (exit code {self.code}) while tokenizing {documents}; its "
+                f"traceback is above. This is a bug in pileprep: please report it with that traceback")
+
+
 class TokenizerProcesses:
     """`processes` child processes (`python -m transforms.tokenizer`), each with the tokenizer
     loaded, fed by one thread each from a shared queue: submit(texts) returns a Future of their
@@ -433,11 +603,14 @@ class TokenizerProcesses:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, texts: list[str]):
+    def submit(self, texts: list[str], checks: list[bool]):
+        """A Future of (ids of each text, report): report["mismatches"] lists the indexes of the
+        texts to check whose ids differ from `Tokenizer.plain_ids`, report["used"] counts the
+        documents each backend gave ids for."""
         from concurrent.futures import Future
 
         future = Future()
-        self._queue.put((texts, future))
+        self._queue.put((texts, checks, future))
         return future
 
     def _feed(self, proc):
@@ -445,18 +618,16 @@ class TokenizerProcesses:
             item = self._queue.get()
             if item is None:
                 return
-            texts, future = item
+            texts, checks, future = item
             try:
-                request = [_U64.pack(len(texts))] + [_frame(t.encode("utf-8", "surrogatepass")) for t in texts]
+                request = [_U64.pack(len(texts)), _frame(bytes(map(bool, checks)))]
+                request += [_frame(t.encode("utf-8", "surrogatepass")) for t in texts]
                 proc.stdin.write(b"".join(request))
                 proc.stdin.flush()
-                future.set_result([np.frombuffer(_read_frame(proc.stdout), dtype=self.dtype) for _ in texts])
+                ids = [np.frombuffer(_read_frame(proc.stdout), dtype=self.dtype) for _ in texts]
+                future.set_result((ids, json.loads(_read_frame(proc.stdout))))
             except (OSError, EOFError, ValueError):
-                from transforms.errors import PileprepError
-
-                future.set_exception(PileprepError(
-                    f"a tokenizer process exited (code {proc.poll()}) in the middle of a batch: see its "
-                    f"error above; rerun (the output of an interrupted run is replaced)"))
+                future.set_exception(ChildFailed(proc.wait()))
                 return
 
     def alive(self) -> bool:
@@ -487,9 +658,16 @@ def _serve(stdin, stdout) -> None:
             return
         # the whole batch is read before any answer is written: the parent writes all of it before
         # it reads, so answering early could fill both pipes and stop both processes
+        checks = _read_frame(stdin)
         texts = [_read_frame(stdin).decode("utf-8", "surrogatepass") for _ in range(_U64.unpack(header)[0])]
-        for text in texts:
-            stdout.write(_frame(tokenizer.shard_ids(text).tobytes()))
+        mismatches = []
+        for i, text in enumerate(texts):
+            ids = tokenizer.shard_ids(text)
+            if checks[i] and not np.array_equal(ids, tokenizer.plain_ids(text)):
+                mismatches.append(i)
+            stdout.write(_frame(ids.tobytes()))
+        stdout.write(_frame(json.dumps({"mismatches": mismatches, "used": tokenizer.used}).encode()))
+        tokenizer.used.clear()
         stdout.flush()
 
 

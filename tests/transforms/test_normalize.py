@@ -6,6 +6,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings, strategies as st
 
 from transforms.normalize import FORMS, Normalize, NormalizeConfig, fixer, normalize
+from transforms.provenance import CheckConfig
 
 NFC, NFKC, FTFY, OFF = (NormalizeConfig(form) for form in ("nfc", "nfkc", "ftfy", "off"))
 
@@ -83,8 +84,11 @@ def test_normalize_transform(pipeline):
             {"id": "a:2", "source": "Github", "text": "already fine", "order_key": 2},
             {"id": "a:3", "source": "ArXiv", "text": "cafe\u0301 &amp; \u201cq\u201d", "order_key": 3},
             {"id": "a:4", "source": "Github", "text": "", "order_key": 4}]
-    out = pipeline | "Docs" >> beam.Create(docs) | Normalize(NFC)
-    assert_that(out, equal_to([
+    out = pipeline | "Docs" >> beam.Create(docs) | Normalize(NFC, CheckConfig(every=1))
+    assert_that(out["provenance"] | beam.CombinePerKey(sum), equal_to([
+        (("normalize", "paths", "fast"), 4), (("normalize", "checked", ""), 4),
+        (("libraries", "ftfy", ftfy.__version__), 4)]), label="Provenance")
+    assert_that(out["docs"], equal_to([
         {"id": "a:1", "source": "Pile-CC", "text": "café", "order_key": 1, "changed": True, "chars_in": 5},
         {"id": "a:2", "source": "Github", "text": "already fine", "order_key": 2, "changed": False, "chars_in": 12},
         {"id": "a:3", "source": "ArXiv", "text": "caf\u00e9 & \"q\"", "order_key": 3, "changed": True,
@@ -97,6 +101,7 @@ def test_normalize_transform(pipeline):
 def test_normalize_transform_off(pipeline):
     docs = [{"id": "a:1", "source": "Pile-CC", "text": "cafÃ©"}]
     out = pipeline | beam.Create(docs) | Normalize(OFF)
-    assert_that(out, equal_to([{"id": "a:1", "source": "Pile-CC", "text": "cafÃ©", "changed": False,
+    assert_that(out["provenance"], equal_to([(("normalize", "paths", "off"), 1)]), label="Provenance")
+    assert_that(out["docs"], equal_to([{"id": "a:1", "source": "Pile-CC", "text": "cafÃ©", "changed": False,
                                 "chars_in": 5}]))
     pipeline.run().wait_until_finish()

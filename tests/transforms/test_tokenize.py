@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing import test_pipeline  # not TestPipeline by name: pytest would try to collect it
-from apache_beam.testing.util import assert_that
+from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings, strategies as st
 from tokenizers import AddedToken, Tokenizer as HFTokenizer, models, pre_tokenizers, processors
 
+from transforms.provenance import CheckConfig
 from transforms.tokenize import Tokenize, TokenizeConfig, gpt2_files, load
 
 EOT = "<|endoftext|>"
@@ -251,8 +252,10 @@ def _tokenized_like(docs, tokenizer):
 def test_tokenize_transform(gpt2):
     docs = [{"id": f"d{i}", "source": "Pile-CC", "text": text, "meta": {"n": i}} for i, text in enumerate(VARIED)]
     with test_pipeline.TestPipeline(runner=FnApiRunner()) as p:
-        out = p | beam.Create(docs) | "Tokenize" >> Tokenize(TokenizeConfig())
-        assert_that(out, _tokenized_like(docs, gpt2["tiktoken"]))
+        out = p | beam.Create(docs) | "Tokenize" >> Tokenize(TokenizeConfig(), check=CheckConfig(every=1))
+        assert_that(out["docs"], _tokenized_like(docs, gpt2["tiktoken"]))
+        checked = out["provenance"] | beam.Filter(lambda e: e[0][1] == "checked") | beam.Map(lambda e: e[1])
+        assert_that(checked | beam.CombineGlobally(sum), equal_to([len(docs)]), label="EveryDocChecked")
 
 
 def test_tokenize_transform_fails_before_running(tmp_path):

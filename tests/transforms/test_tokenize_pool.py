@@ -12,9 +12,8 @@ from apache_beam.testing.util import assert_that
 
 import transforms.tokenize as tokenize_module
 from tests.conftest import local_test_pipeline
-from transforms.errors import PileprepError
 from transforms.tokenize import Tokenize, TokenizeConfig, load
-from transforms.tokenizer import TokenizerProcesses, close_pools, tokenizer_pool
+from transforms.tokenizer import ChildFailed, TokenizerProcesses, close_pools, tokenizer_pool
 
 TEXTS = ["", "Hello world", "lone \ud800 surrogate", "naïve café 😀 漢字", "<|endoftext|> is text",
          "x" * 100_000, "def f(x):\n\treturn x * 2\n" * 500]
@@ -29,9 +28,11 @@ def processes():
 
 def test_children_give_the_ids_of_this_process(processes):
     tokenizer = load(TokenizeConfig())
-    futures = [processes.submit(TEXTS[i:] + TEXTS[:i]) for i in range(len(TEXTS))]  # batches at once
-    for i, future in enumerate(futures):
-        for text, ids in zip(TEXTS[i:] + TEXTS[:i], future.result(timeout=60)):
+    futures = [processes.submit(TEXTS[i:] + TEXTS[:i], [True] * len(TEXTS)) for i in range(len(TEXTS))]
+    for i, future in enumerate(futures):  # batches at once, every text cross-checked
+        ids_list, report = future.result(timeout=60)
+        assert report["mismatches"] == [] and sum(report["used"].values()) >= len(TEXTS)
+        for text, ids in zip(TEXTS[i:] + TEXTS[:i], ids_list):
             assert ids.dtype == np.uint16
             np.testing.assert_array_equal(ids, tokenizer.encode(text))
 
@@ -40,18 +41,24 @@ def test_a_batch_larger_than_the_pipes(processes):
     """A batch of a few MB each way: more than a pipe holds, in both directions at once."""
     tokenizer = load(TokenizeConfig())
     texts = [f"document {i}: " + "the quick brown fox jumps over the lazy dog " * 500 for i in range(200)]
-    for text, ids in zip(texts, processes.submit(texts).result(timeout=120)):
+    for text, ids in zip(texts, processes.submit(texts, [False] * len(texts)).result(timeout=120)[0]):
         np.testing.assert_array_equal(ids, tokenizer.encode(text))
 
 
 def test_a_child_that_dies_is_a_clear_error(processes):
-    assert len(processes.submit(["warm up"]).result(timeout=60)[0]) == 2
+    assert len(processes.submit(["warm up"], [False]).result(timeout=60)[0][0]) == 2
     for proc in processes._procs:
         proc.kill()
         proc.wait()
-    with pytest.raises(PileprepError, match="tokenizer process exited"):
-        processes.submit(["hello"] * 10).result(timeout=60)
+    with pytest.raises(ChildFailed) as failed:
+        processes.submit(["hello"] * 10, [False] * 10).result(timeout=60)
+    assert failed.value.code == -9
+    assert "was killed (SIGKILL)" in failed.value.explain("d:1") and "run the same command" in failed.value.explain("")
     assert not processes.alive()
+
+
+def test_a_child_that_fails_is_a_bug_not_a_rerun():
+    assert "bug in pileprep" in ChildFailed(1).explain("d:1") and "again" not in ChildFailed(1).explain("d:1")
 
 
 def test_the_shared_pool_replaces_dead_children():
@@ -61,7 +68,7 @@ def test_the_shared_pool_replaces_dead_children():
         first._procs[0].wait()
         second = tokenizer_pool(TokenizeConfig(), 1)
         assert second is not first and second.alive()
-        assert len(second.submit(["hello world"]).result(timeout=60)[0]) == 2
+        assert len(second.submit(["hello world"], [True]).result(timeout=60)[0][0]) == 2
     finally:
         close_pools()
 
@@ -75,7 +82,7 @@ def test_tokenize_with_processes_equals_inline(monkeypatch, batch_chars):
     expected = sorted((d["id"], tokenizer.encode(d["text"]).astype(np.uint16).tobytes()) for d in docs)
     try:
         with local_test_pipeline() as p:
-            out = (p | beam.Create(docs) | Tokenize(TokenizeConfig(), processes=2)
+            out = ((p | beam.Create(docs) | Tokenize(TokenizeConfig(), processes=2))["docs"]
                    | beam.Map(lambda d: (d["id"], d["ids"].tobytes())))
             assert_that(out, lambda actual: _equal(sorted(actual), expected))
     finally:

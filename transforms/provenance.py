@@ -1,0 +1,72 @@
+"""Provenance: which implementations produced a run's bytes, and the cross-check that proves them.
+
+The fast normalizer and the fast tokenizer return what `ftfy.fix_text` and GPT-2's tokenizer
+return (../shared/DESIGN.md section 7). Each proves it three ways: a self-test when it loads (that turns
+it off, with a warning, if it fails), a seeded sample of documents run through the plain
+implementation as well during every run (a mismatch fails the run, naming the document), and this
+record in the manifest of what ran: each stage's paths and backends with the documents they handled,
+the documents cross-checked, and the version of every library that produced bytes.
+
+Each Normalize and Tokenize bundle emits `Event`s; their sums, combined from the data like the
+document counts, become the manifest's `provenance` section.
+
+    check = CheckConfig(every=100, seed=0)
+    check.sampled("00.jsonl.zst:17")                   # True for about 1 document in 100
+"""
+import dataclasses
+from importlib.metadata import PackageNotFoundError, version
+
+import xxhash
+
+PROVENANCE = "provenance"  # the tag of the events Normalize and Tokenize emit beside their documents
+Event = tuple[tuple[str, str, str], int]  # ((section, field, value), documents)
+_SALT = 0x5EED_C4EC  # the sample differs from the order key's hash of the same seed and id
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckConfig:
+    every: int = 100  # 1 document in `every` also through the plain implementation (0: none); ~1% of
+    # ftfy.fix_text's time is a few percent of a run's (README, benchmarks)
+    seed: int = 0  # the run's --seed: the same documents are checked on every runner
+
+    def __post_init__(self):
+        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 0:
+            raise ValueError(f"--check-every must be a whole number >= 0 (0: no cross-check), got {self.every!r}")
+
+    def sampled(self, doc_id: str) -> bool:
+        if self.every == 0:
+            return False
+        key = xxhash.xxh64_intdigest(doc_id.encode("utf-8", "surrogatepass"), seed=(self.seed ^ _SALT) & (2**64 - 1))
+        return key % self.every == 0
+
+
+def library_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def stage_events(stage: str, paths: dict[str, int], checked: int, libraries: dict[str, str]) -> list[Event]:
+    """The events of one bundle of a stage: documents per path (or backend), documents
+    cross-checked, and each library's version with the documents it handled."""
+    events = [((stage, "paths", path), n) for path, n in sorted(paths.items()) if n]
+    if checked:
+        events.append(((stage, "checked", ""), checked))
+    total = sum(paths.values())
+    events += [(("libraries", lib, ver), total) for lib, ver in sorted(libraries.items()) if total]
+    return events
+
+
+def section(sums, check: CheckConfig) -> dict:
+    """The manifest's provenance section from the combined ((section, field, value), documents)."""
+    out = {"check_every": check.every, "libraries": {}, "normalize": {"paths": {}, "checked": 0},
+           "tokenize": {"paths": {}, "checked": 0}}
+    for (part, field, value), n in sorted(sums):
+        if part == "libraries":
+            out["libraries"].setdefault(field, []).append(value)  # two versions: a mixed cluster
+        elif field == "checked":
+            out[part]["checked"] += n
+        else:
+            out[part]["paths"][value] = n
+    return out
