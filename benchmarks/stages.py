@@ -148,7 +148,7 @@ def tokenize(docs: list[dict]) -> tuple[list[dict], list[np.ndarray]]:
         hf = _gpt2_hf(json.load(f), vocab_bpe)
     cores = os.cpu_count() or 1
     pool = TokenizerProcesses(TokenizeConfig(), cores)
-    for future in [pool.submit(["warm up"]) for _ in range(cores)]:
+    for future in [pool.submit(["warm up"], [False]) for _ in range(cores)]:
         future.result()  # the children have loaded the tokenizer: their start is not timed
 
     _hwm_reset()
@@ -165,8 +165,8 @@ def tokenize(docs: list[dict]) -> tuple[list[dict], list[np.ndarray]]:
         # into the alternating chunks above, one long document would leave a core idle at the end
         # of every chunk
         tasks = [[d["text"] for d in part] for part in _chunks(docs, POOL_BATCH_CHARS)]
-        pooled = clock_pool.time("ours", lambda: [one for future in [pool.submit(t) for t in tasks]
-                                                  for one in future.result()])
+        pooled = clock_pool.time("ours", lambda: [one for future in [pool.submit(t, [False] * len(t)) for t in tasks]
+                                                  for one in future.result()[0]])
         same_pool = sum(len(a) == len(b) and (a == b).all() for a, b in zip(pooled, ids))
     finally:
         pool.close()
