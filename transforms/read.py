@@ -73,35 +73,45 @@ def compression_of(path: str) -> str:
 
 
 def decompressed_blocks(fh, compression: str) -> Iterator[bytes]:
-    """Yield the decompressed bytes of a whole stream; raise Damage on truncation or corruption."""
-    offset = 0
+    """Yield the decompressed bytes of a whole stream; raise Damage on truncation or corruption.
+
+    Damage.offset is a byte offset in the compressed file. Truncation: the end of the file, where
+    the stream is cut inside a frame. Corruption: the start of the frame (zstd) or member (gzip)
+    that failed, i.e. the end of the last whole one: every byte before it decoded (and passed its
+    checksum, if written), so `head -c OFFSET` of the file is a clean stream. Nothing finer is
+    exact: neither decompressor says how much of a failing input it consumed, zstd only decodes a
+    block once all of it has arrived, and a checksum mismatch shows only at the end of its frame.
+    In a file of one frame (what the zstd CLI writes) a corruption is therefore at byte 0."""
     if compression == "none":
         while block := fh.read(BLOCK):
             yield block
         return
     if compression == "zstd":
         dctx = zstandard.ZstdDecompressor()
-        new, errors = dctx.decompressobj, (zstandard.ZstdError,)
+        new, errors, unit = dctx.decompressobj, (zstandard.ZstdError,), "frame"
     else:
-        new, errors = (lambda: zlib.decompressobj(wbits=31)), (zlib.error,)
+        new, errors, unit = (lambda: zlib.decompressobj(wbits=31)), (zlib.error,), "member"
     obj, fed = new(), False  # fed: the current frame/member has started
+    offset = 0  # of the end of the chunk being fed: data is always a tail of the chunk
+    frame_start = 0  # of the current frame/member in the compressed file
     while chunk := fh.read(BLOCK):
+        offset += len(chunk)
         data = chunk
         while data:
             try:
                 out = obj.decompress(data)
             except errors as e:
-                raise Damage(offset, f"corrupt {compression} data ({e})") from None
+                raise Damage(frame_start, f"corrupt {compression} {unit} ({e})") from None
             fed = True
             if out:
                 yield out
             if obj.eof:  # a frame or member ended: the next one starts in unused_data
                 data, obj, fed = obj.unused_data, new(), False
+                frame_start = offset - len(data)
             else:
                 data = b""
-        offset += len(chunk)
     if fed and not obj.eof:
-        raise Damage(offset, f"truncated {compression} stream (it ends inside a frame)")
+        raise Damage(offset, f"truncated {compression} stream (it ends inside a {unit})")
 
 
 def split_lines(blocks: Iterator[bytes]) -> Iterator[bytes]:

@@ -27,11 +27,15 @@ def _run(tmp_path, inputs, *extra, name="out"):
     return code, manifest
 
 
-def _zst(lines, frames=1, checksum=True):
+def _zst_frames(lines, frames=1, checksum=True) -> list[bytes]:
     data = b"".join(line + b"\n" for line in lines)
     step = max(1, len(data) // frames)
     cctx = zstandard.ZstdCompressor(write_checksum=checksum)
-    return b"".join(cctx.compress(data[i:i + step]) for i in range(0, len(data), step))
+    return [cctx.compress(data[i:i + step]) for i in range(0, len(data), step)]
+
+
+def _zst(lines, frames=1, checksum=True):
+    return b"".join(_zst_frames(lines, frames, checksum))
 
 
 GOOD = [doc(f"document number {i} " * 20) for i in range(200)]
@@ -94,6 +98,21 @@ def _damaged(kind):
     return plain[: len(plain) * 2 // 3]  # truncated.jsonl: the cut line is an invalid_json record
 
 
+def _damage_offset(kind):
+    """Where the damage of _damaged(kind) is: the end of a truncated file, the start of the frame
+    (or gzip member) a corruption is in."""
+    if kind.startswith("truncated"):
+        return len(_damaged(kind))
+    if kind == "corrupt.jsonl.zst":
+        middle, start = len(_zst(GOOD, frames=4)) // 2, 0
+        for frame in _zst_frames(GOOD, frames=4):
+            if start + len(frame) > middle:
+                assert start > 0  # not the first frame: byte 0 would not tell a fix from the bug
+                return start
+            start += len(frame)
+    return 0  # the one gzip member
+
+
 @pytest.mark.parametrize("kind", ["truncated.jsonl.zst", "corrupt.jsonl.zst", "truncated.jsonl.gz",
                                   "corrupt.jsonl.gz"])
 def test_damaged_compressed_files_stop_the_run_or_are_kept_when_allowed(tmp_path, kind, capsys):
@@ -105,7 +124,8 @@ def test_damaged_compressed_files_stop_the_run_or_are_kept_when_allowed(tmp_path
     code, manifest = _run(tmp_path, [tmp_path / kind], "--allow-corrupt-inputs", "--overwrite")
     assert code == 0 and manifest["damaged_inputs"] == [str(tmp_path / kind)]
     entry = manifest["inputs"][0]
-    assert entry["damage"]["offset"] >= 0 and entry["documents"] < len(GOOD)
+    assert entry["damage"]["offset"] == _damage_offset(kind) and entry["documents"] < len(GOOD)
+    assert f"at byte {_damage_offset(kind)} of " in err
     assert manifest["counts"]["documents"]["read"] == entry["lines"]
 
 
