@@ -8,8 +8,10 @@ the run with a message naming it, unless `allow_corrupt` keeps what was read bef
     read = p | ReadPile(["data/*.jsonl.zst"])   # read.docs, read.rejects, read.files
 """
 import dataclasses
+import errno
 import logging
 import os
+import re
 import sys
 import time
 import zlib
@@ -277,7 +279,8 @@ class _Progress:
 
 
 def match_inputs(patterns) -> list[InputFile]:
-    """Expand patterns through FileSystems; a pattern matching nothing is an error naming it."""
+    """Expand patterns through FileSystems; a pattern matching nothing, or a broken or looping
+    symlink among what it names, is an error naming it."""
     from apache_beam.io.filesystems import FileSystems
 
     found: dict[str, int] = {}
@@ -287,9 +290,11 @@ def match_inputs(patterns) -> list[InputFile]:
         except Exception as e:  # Beam raises BeamIOError with the cause per pattern
             raise PileprepError(f"cannot list input {pattern!r} ({e}): check the path and your "
                                 f"credentials for its file system") from None
+        _check_links(pattern, _matched_links(pattern))
         files = [m for m in result.metadata_list if not m.path.endswith("/")]
         saved = saved_dataset_files(pattern.rstrip("/")) if not files or _is_dir(pattern) else None
         if saved is not None:  # a `datasets` save_to_disk directory: its .arrow files
+            _check_links(pattern, [p for p in saved if _is_local(p) and os.path.islink(p)])
             files = FileSystems.match(saved)
             files = [r.metadata_list[0] for r in files if r.metadata_list]
         if not files:
@@ -301,8 +306,56 @@ def match_inputs(patterns) -> list[InputFile]:
     return [InputFile(p, names[p], found[p]) for p in sorted(found)]
 
 
+def _is_local(path: str) -> bool:
+    return "://" not in path
+
+
 def _is_dir(path: str) -> bool:
-    return "://" not in path and os.path.isdir(path)
+    return _is_local(path) and os.path.isdir(path)
+
+
+def _matched_links(pattern: str) -> list[str]:
+    """The local symlinks that `pattern` names or matches, listed as Beam's LocalFileSystem lists
+    them: the folder before the first glob character, walked, then its own pattern match. Beam
+    drops a link whose target is missing or loops without a word (its size lookup fails), so a
+    glob would read fewer files than it names and the run would still succeed."""
+    if not _is_local(pattern):
+        return []  # object stores have no symlinks
+    from apache_beam.io.filesystem import FileMetadata
+    from apache_beam.io.filesystems import FileSystems
+
+    if pattern.endswith(("/", "\\")):  # Beam reads a folder as its files
+        pattern += "*"
+    prefix = re.match(r"[^[*?]*", pattern).group(0)
+    if prefix == pattern:
+        return [pattern] if os.path.islink(pattern) else []
+    links = [FileMetadata(os.path.join(folder, name), 0)
+             for folder, _, names in os.walk(os.path.dirname(prefix)) for name in names
+             if os.path.islink(os.path.join(folder, name))]
+    return [m.path for m in FileSystems.get_filesystem(pattern).match_files(links, pattern)]
+
+
+def _check_links(pattern: str, links: list[str]):
+    """Raise PileprepError naming the first link among `links` that leads to no file."""
+    bad = []
+    for link in sorted(links):
+        try:
+            os.stat(link)
+        except OSError as e:
+            bad.append((link, e.errno))
+    if not bad:
+        return
+    link, code = bad[0]
+    more = f" (and {len(bad) - 1} more such link(s))" if len(bad) > 1 else ""
+    if code == errno.ELOOP:
+        what = f"a symlink loop (it points to {os.readlink(link)!r}, and following the links never ends)"
+    elif code == errno.ENOENT:
+        what = f"a broken symlink (it points to {os.readlink(link)!r}, which does not exist)"
+    else:
+        what = f"a symlink that cannot be followed ({os.strerror(code)})"
+    where = "" if link == pattern else f", matched by {pattern!r},"
+    raise PileprepError(f"input {link}{where} is {what}{more}: point the link at the file, remove "
+                        f"it, or change the pattern so it does not match it")
 
 
 def open_input(path: str):

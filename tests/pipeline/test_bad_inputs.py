@@ -129,6 +129,23 @@ def test_damaged_compressed_files_stop_the_run_or_are_kept_when_allowed(tmp_path
     assert manifest["counts"]["documents"]["read"] == entry["lines"]
 
 
+@pytest.mark.parametrize("target, what", [("gone.jsonl", "a broken symlink (it points to 'gone.jsonl', "
+                                                        "which does not exist)"),
+                                          ("link.jsonl", "a symlink loop (it points to 'link.jsonl', "
+                                                         "and following the links never ends)")])
+def test_a_broken_or_looping_symlink_stops_the_run_before_it_starts(tmp_path, capsys, target, what):
+    (tmp_path / "good.jsonl").write_bytes(b"\n".join(GOOD[:3]) + b"\n")
+    (tmp_path / "link.jsonl").symlink_to(target)
+    pattern = str(tmp_path / "*.jsonl")
+    code, _ = _run(tmp_path, [pattern])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"pileprep: error: input {tmp_path}/link.jsonl, matched by {pattern!r}, is {what}: point the "
+        f"link at the file, remove it, or change the pattern so it does not match it")
+    assert not (tmp_path / "out").exists()  # stopped before the output was prepared
+
+
 def test_truncated_plain_file_counts_the_cut_line(tmp_path):
     (tmp_path / "truncated.jsonl").write_bytes(_damaged("truncated.jsonl"))
     code, manifest = _run(tmp_path, [tmp_path / "truncated.jsonl"])

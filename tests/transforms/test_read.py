@@ -481,6 +481,57 @@ def test_match_inputs_pattern_matching_nothing(tmp_path):
         match_inputs([str(tmp_path / "nowhere" / "*.jsonl")])
 
 
+def symlinks(tmp_path):
+    """A file, a link to it, a link to nothing and two links to each other, in tmp_path/in."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jsonl").write_bytes(b"{}\n")
+    (folder / "b.jsonl").symlink_to("a.jsonl")
+    (folder / "c.jsonl").symlink_to("gone.jsonl")
+    (folder / "d.jsonl").symlink_to("e.jsonl")
+    (folder / "e.jsonl").symlink_to("d.jsonl")
+    return folder
+
+
+FIX = "point the link at the file, remove it, or change the pattern so it does not match it"
+
+
+def test_match_inputs_names_a_broken_symlink(tmp_path):
+    folder = symlinks(tmp_path)
+    with pytest.raises(PileprepError) as info:
+        match_inputs([str(folder / "c.jsonl")])
+    assert info.value.message == (f"input {folder}/c.jsonl is a broken symlink (it points to "
+                                  f"'gone.jsonl', which does not exist): {FIX}")
+    (folder / "d.jsonl").unlink(), (folder / "e.jsonl").unlink()
+    pattern = str(folder / "*.jsonl")  # Beam's listing alone would skip c.jsonl and match two files
+    with pytest.raises(PileprepError) as info:
+        match_inputs([pattern])
+    assert info.value.message == (f"input {folder}/c.jsonl, matched by {pattern!r}, is a broken symlink "
+                                  f"(it points to 'gone.jsonl', which does not exist): {FIX}")
+
+
+def test_match_inputs_names_a_symlink_loop(tmp_path):
+    folder = symlinks(tmp_path)
+    with pytest.raises(PileprepError) as info:
+        match_inputs([str(folder / "d.jsonl")])
+    assert info.value.message == (f"input {folder}/d.jsonl is a symlink loop (it points to 'e.jsonl', "
+                                  f"and following the links never ends): {FIX}")
+    (folder / "c.jsonl").unlink()
+    for pattern in (str(folder / "*.jsonl"), str(folder) + "/", str(tmp_path / "**")):
+        with pytest.raises(PileprepError) as info:
+            match_inputs([pattern])
+        assert info.value.message == (f"input {folder}/d.jsonl, matched by {pattern!r}, is a symlink loop "
+                                      f"(it points to 'e.jsonl', and following the links never ends) "
+                                      f"(and 1 more such link(s)): {FIX}")
+
+
+def test_match_inputs_follows_good_symlinks_and_ignores_bad_ones_it_does_not_match(tmp_path):
+    folder = symlinks(tmp_path)
+    t = str(folder)
+    assert match_inputs([f"{t}/[ab].jsonl"]) == [InputFile(f"{t}/a.jsonl", "a.jsonl", 3),
+                                                 InputFile(f"{t}/b.jsonl", "b.jsonl", 3)]
+
+
 def test_read_config_needs_a_pattern():
     with pytest.raises(ValueError, match="--input PATTERN"):
         ReadConfig(())
