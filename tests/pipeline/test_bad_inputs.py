@@ -57,17 +57,19 @@ def test_record_level_rows_are_counted_and_the_run_goes_on(tmp_path):
         doc("NUL \u0000 and \u0007 bell kept as a document"),              # 12 control characters
         b"",                                                               # 13 blank line
         b"[1, 2]",                                                         # 14 not an object
+        b'{"text": ' + b"[" * 2000 + b"]" * 2000 + b', "meta": {"pile_set_name": "ArXiv"}}',  # 15 too deep
     ]
     (tmp_path / "in.jsonl").write_bytes(b"\n".join(lines) + b"\n" + doc("final line without newline"))
     code, manifest = _run(tmp_path, [tmp_path / "in.jsonl"])
     assert code == 0
     assert manifest["counts"]["malformed_by_reason"] == {
         "invalid_json": 1, "text_missing": 1, "text_null": 1, "text_not_string": 2, "meta_not_object": 1,
-        "invalid_utf8": 1, "lone_surrogate": 1, "blank_line": 1, "not_an_object": 1}
+        "invalid_utf8": 1, "lone_surrogate": 1, "blank_line": 1, "not_an_object": 1, "json_too_deep": 1}
     assert manifest["counts"]["documents"]["packed"] == 5  # BOM, CRLF, no meta, controls, final line
     assert manifest["counts"]["by_source"]["unknown"]["packed"] == 1
     rejects = [json.loads(x) for x in (tmp_path / "out/rejects/in.jsonl.rejects.jsonl").read_text().splitlines()]
-    assert [r["line"] for r in rejects] == [3, 4, 5, 6, 7, 9, 10, 11, 13, 14]
+    assert [r["line"] for r in rejects] == [3, 4, 5, 6, 7, 9, 10, 11, 13, 14, 15]
+    assert (rejects[-1]["reason"], rejects[-1]["source"]) == ("json_too_deep", "ArXiv")
     assert all(set(r) == {"file", "line", "reason", "source", "head"} for r in rejects)
 
 

@@ -68,6 +68,32 @@ def test_parse_line_reasons(raw, expected):
     assert parse_line(raw) == expected
 
 
+DEEP = b"[" * 1025 + b"]" * 1025  # one level past orjson's limit of 1024
+
+
+def test_parse_line_too_deep_has_its_own_reason_and_keeps_its_source():
+    assert orjson.loads(b"[" * 1024 + b"]" * 1024)  # the limit itself still parses
+    meta = b'"meta": {"pile_set_name": "Github"}'
+    for raw in [b'{"text": ' + DEEP + b", " + meta + b"}",  # the Pile's order: text, then meta
+                b"{" + meta + b', "text": "a", "x": ' + DEEP + b"}",
+                b'{"text": "a", "meta": {"pile_set_name" : "Github", "x": ' + DEEP + b"}}",
+                b"{" + meta + b', "text": ' + b'{"a": ' * 1100 + b"1" + b"}" * 1100 + b"}"]:
+        assert parse_line(raw) == ({"source": "Github"}, "json_too_deep")
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"text": ' + DEEP + b"}",  # no meta at all
+    b'{"text": ' + DEEP + b', "meta": {"id": 3, "pile_set_name": "Github"}}',  # not its first key
+    b'{"text": ' + DEEP + b', "meta": {"pile_set_name": "Git\\u0068ub"}}',  # an escape in the name
+    b'{"text": ' + DEEP + b', "meta": {"pile_set_name": ""}}',
+    b'{"text": "\\"meta\\": {\\"pile_set_name\\": \\"Github\\"", "x": ' + DEEP + b"}",  # inside a string
+    b'{"x\\"meta": {"pile_set_name": "Github"}, "text": ' + DEEP + b"}",  # the end of another key
+    b'{"text": ' + DEEP + b', "meta": {"pile_set_name": "Github"}, "x": {"meta": {"pile_set_name": "ArXiv"}}}',
+])
+def test_parse_line_too_deep_without_one_clear_source_is_unknown(raw):
+    assert parse_line(raw) == ({"source": "unknown"}, "json_too_deep")
+
+
 @pytest.mark.parametrize("raw, expected", [
     (b'{"text": "hello"}', {"source": "unknown", "text": "hello"}),  # no meta
     (b'{"text": "hello", "meta": null}', {"source": "unknown", "text": "hello"}),
