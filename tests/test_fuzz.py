@@ -11,8 +11,8 @@ from transforms.errors import PileprepError
 from transforms.filter import apply_rules, load_rules
 from transforms.read import InputFile, parse_line, read_file
 
-REASONS = {"blank_line", "invalid_utf8", "lone_surrogate", "invalid_json", "not_an_object", "text_missing",
-           "text_null", "text_not_string", "meta_not_object"}
+REASONS = {"blank_line", "invalid_utf8", "lone_surrogate", "json_too_deep", "invalid_json", "not_an_object",
+           "text_missing", "text_null", "text_not_string", "meta_not_object"}
 
 
 @settings(max_examples=500, deadline=None)

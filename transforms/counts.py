@@ -34,20 +34,22 @@ def _histogram(bins: dict[str, int]) -> list[dict]:
 
 
 def dropped_events(dropped: dict) -> list[Event]:
-    events = [(("filtered", dropped["source"], dropped["rule"]), (1, dropped["chars"])),
-              (("length", "before_filter", length_bin(dropped["chars"])), (1, 0))]
+    chars = dropped["chars_before_filter"]
+    events = [(("filtered", dropped["source"], dropped["rule"]), (1, chars)),
+              (("length", "before_filter", length_bin(chars)), (1, 0))]
     if dropped.get("changed"):
         events.append((("normalized", dropped["source"], "changed"), (1, 0)))
     return events
 
 
 def _passed_filters(record) -> list[Event]:
-    """Annotations of a document that passed the filters: its length before and after them, and
-    whether ftfy and the line edits changed it."""
+    """Annotations of a document that passed the filters: its length before them (normalized, not
+    yet edited: chars_before_filter) and after their line edits (chars), and whether ftfy and the
+    line edits changed it."""
     events = []
     if "chars" in record:
-        for stage in ("before_filter", "after_filter"):
-            events.append((("length", stage, length_bin(record["chars"])), (1, 0)))
+        events.append((("length", "before_filter", length_bin(record["chars_before_filter"])), (1, 0)))
+        events.append((("length", "after_filter", length_bin(record["chars"])), (1, 0)))
     if record.get("changed"):
         events.append((("normalized", record["source"], "changed"), (1, 0)))
     for rule, lines in sorted(record.get("edits", {}).items()):

@@ -15,8 +15,9 @@ test-set overlap), and they are never emitted themselves.
 - none (with a holdout): only the exact holdout matches are removed.
 
 Every removed document yields a record {id, source, kind, cause, similarity, chars, changed,
-edits}: cause is the kept representative or the holdout document, similarity the estimated
-Jaccard to it (1.0 for exact matches).
+edits, chars_before_filter}: cause is the kept representative or the holdout document, similarity
+the estimated Jaccard to it (1.0 for exact matches); chars is its length after the filter's line
+edits, chars_before_filter before them (the removal files keep all but the last).
 
     kept, removed = docs | Deduplicate(DedupConfig(mode="minhash"), holdout=holdout_docs)
     files = removed | WriteRemovals(out_dir)          # dedup/removed-<kind>.parquet
@@ -71,10 +72,12 @@ def text_hash(text: str) -> bytes:
 
 
 def removal(doc: dict, kind: str, cause: str, similarity: float | None) -> dict:
-    chars = doc[TEXT_CHARS] if TEXT_REF in doc else len(doc["text"])
+    chars = doc[TEXT_CHARS] if TEXT_REF in doc else len(doc["text"])  # after the filter's line edits
     return {"id": doc["id"], "source": doc["source"], "kind": kind, "cause": cause,
             "similarity": similarity, "chars": chars, "changed": doc.get("changed", False),
-            "edits": doc.get("edits", {})}
+            "edits": doc.get("edits", {}),
+            # before them; a document that met no filter had no edits (FilterDocuments sets it on the rest)
+            "chars_before_filter": doc.get("chars_before_filter", chars)}
 
 
 def _digest(doc: dict) -> bytes:

@@ -3,7 +3,9 @@
 A rule set is data: each rule has a name, a kind, the pile_set_names it applies to, parameters and
 its provenance. Rules run in file order; line edits come first in the presets so that a document
 emptied by them is then dropped as empty. A dropped document carries the name of the rule that
-dropped it; a kept one carries how many lines each edit removed.
+dropped it; a kept one carries how many lines each edit removed. Both carry `chars_before_filter`,
+the length of the text the rules were given (normalized, not yet edited); downstream, `chars` is
+the length after the edits and `chars_in` the length as read, before normalization.
 
     kept, dropped = docs | FilterDocuments(FilterConfig(rules="eleuther"))
 """
@@ -172,11 +174,11 @@ class _FilterFn(beam.DoFn):
     def process(self, doc):
         kept, reason, text, edits = apply_rules(doc["source"], doc["text"], self.rules)
         if kept:
-            yield {**doc, "text": text, "edits": edits}
+            yield {**doc, "text": text, "edits": edits, "chars_before_filter": len(doc["text"])}
         else:
             yield beam.pvalue.TaggedOutput("dropped", {
                 "id": doc["id"], "source": doc["source"], "rule": reason,
-                "chars": len(doc["text"]), "changed": doc.get("changed", False)})
+                "chars_before_filter": len(doc["text"]), "changed": doc.get("changed", False)})
 
 
 class FilterDocuments(beam.PTransform):

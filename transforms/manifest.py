@@ -20,7 +20,7 @@ from transforms.counts import identity_problems
 from transforms.errors import PileprepError
 from transforms.pack import ROW_LEN, SEQ_LEN
 from transforms.provenance import CheckConfig, section
-from transforms.write import commit_bytes
+from transforms.write import commit_bytes, remove_temporaries
 
 MANIFEST = "manifest.json"
 SCHEMA_VERSION = 1
@@ -141,6 +141,7 @@ def _write(_, out_dir, options, tokenizer, budget, dedup, check, counts, inputs,
     from transforms.spill import remove
 
     remove(out_dir)  # every shard and document file is written: the spilled payloads are done with
+    remove_temporaries(out_dir)  # and any temporary left is a failed attempt's
     commit_bytes(out_dir, MANIFEST, manifest_bytes(manifest))
     yield manifest
 

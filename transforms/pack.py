@@ -305,7 +305,7 @@ class _PlaceRangeFn(beam.DoFn):
                 "id": doc["id"], "source": doc["source"], "tokens": end - begin + 1,
                 "outcome": "packed" if selected else "over_budget",
                 "changed": doc.get("changed", False), "edits": doc.get("edits", {}),
-                "chars": doc.get("chars", 0)})
+                "chars": doc.get("chars", 0), "chars_before_filter": doc.get("chars_before_filter", 0)})
             if selected:
                 yield from fragments(doc, begin, end, plan_, self.config.rows_per_shard, self.config.eos_id)
 
@@ -335,7 +335,9 @@ def _for_packing(doc: dict):
     slim = {k: doc[k] for k in ("id", "source", "order_key", "ids") if k in doc}
     slim["n"] = len(doc["ids"])
     slim["changed"], slim["edits"] = doc.get("changed", False), doc.get("edits", {})
-    slim["chars"] = len(doc["text"]) if "text" in doc else 0
+    slim["chars"] = len(doc["text"]) if "text" in doc else 0  # after the filter's line edits
+    # before them; a document that met no filter had no edits (FilterDocuments sets it on the rest)
+    slim["chars_before_filter"] = doc.get("chars_before_filter", slim["chars"])
     return key_range(doc["order_key"]), slim
 
 

@@ -1,14 +1,19 @@
 """Committing outputs: every file is written under a temporary name, then renamed.
 
 FileSystems.rename works on object stores as well as local disks, so a reader (or `verify`) never
-sees a half-written file under its final name. WriteDocuments puts each cleaned document in one of
-N Parquet files chosen by its order key, sorted by that key inside the file, so the files are
-byte-identical on every runner. WriteRejects writes the malformed lines, one JSONL file per input.
+sees a half-written file under its final name. The temporary name is new for every attempt, the
+final one is not: two attempts at the same file (a retried or speculative bundle) never write into
+each other's temporary, and commit the same bytes under the same name. WriteDocuments puts each
+cleaned document in one of N Parquet files chosen by its order key, sorted by that key inside the
+file, so the files are byte-identical on every runner. WriteRejects writes the malformed lines, one
+JSONL file per input.
 
     written = kept | WriteDocuments(out_dir, seed=0, files=4)   # -> {"path", "rows", "sha256", ...}
 """
 import hashlib
 import io
+import os
+import uuid
 
 import apache_beam as beam
 import orjson
@@ -16,7 +21,7 @@ import orjson
 from transforms.files import file_sha256  # noqa: F401 - where callers have always found it
 from transforms.spill import SpillDoFn
 
-TMP_PREFIX = ".tmp-"  # files still being written; a complete run has none
+TMP_PREFIX = ".tmp-"  # files still being written; a complete run has none (remove_temporaries)
 
 
 def join(directory: str, *parts: str) -> str:
@@ -35,8 +40,7 @@ def commit_chunks(directory: str, relpath: str, chunks) -> dict:
     from apache_beam.io.filesystems import FileSystems
 
     final = join(directory, relpath)
-    folder, _, name = final.rpartition("/")
-    tmp = f"{folder}/{TMP_PREFIX}{name}" if folder else TMP_PREFIX + name
+    tmp = temporary_name(final)
     digest, size = hashlib.sha256(), 0
     with FileSystems.create(tmp) as f:
         for chunk in chunks:
@@ -47,6 +51,28 @@ def commit_chunks(directory: str, relpath: str, chunks) -> dict:
         FileSystems.delete([final])
     FileSystems.rename([tmp], [final])
     return {"path": relpath, "bytes": size, "sha256": digest.hexdigest()}
+
+
+def temporary_name(final: str) -> str:
+    """Where `final` is written before its rename: `.tmp-<name>.<uuid4>` beside it. Unique per
+    attempt because a runner may run two attempts at one file at once (Dataflow retries a bundle
+    whose worker looked lost, and may still hear from that worker): with one shared name, the
+    second would truncate the first's file, and the first rename away the second's bytes."""
+    folder, _, name = final.rpartition("/")
+    tmp = f"{TMP_PREFIX}{name}.{uuid.uuid4().hex}"
+    return f"{folder}/{tmp}" if folder else tmp
+
+
+def remove_temporaries(out_dir: str) -> list[str]:
+    """Delete the temporaries under out_dir and return their paths: once every output is committed
+    they are what failed attempts left (a retry writes under a new name, so nothing renames them)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    found = FileSystems.match([join(out_dir, "**")])[0].metadata_list
+    stale = sorted(m.path for m in found if os.path.basename(m.path).startswith(TMP_PREFIX))
+    if stale:
+        FileSystems.delete(stale)
+    return stale
 
 
 def documents_table(docs: list[dict]):

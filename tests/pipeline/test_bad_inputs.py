@@ -27,11 +27,15 @@ def _run(tmp_path, inputs, *extra, name="out"):
     return code, manifest
 
 
-def _zst(lines, frames=1, checksum=True):
+def _zst_frames(lines, frames=1, checksum=True) -> list[bytes]:
     data = b"".join(line + b"\n" for line in lines)
     step = max(1, len(data) // frames)
     cctx = zstandard.ZstdCompressor(write_checksum=checksum)
-    return b"".join(cctx.compress(data[i:i + step]) for i in range(0, len(data), step))
+    return [cctx.compress(data[i:i + step]) for i in range(0, len(data), step)]
+
+
+def _zst(lines, frames=1, checksum=True):
+    return b"".join(_zst_frames(lines, frames, checksum))
 
 
 GOOD = [doc(f"document number {i} " * 20) for i in range(200)]
@@ -53,17 +57,19 @@ def test_record_level_rows_are_counted_and_the_run_goes_on(tmp_path):
         doc("NUL \u0000 and \u0007 bell kept as a document"),              # 12 control characters
         b"",                                                               # 13 blank line
         b"[1, 2]",                                                         # 14 not an object
+        b'{"text": ' + b"[" * 2000 + b"]" * 2000 + b', "meta": {"pile_set_name": "ArXiv"}}',  # 15 too deep
     ]
     (tmp_path / "in.jsonl").write_bytes(b"\n".join(lines) + b"\n" + doc("final line without newline"))
     code, manifest = _run(tmp_path, [tmp_path / "in.jsonl"])
     assert code == 0
     assert manifest["counts"]["malformed_by_reason"] == {
         "invalid_json": 1, "text_missing": 1, "text_null": 1, "text_not_string": 2, "meta_not_object": 1,
-        "invalid_utf8": 1, "lone_surrogate": 1, "blank_line": 1, "not_an_object": 1}
+        "invalid_utf8": 1, "lone_surrogate": 1, "blank_line": 1, "not_an_object": 1, "json_too_deep": 1}
     assert manifest["counts"]["documents"]["packed"] == 5  # BOM, CRLF, no meta, controls, final line
     assert manifest["counts"]["by_source"]["unknown"]["packed"] == 1
     rejects = [json.loads(x) for x in (tmp_path / "out/rejects/in.jsonl.rejects.jsonl").read_text().splitlines()]
-    assert [r["line"] for r in rejects] == [3, 4, 5, 6, 7, 9, 10, 11, 13, 14]
+    assert [r["line"] for r in rejects] == [3, 4, 5, 6, 7, 9, 10, 11, 13, 14, 15]
+    assert (rejects[-1]["reason"], rejects[-1]["source"]) == ("json_too_deep", "ArXiv")
     assert all(set(r) == {"file", "line", "reason", "source", "head"} for r in rejects)
 
 
@@ -94,6 +100,21 @@ def _damaged(kind):
     return plain[: len(plain) * 2 // 3]  # truncated.jsonl: the cut line is an invalid_json record
 
 
+def _damage_offset(kind):
+    """Where the damage of _damaged(kind) is: the end of a truncated file, the start of the frame
+    (or gzip member) a corruption is in."""
+    if kind.startswith("truncated"):
+        return len(_damaged(kind))
+    if kind == "corrupt.jsonl.zst":
+        middle, start = len(_zst(GOOD, frames=4)) // 2, 0
+        for frame in _zst_frames(GOOD, frames=4):
+            if start + len(frame) > middle:
+                assert start > 0  # not the first frame: byte 0 would not tell a fix from the bug
+                return start
+            start += len(frame)
+    return 0  # the one gzip member
+
+
 @pytest.mark.parametrize("kind", ["truncated.jsonl.zst", "corrupt.jsonl.zst", "truncated.jsonl.gz",
                                   "corrupt.jsonl.gz"])
 def test_damaged_compressed_files_stop_the_run_or_are_kept_when_allowed(tmp_path, kind, capsys):
@@ -105,8 +126,26 @@ def test_damaged_compressed_files_stop_the_run_or_are_kept_when_allowed(tmp_path
     code, manifest = _run(tmp_path, [tmp_path / kind], "--allow-corrupt-inputs", "--overwrite")
     assert code == 0 and manifest["damaged_inputs"] == [str(tmp_path / kind)]
     entry = manifest["inputs"][0]
-    assert entry["damage"]["offset"] >= 0 and entry["documents"] < len(GOOD)
+    assert entry["damage"]["offset"] == _damage_offset(kind) and entry["documents"] < len(GOOD)
+    assert f"at byte {_damage_offset(kind)} of " in err
     assert manifest["counts"]["documents"]["read"] == entry["lines"]
+
+
+@pytest.mark.parametrize("target, what", [("gone.jsonl", "a broken symlink (it points to 'gone.jsonl', "
+                                                        "which does not exist)"),
+                                          ("link.jsonl", "a symlink loop (it points to 'link.jsonl', "
+                                                         "and following the links never ends)")])
+def test_a_broken_or_looping_symlink_stops_the_run_before_it_starts(tmp_path, capsys, target, what):
+    (tmp_path / "good.jsonl").write_bytes(b"\n".join(GOOD[:3]) + b"\n")
+    (tmp_path / "link.jsonl").symlink_to(target)
+    pattern = str(tmp_path / "*.jsonl")
+    code, _ = _run(tmp_path, [pattern])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"pileprep: error: input {tmp_path}/link.jsonl, matched by {pattern!r}, is {what}: point the "
+        f"link at the file, remove it, or change the pattern so it does not match it")
+    assert not (tmp_path / "out").exists()  # stopped before the output was prepared
 
 
 def test_truncated_plain_file_counts_the_cut_line(tmp_path):

@@ -88,6 +88,27 @@ def test_counts_add_up_and_documents_equal_ftfy_after_rules(corpus, run_dir):
     assert written == kept
 
 
+def test_length_histograms_bin_every_document_before_and_after_the_line_edits(tmp_path):
+    edited = "x" * 40 + "\nAdvertisement" * 10  # 180 characters, 40 once the eleuther rules remove the ads
+    lines = [{"text": edited, "meta": {"pile_set_name": "OpenWebText2"}},
+             {"text": edited, "meta": {"pile_set_name": "OpenWebText2"}},  # the same: deduplicated
+             {"text": "Advertisement\nAdvertisement", "meta": {"pile_set_name": "OpenWebText2"}},  # 27, emptied
+             {"text": "hello world", "meta": {"pile_set_name": "Pile-CC"}}]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "out"
+    assert main(["run", "--input", str(tmp_path / "in.jsonl"), "--output", str(out), "--dedup", "exact"]
+                + IN_MEMORY) == 0
+    counts = json.loads((out / "manifest.json").read_text())["counts"]
+    assert counts["documents"] == {"read": 4, "malformed": 0, "filtered": 1, "deduplicated": 1, "over_budget": 0,
+                                   "packed": 2}
+    assert counts["length_histograms"] == {
+        "before_filter": [{"min_chars": 8, "max_chars": 15, "documents": 1},  # every document read well
+                          {"min_chars": 16, "max_chars": 31, "documents": 1},
+                          {"min_chars": 128, "max_chars": 255, "documents": 2}],
+        "after_filter": [{"min_chars": 8, "max_chars": 15, "documents": 1},  # those the filters kept
+                         {"min_chars": 32, "max_chars": 63, "documents": 2}]}
+
+
 def test_stream_decodes_to_the_documents_in_lineage_order(corpus, run_dir):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     rows = np.concatenate([np.load(run_dir / s["path"], mmap_mode="r", allow_pickle=False)

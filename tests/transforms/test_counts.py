@@ -11,8 +11,10 @@ from transforms.counts import (TERMINAL, CountOutcomes, dropped_events, identity
 REJECTS = [{"file": "00.jsonl", "line": 2, "reason": "invalid_json", "source": "unknown", "head": "{"},
            {"file": "00.jsonl", "line": 5, "reason": "text_null", "source": "Github", "head": "{}"},
            {"file": "01.jsonl", "line": 1, "reason": "invalid_json", "source": "unknown", "head": "x"}]
-DROPPED = [{"id": "00.jsonl:3", "source": "Github", "rule": "github_oversized", "chars": 100000, "changed": True},
-           {"id": "00.jsonl:4", "source": "Pile-CC", "rule": "empty_document", "chars": 3, "changed": False}]
+DROPPED = [{"id": "00.jsonl:3", "source": "Github", "rule": "github_oversized", "chars_before_filter": 100000,
+            "changed": True},
+           {"id": "00.jsonl:4", "source": "Pile-CC", "rule": "empty_document", "chars_before_filter": 3,
+            "changed": False}]
 PACKED = [{"id": "00.jsonl:1", "source": "Pile-CC", "tokens": 6, "outcome": "packed", "changed": True, "edits": {}},
           {"id": "00.jsonl:6", "source": "OpenWebText2", "tokens": 4, "outcome": "packed", "changed": False,
            "edits": {"owt2_advertisement_lines": 2}},
@@ -50,9 +52,9 @@ def test_events_per_record():
     assert dropped_events(DROPPED[0]) == [(("filtered", "Github", "github_oversized"), (1, 100000)),
                                           (("length", "before_filter", "17"), (1, 0)),
                                           (("normalized", "Github", "changed"), (1, 0))]
-    assert dropped_events({"id": "x", "source": "ArXiv", "rule": "r", "chars": 4}) == [
+    assert dropped_events({"id": "x", "source": "ArXiv", "rule": "r", "chars_before_filter": 4}) == [
         (("filtered", "ArXiv", "r"), (1, 4)), (("length", "before_filter", "03"), (1, 0))]
-    assert packed_events({"source": "s", "tokens": 2, "outcome": "packed", "chars": 0}) == [
+    assert packed_events({"source": "s", "tokens": 2, "outcome": "packed", "chars": 0, "chars_before_filter": 0}) == [
         (("packed", "s", ""), (1, 2)), (("length", "before_filter", "00"), (1, 0)),
         (("length", "after_filter", "00"), (1, 0))]
     assert packed_events(PACKED[0]) == [(("packed", "Pile-CC", ""), (1, 6)),
@@ -61,6 +63,21 @@ def test_events_per_record():
                                         (("edited", "OpenWebText2", "owt2_advertisement_lines"), (1, 1))]
     assert packed_events({"source": "s", "tokens": 2, "outcome": "packed", "edits": {"b": 1, "a": 2}}) == [
         (("packed", "s", ""), (1, 2)), (("edited", "s", "a"), (1, 2)), (("edited", "s", "b"), (1, 1))]
+
+
+def test_lengths_before_and_after_the_filter_are_binned_apart():
+    # 180 characters of which line edits removed 140: before the filter in [128, 255], after in [32, 63]
+    edited = {"source": "OpenWebText2", "tokens": 9, "outcome": "packed", "chars": 40, "chars_before_filter": 180,
+              "edits": {"owt2_advertisement_lines": 10}}
+    assert packed_events(edited) == [(("packed", "OpenWebText2", ""), (1, 9)),
+                                     (("length", "before_filter", "08"), (1, 0)),
+                                     (("length", "after_filter", "06"), (1, 0)),
+                                     (("edited", "OpenWebText2", "owt2_advertisement_lines"), (1, 10))]
+    dropped = {"id": "x", "source": "OpenWebText2", "rule": "empty_document", "chars_before_filter": 27}
+    histograms = summarize(packed_events(edited) + dropped_events(dropped))["length_histograms"]
+    assert histograms == {"before_filter": [{"min_chars": 16, "max_chars": 31, "documents": 1},
+                                            {"min_chars": 128, "max_chars": 255, "documents": 1}],
+                          "after_filter": [{"min_chars": 32, "max_chars": 63, "documents": 1}]}
 
 
 def combine(events):

@@ -24,7 +24,7 @@ from transforms.order import order_key
 
 SEED = 1234
 MINHASH = MinHashConfig()  # word 5-grams, 128 permutations, threshold 0.8: (9, 13) bands
-FIELDS = {"id", "source", "kind", "cause", "similarity", "chars", "changed", "edits"}
+FIELDS = {"id", "source", "kind", "cause", "similarity", "chars", "changed", "edits", "chars_before_filter"}
 
 
 def doc(name: str, text: str, source: str = "Pile-CC", **extra) -> dict:
@@ -42,7 +42,8 @@ def first(*docs) -> dict:
 
 def removal(d, kind, cause, similarity=1.0) -> dict:
     return {"id": d["id"], "source": d["source"], "kind": kind, "cause": cause, "similarity": similarity,
-            "chars": len(d["text"]), "changed": d.get("changed", False), "edits": d.get("edits", {})}
+            "chars": len(d["text"]), "changed": d.get("changed", False), "edits": d.get("edits", {}),
+            "chars_before_filter": d.get("chars_before_filter", len(d["text"]))}
 
 
 # --- the planted near-duplicates of benchmarks/planted.py as documents ------------------------------
@@ -144,6 +145,17 @@ def test_cluster_sizes_and_events():
                                                (("length", "after_filter", "01"), (1, 0)),
                                                (("normalized", "Pile-CC", "changed"), (1, 0)),
                                                (("edited", "Pile-CC", "r"), (1, 2))]
+
+
+def test_removal_records_the_length_before_and_after_the_filter():
+    from transforms.dedup import removal as make_removal
+
+    edited = doc("f:7", "x" * 40, "OpenWebText2", edits={"owt2_advertisement_lines": 10}, chars_before_filter=180)
+    record = make_removal(edited, "exact", "f:1", 1.0)
+    assert (record["chars"], record["chars_before_filter"]) == (40, 180)
+    assert deduplicated_events(record)[:3] == [(("deduplicated", "OpenWebText2", "exact"), (1, 40)),
+                                               (("length", "before_filter", "08"), (1, 0)),
+                                               (("length", "after_filter", "06"), (1, 0))]
 
 
 # --- the PTransform ---------------------------------------------------------------------------------
@@ -308,7 +320,8 @@ def test_holdout_documents_are_removed_exactly_and_near(pipeline, tmp_path):
         assert table.schema.names == ["id", "source", "kind", "cause", "similarity", "chars", "changed", "edits"]
         rows = [{**r, "edits": dict(r["edits"])} for r in table.to_pylist()]
         assert len(rows) == f["rows"]
-        assert rows == sorted((r for r in removed if f["path"].endswith(f"-{r['kind']}.parquet")),
+        assert rows == sorted(({k: v for k, v in r.items() if k in table.schema.names}  # not chars_before_filter
+                               for r in removed if f["path"].endswith(f"-{r['kind']}.parquet")),
                               key=lambda r: r["id"])
     assert not list((tmp_path / "minhash" / "dedup").glob(".tmp-*"))
 

@@ -283,16 +283,20 @@ def test_filter_documents(pipeline):
     kept, dropped = pipeline | beam.Create(docs) | FilterDocuments(FilterConfig("eleuther"))
     assert_that(kept, equal_to([
         {"id": "a:1", "source": "OpenWebText2", "text": "News\nMore", "changed": True,
-         "edits": {"owt2_advertisement_lines": 1}},
-        {"id": "a:3", "source": "Github", "text": "y" * 99999, "changed": False, "edits": {}},
-        {"id": "a:6", "source": "Pile-CC", "text": "Advertisement\nhello", "changed": False, "edits": {}},
+         "edits": {"owt2_advertisement_lines": 1}, "chars_before_filter": 23},  # 9 after the edit
+        {"id": "a:3", "source": "Github", "text": "y" * 99999, "changed": False, "edits": {},
+         "chars_before_filter": 99999},
+        {"id": "a:6", "source": "Pile-CC", "text": "Advertisement\nhello", "changed": False, "edits": {},
+         "chars_before_filter": 19},
         {"id": "a:7", "source": "PubMed Central", "text": "body", "changed": False,
-         "edits": {"latex_colon_lines": 1}},
+         "edits": {"latex_colon_lines": 1}, "chars_before_filter": 10},
     ]), label="Kept")
     assert_that(dropped, equal_to([
-        {"id": "a:2", "source": "Github", "rule": "github_oversized", "chars": 100000, "changed": False},
-        {"id": "a:4", "source": "Pile-CC", "rule": "empty_document", "chars": 3, "changed": True},
-        {"id": "a:5", "source": "ArXiv", "rule": "empty_document", "chars": 7, "changed": False},
+        {"id": "a:2", "source": "Github", "rule": "github_oversized", "chars_before_filter": 100000,
+         "changed": False},
+        {"id": "a:4", "source": "Pile-CC", "rule": "empty_document", "chars_before_filter": 3, "changed": True},
+        {"id": "a:5", "source": "ArXiv", "rule": "empty_document", "chars_before_filter": 7,
+         "changed": False},  # emptied by latex_colon_lines: its length before that edit
     ]), label="Dropped")
     pipeline.run().wait_until_finish()
 
@@ -303,5 +307,6 @@ def test_filter_documents_slimpajama_without_changed_flag(pipeline):
     kept, dropped = pipeline | beam.Create(docs) | FilterDocuments(FilterConfig("slimpajama"))
     assert_that(kept | beam.Map(lambda d: (d["id"], d["edits"])), equal_to([("b:2", {})]), label="Kept")
     assert_that(dropped, equal_to([{"id": "b:1", "source": "Pile-CC", "rule": "short_document",
-                                    "chars": len(mixed(199)), "changed": False}]), label="Dropped")
+                                    "chars_before_filter": len(mixed(199)), "changed": False}]),
+                label="Dropped")
     pipeline.run().wait_until_finish()

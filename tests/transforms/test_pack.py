@@ -116,8 +116,13 @@ def test_pack_transform_writes_shards_and_outcomes(pipeline, tmp_path):
     from transforms.pack import Pack
 
     docs = _docs([1500, 700, 3000, 0, 2500, 900], seed=5)
-    for d in docs:
+    lengths = []  # (id, chars after the filter's line edits, before them)
+    for i, d in enumerate(docs):
         d["ids"] = d["ids"].astype(np.uint32)
+        d["text"] = "w" * (10 * i)
+        if i % 2:  # line edits shortened it; the others met no filter (tests), so had no edits
+            d["chars_before_filter"] = 1000 + i
+        lengths.append((d["id"], 10 * i, d.get("chars_before_filter", 10 * i)))
     config = PackConfig(out_dir=str(tmp_path), rows_per_shard=2, target_tokens=3 * SEQ_LEN)
     p, shards_expected, outcomes = _pack(docs, config)
     with pipeline as pl:
@@ -128,6 +133,8 @@ def test_pack_transform_writes_shards_and_outcomes(pipeline, tmp_path):
         assert_that(out["outcomes"] | beam.Map(lambda o: (o["id"], o["outcome"])),
                     equal_to([(i, "packed" if sel else "over_budget") for i, sel, _, _ in outcomes]),
                     label="outcomes")
+        assert_that(out["outcomes"] | beam.Map(lambda o: (o["id"], o["chars"], o["chars_before_filter"])),
+                    equal_to(lengths), label="lengths")
     written = [np.load(tmp_path / f"shards/shard-{i:05d}.npy", allow_pickle=False) for i in range(2)]
     for got, want in zip(written, shards_expected):
         assert np.array_equal(got, want)

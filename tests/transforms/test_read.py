@@ -68,6 +68,32 @@ def test_parse_line_reasons(raw, expected):
     assert parse_line(raw) == expected
 
 
+DEEP = b"[" * 1025 + b"]" * 1025  # one level past orjson's limit of 1024
+
+
+def test_parse_line_too_deep_has_its_own_reason_and_keeps_its_source():
+    assert orjson.loads(b"[" * 1024 + b"]" * 1024)  # the limit itself still parses
+    meta = b'"meta": {"pile_set_name": "Github"}'
+    for raw in [b'{"text": ' + DEEP + b", " + meta + b"}",  # the Pile's order: text, then meta
+                b"{" + meta + b', "text": "a", "x": ' + DEEP + b"}",
+                b'{"text": "a", "meta": {"pile_set_name" : "Github", "x": ' + DEEP + b"}}",
+                b"{" + meta + b', "text": ' + b'{"a": ' * 1100 + b"1" + b"}" * 1100 + b"}"]:
+        assert parse_line(raw) == ({"source": "Github"}, "json_too_deep")
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"text": ' + DEEP + b"}",  # no meta at all
+    b'{"text": ' + DEEP + b', "meta": {"id": 3, "pile_set_name": "Github"}}',  # not its first key
+    b'{"text": ' + DEEP + b', "meta": {"pile_set_name": "Git\\u0068ub"}}',  # an escape in the name
+    b'{"text": ' + DEEP + b', "meta": {"pile_set_name": ""}}',
+    b'{"text": "\\"meta\\": {\\"pile_set_name\\": \\"Github\\"", "x": ' + DEEP + b"}",  # inside a string
+    b'{"x\\"meta": {"pile_set_name": "Github"}, "text": ' + DEEP + b"}",  # the end of another key
+    b'{"text": ' + DEEP + b', "meta": {"pile_set_name": "Github"}, "x": {"meta": {"pile_set_name": "ArXiv"}}}',
+])
+def test_parse_line_too_deep_without_one_clear_source_is_unknown(raw):
+    assert parse_line(raw) == ({"source": "unknown"}, "json_too_deep")
+
+
 @pytest.mark.parametrize("raw, expected", [
     (b'{"text": "hello"}', {"source": "unknown", "text": "hello"}),  # no meta
     (b'{"text": "hello", "meta": null}', {"source": "unknown", "text": "hello"}),
@@ -179,8 +205,11 @@ def test_plain_is_passed_through_block_by_block():
     assert list(decompressed_blocks(io.BytesIO(b"a\nb\n"), "none")) == [b"a\nb\n"]
 
 
-@pytest.mark.parametrize("compression, compress", [("zstd", ZSTD.compress), ("gzip", gzip.compress)])
-def test_every_truncation_inside_a_frame_is_damage_at_the_end(compression, compress):
+COMPRESSIONS = [("zstd", ZSTD.compress, "frame"), ("gzip", gzip.compress, "member")]
+
+
+@pytest.mark.parametrize("compression, compress, unit", COMPRESSIONS)
+def test_every_truncation_inside_a_frame_is_damage_at_the_end(compression, compress, unit):
     data, ends = frames(compress, [b'{"text": "a"}\n' * 3, b'{"text": "b"}\n', b'{"text": "c"}\n' * 2])
     for cut in range(1, len(data)):
         stream = ShortReads(data[:cut], 16)
@@ -190,8 +219,8 @@ def test_every_truncation_inside_a_frame_is_damage_at_the_end(compression, compr
         with pytest.raises(Damage) as info:
             list(decompressed_blocks(stream, compression))
         assert (info.value.offset, info.value.what) == (
-            cut, f"truncated {compression} stream (it ends inside a frame)")
-        assert str(info.value) == f"truncated {compression} stream (it ends inside a frame) at byte {cut}"
+            cut, f"truncated {compression} stream (it ends inside a {unit})")
+        assert str(info.value) == f"truncated {compression} stream (it ends inside a {unit}) at byte {cut}"
 
 
 def test_truncated_zstd_and_gzip_in_memory():
@@ -208,8 +237,8 @@ def test_corrupt_zstd_in_the_middle_is_damage():
     data[len(data) // 2] ^= 0xFF
     with pytest.raises(Damage) as info:
         list(decompressed_blocks(io.BytesIO(bytes(data)), "zstd"))
-    assert info.value.what.startswith("corrupt zstd data (")
-    assert info.value.offset == 0  # the start of the (only) 1 MiB block in which it was found
+    assert info.value.what.startswith("corrupt zstd frame (")
+    assert info.value.offset == 0  # the start of the only frame: nothing finer is exact
 
 
 def test_corrupt_second_zstd_frame_keeps_the_first():
@@ -221,8 +250,8 @@ def test_corrupt_second_zstd_frame_keeps_the_first():
         for block in decompressed_blocks(ShortReads(bytes(bad), ends[0]), "zstd"):
             got.append(block)
     assert got == [b"first\n"]
-    assert info.value.offset == ends[0]  # the read that held the damage starts there
-    assert info.value.what.startswith("corrupt zstd data (")
+    assert info.value.offset == ends[0]  # where the first frame ends and the damaged one starts
+    assert info.value.what.startswith("corrupt zstd frame (")
 
 
 def test_corrupt_gzip_is_damage():
@@ -231,7 +260,38 @@ def test_corrupt_gzip_is_damage():
     data[len(data) // 2] ^= 0xFF
     with pytest.raises(Damage) as info:
         list(decompressed_blocks(io.BytesIO(bytes(data)), "gzip"))
-    assert info.value.what.startswith("corrupt gzip data (")
+    assert info.value.what.startswith("corrupt gzip member (")
+    assert info.value.offset == 0
+
+
+@pytest.mark.parametrize("compression, compress, unit", COMPRESSIONS)
+def test_garbage_after_a_whole_frame_is_damage_where_the_frame_ends(compression, compress, unit):
+    # one 1 MiB read holds the whole file: the offset must not be that read's start (byte 0)
+    frame = compress(b"".join(line(f"document {i}", "Pile-CC") + b"\n" for i in range(60)))
+    data = frame + b"garbage, not a frame" * 10
+    got = []
+    with pytest.raises(Damage) as info:
+        for block in decompressed_blocks(io.BytesIO(data), compression):
+            got.append(block)
+    assert len(got[0]) > 0 and b"".join(got).count(b"\n") == 60
+    assert info.value.offset == len(frame) and 0 < len(frame) < len(data)
+    assert info.value.what.startswith(f"corrupt {compression} {unit} (")
+
+
+@pytest.mark.parametrize("compression, compress, unit", COMPRESSIONS)
+@pytest.mark.parametrize("most", [7, 100, 1 << 20])
+def test_corruption_inside_a_frame_is_damage_at_that_frame_whatever_the_read_sizes(
+        compression, compress, unit, most):
+    parts = [b"".join(line(f"frame {f} document {i} " + "xyz"[i % 3] * (i % 40)) + b"\n" for i in range(80))
+             for f in range(4)]
+    data, ends = frames(compress, parts)
+    bad = bytearray(data)
+    for i in range(ends[1] + 20, ends[1] + 60):  # inside the third frame, past its header
+        bad[i] ^= 0x5A
+    with pytest.raises(Damage) as info:
+        list(decompressed_blocks(ShortReads(bytes(bad), most), compression))
+    assert info.value.offset == ends[1]  # the damaged frame's start: the two before it are whole
+    assert info.value.what.startswith(f"corrupt {compression} {unit} (")
 
 
 # --- read_file -------------------------------------------------------------------------------
@@ -323,6 +383,13 @@ def damaged_zstd() -> tuple[bytes, int]:
     return data, len(data)
 
 
+def corrupt_zstd() -> tuple[bytes, int]:
+    """The same two whole frames, then bytes that are no zstd frame; and where the garbage starts."""
+    whole, _ = frames(ZSTD.compress, [line("d1", "Pile-CC") + b"\n" + line("d2") + b"\n",
+                                      b"{bad\n" + line("d4", "Github") + b"\n"])
+    return whole + b"\x00garbage" * 100, len(whole)
+
+
 def test_damage_without_allow_corrupt_names_the_file_offset_and_fix():
     data, end = damaged_zstd()
     with pytest.raises(PileprepError) as info:
@@ -349,6 +416,20 @@ def test_damage_with_allow_corrupt_keeps_what_came_before():
     ]
 
 
+def test_corrupt_zstd_names_the_offset_of_the_damage_in_the_message_and_the_summary():
+    data, start = corrupt_zstd()
+    with pytest.raises(PileprepError) as info:
+        read_all(data, "/pile/train/03.jsonl.zst", "03.jsonl.zst", allow_corrupt=False)
+    assert info.value.message == (
+        f"input file /pile/train/03.jsonl.zst is damaged: corrupt zstd frame (zstd decompressor error: "
+        f"Unknown frame descriptor) at byte {start} of {len(data)}. Re-download or re-create it, or pass "
+        f"--allow-corrupt-inputs to keep the 3 documents read before the damage.")
+    got = read_all(data, "/pile/train/03.jsonl.zst", "03.jsonl.zst", allow_corrupt=True)
+    assert [r["id"] for k, r in got if k == "doc"] == ["03.jsonl.zst:1", "03.jsonl.zst:2", "03.jsonl.zst:4"]
+    assert got[-1][1]["damage"] == {
+        "offset": start, "what": "corrupt zstd frame (zstd decompressor error: Unknown frame descriptor)"}
+
+
 def test_truncated_gzip_with_allow_corrupt():
     whole = gzip.compress(line("g1") + b"\n")
     rest = gzip.compress(b"".join(line(f"lost {i}") + b"\n" for i in range(50)))
@@ -358,7 +439,7 @@ def test_truncated_gzip_with_allow_corrupt():
     assert got[-1] == ("file", {"path": "a/01.jsonl.gz", "name": "01.jsonl.gz", "bytes": len(data),
                                 "lines": len(got) - 1, "documents": len(got) - 1, "malformed": 0,
                                 "damage": {"offset": len(data),
-                                           "what": "truncated gzip stream (it ends inside a frame)"}})
+                                           "what": "truncated gzip stream (it ends inside a member)"}})
     with pytest.raises(PileprepError, match="--allow-corrupt-inputs"):
         read_all(data, "a/01.jsonl.gz", "01.jsonl.gz", allow_corrupt=False)
 
@@ -424,6 +505,57 @@ def test_match_inputs_pattern_matching_nothing(tmp_path):
                                   f"(quote globs so the shell does not expand them)")
     with pytest.raises(PileprepError, match="nowhere"):
         match_inputs([str(tmp_path / "nowhere" / "*.jsonl")])
+
+
+def symlinks(tmp_path):
+    """A file, a link to it, a link to nothing and two links to each other, in tmp_path/in."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jsonl").write_bytes(b"{}\n")
+    (folder / "b.jsonl").symlink_to("a.jsonl")
+    (folder / "c.jsonl").symlink_to("gone.jsonl")
+    (folder / "d.jsonl").symlink_to("e.jsonl")
+    (folder / "e.jsonl").symlink_to("d.jsonl")
+    return folder
+
+
+FIX = "point the link at the file, remove it, or change the pattern so it does not match it"
+
+
+def test_match_inputs_names_a_broken_symlink(tmp_path):
+    folder = symlinks(tmp_path)
+    with pytest.raises(PileprepError) as info:
+        match_inputs([str(folder / "c.jsonl")])
+    assert info.value.message == (f"input {folder}/c.jsonl is a broken symlink (it points to "
+                                  f"'gone.jsonl', which does not exist): {FIX}")
+    (folder / "d.jsonl").unlink(), (folder / "e.jsonl").unlink()
+    pattern = str(folder / "*.jsonl")  # Beam's listing alone would skip c.jsonl and match two files
+    with pytest.raises(PileprepError) as info:
+        match_inputs([pattern])
+    assert info.value.message == (f"input {folder}/c.jsonl, matched by {pattern!r}, is a broken symlink "
+                                  f"(it points to 'gone.jsonl', which does not exist): {FIX}")
+
+
+def test_match_inputs_names_a_symlink_loop(tmp_path):
+    folder = symlinks(tmp_path)
+    with pytest.raises(PileprepError) as info:
+        match_inputs([str(folder / "d.jsonl")])
+    assert info.value.message == (f"input {folder}/d.jsonl is a symlink loop (it points to 'e.jsonl', "
+                                  f"and following the links never ends): {FIX}")
+    (folder / "c.jsonl").unlink()
+    for pattern in (str(folder / "*.jsonl"), str(folder) + "/", str(tmp_path / "**")):
+        with pytest.raises(PileprepError) as info:
+            match_inputs([pattern])
+        assert info.value.message == (f"input {folder}/d.jsonl, matched by {pattern!r}, is a symlink loop "
+                                      f"(it points to 'e.jsonl', and following the links never ends) "
+                                      f"(and 1 more such link(s)): {FIX}")
+
+
+def test_match_inputs_follows_good_symlinks_and_ignores_bad_ones_it_does_not_match(tmp_path):
+    folder = symlinks(tmp_path)
+    t = str(folder)
+    assert match_inputs([f"{t}/[ab].jsonl"]) == [InputFile(f"{t}/a.jsonl", "a.jsonl", 3),
+                                                 InputFile(f"{t}/b.jsonl", "b.jsonl", 3)]
 
 
 def test_read_config_needs_a_pattern():
