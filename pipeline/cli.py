@@ -136,9 +136,11 @@ def _parser():
 def cmd_verify(args, _beam_args) -> int:
     from pipeline.verify import verify
 
+    from transforms.display import printable
+
     found = verify(args.dir)
     for problem in found:
-        print(f"FAIL: {problem}")
+        print(f"FAIL: {printable(problem, None)}")  # problems quote the manifest's paths
     if found:
         print(f"{args.dir}: {len(found)} problem(s)")
         return EXIT_FAILED
@@ -247,6 +249,7 @@ def main(argv=None) -> int:
     args, beam_args = _parser().parse_known_args(argv)
     if beam_args and args.command not in ("run", "demo"):
         _parser().error(f"unrecognized arguments: {' '.join(beam_args)}")
+    from transforms.display import printable
     from transforms.errors import find_message
 
     if cli:
@@ -267,7 +270,8 @@ def main(argv=None) -> int:
         if message is None and isinstance(e, ValueError):
             message = str(e)
         if message is not None:
-            print(f"pileprep: error: {message}", file=sys.stderr)
+            # one line, whatever file names or ids from the input the message quotes
+            print(f"pileprep: error: {printable(message, None)}", file=sys.stderr)
             return EXIT_USAGE
         raise
 

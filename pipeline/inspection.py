@@ -8,13 +8,15 @@ import numpy as np
 
 from pipeline.summary import summary
 from pipeline.verify import load_manifest, safe_path
+from transforms.display import PATH_CHARS, printable
 
 
 def describe(directory: str) -> str:
     m = load_manifest(directory)
     lines = [summary(m)]
     t = m["tokenizer"]
-    lines.append(f"tokenizer {t['name']}: {t['vocab_size']:,} ids, EOS {t['eos_id']}, shards of {m['dtype']}")
+    lines.append(f"tokenizer {printable(t['name'], PATH_CHARS)}: {t['vocab_size']:,} ids, EOS {t['eos_id']}, "
+                 f"shards of {m['dtype']}")
     tok = m["tokens"]
     lines.append(f"{m['rows']:,} rows of {m['row_len']} tokens in {len(m['shards'])} shard(s); "
                  f"{tok['packed']:,} tokens packed, {tok['left_over']:,} left over after the last full row")
@@ -30,7 +32,8 @@ def describe(directory: str) -> str:
         hist = ", ".join(f"{n:,} of size {size}" for size, n in sorted(sizes.items(), key=lambda kv: int(kv[0])))
         lines.append(f"{kind} clusters (kept or holdout document + removed copies): {hist}")
     for s in m["shards"]:
-        lines.append(f"  {s['path']}  rows {s['rows']:,}  tokens {s['tokens']:,}  sha256 {s['sha256'][:16]}")
+        lines.append(f"  {printable(s['path'], PATH_CHARS)}  rows {s['rows']:,}  tokens {s['tokens']:,}  "
+                     f"sha256 {s['sha256'][:16]}")
     return "\n".join(lines)
 
 
@@ -58,5 +61,6 @@ def decode_rows(directory: str, n: int) -> str:
     parts = []
     for i, row in enumerate(rows):
         parts.append(f"--- row {i} ({len(row)} tokens; EOS shown as <|endoftext|>) ---")
-        parts.append(tokenizer.decode([int(x) for x in row]))
+        # the text as the input had it, but no escape sequence or bidi override reaches the terminal
+        parts.append(printable(tokenizer.decode([int(x) for x in row]), None, keep="\n\t"))
     return "\n".join(parts)

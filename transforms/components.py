@@ -18,6 +18,7 @@ worker holds.
 """
 import apache_beam as beam
 
+from transforms.display import PATH_CHARS, printable
 from transforms.errors import PileprepError
 
 
@@ -48,9 +49,9 @@ def small_star(node, smaller):
 
 def not_converged(node, max_rounds: int) -> PileprepError:
     return PileprepError(
-        f"near-duplicate clustering did not converge in {max_rounds} rounds: node {node!r} still "
-        f"links two labels. Raise DedupConfig.max_rounds (--dedup-max-rounds) to "
-        f"{max(max_rounds + 4, 2 * max_rounds)} and run again")
+        f"near-duplicate clustering did not converge in {max_rounds} rounds: node "
+        f"{printable(repr(node), PATH_CHARS)} still links two labels. Raise DedupConfig.max_rounds "
+        f"(--dedup-max-rounds) to {max(max_rounds + 4, 2 * max_rounds)} and run again")
 
 
 def label(node, neighbors, max_rounds: int):
