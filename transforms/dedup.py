@@ -29,6 +29,7 @@ import numpy as np
 from apache_beam.pvalue import TaggedOutput
 
 from transforms.components import ConnectedComponents
+from transforms.layout import DEDUP
 from transforms.minhash import MinHashConfig, band_keys, band_params, jaccard_estimate, signatures
 from transforms.spill import TEXT_CHARS, TEXT_HASH, TEXT_REF, RestoreText, SpillDoFn, StowText, restore_text
 from transforms.write import WriteGroups, parquet_bytes
@@ -326,5 +327,5 @@ def removals_table(records: list[dict]):
 
 def WriteRemovals(out_dir: str) -> WriteGroups:  # noqa: N802 - a PTransform factory
     """Removal records -> dedup/removed-<kind>.parquet (sorted by id), one description per file."""
-    return WriteGroups(out_dir, key=lambda r: r["kind"], relpath=lambda kind: f"dedup/removed-{kind}.parquet",
+    return WriteGroups(out_dir, key=lambda r: r["kind"], relpath=lambda kind: f"{DEDUP}/removed-{kind}.parquet",
                        encode=lambda records: parquet_bytes(removals_table(records)), order=lambda r: r["id"])

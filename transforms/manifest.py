@@ -18,10 +18,10 @@ import orjson
 from schemas import SCHEMAS_DIR
 from transforms.counts import identity_problems
 from transforms.errors import PileprepError
+from transforms.layout import MANIFEST
 from transforms.pack import ROW_LEN, SEQ_LEN
 from transforms.write import commit_bytes
 
-MANIFEST = "manifest.json"
 SCHEMA_VERSION = 1
 
 

@@ -18,6 +18,7 @@ import math
 import apache_beam as beam
 import numpy as np
 
+from transforms.layout import SHARDS
 from transforms.spill import SpillDoFn, ref_length, sub_ref
 
 SEQ_LEN = 2048
@@ -260,7 +261,7 @@ def npy_chunks(array: np.ndarray, rows_per_chunk: int = 4096):
 
 
 def shard_name(shard: int) -> str:
-    return f"shards/shard-{shard:05d}.npy"
+    return f"{SHARDS}/shard-{shard:05d}.npy"
 
 
 def lineage_bytes(lineage: list[dict]) -> bytes:

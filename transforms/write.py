@@ -14,9 +14,8 @@ import apache_beam as beam
 import orjson
 
 from transforms.files import file_sha256  # noqa: F401 - where callers have always found it
+from transforms.layout import DOCUMENTS, REJECTS, TMP_PREFIX
 from transforms.spill import SpillDoFn
-
-TMP_PREFIX = ".tmp-"  # files still being written; a complete run has none
 
 
 def join(directory: str, *parts: str) -> str:
@@ -200,7 +199,7 @@ def WriteDocuments(out_dir: str, *, files: int, spill: bool = False) -> WriteGro
     if files < 1:
         raise ValueError(f"document files must be >= 1, got {files}")
     return WriteGroups(out_dir, key=lambda d: d["order_key"] % files,
-                       relpath=lambda b: f"documents/part-{b:05d}-of-{files:05d}.parquet",
+                       relpath=lambda b: f"{DOCUMENTS}/part-{b:05d}-of-{files:05d}.parquet",
                        encode=documents_parquet, order=_document_order,
                        spill=spill)
 
@@ -208,5 +207,5 @@ def WriteDocuments(out_dir: str, *, files: int, spill: bool = False) -> WriteGro
 def WriteRejects(out_dir: str) -> WriteGroups:  # noqa: N802 - a PTransform factory
     """Reject records -> one JSONL file per input file that had any, in line order."""
     return WriteGroups(out_dir, key=lambda r: r["file"],
-                       relpath=lambda name: "rejects/" + name.replace("/", "__") + ".rejects.jsonl",
+                       relpath=lambda name: f"{REJECTS}/" + name.replace("/", "__") + ".rejects.jsonl",
                        encode=_jsonl, order=lambda r: r["line"])
