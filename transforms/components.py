@@ -19,7 +19,7 @@ worker holds.
 import apache_beam as beam
 
 from transforms.display import PATH_CHARS, printable
-from transforms.errors import PileprepError
+from transforms.errors import ConfigError, PileprepError
 
 
 def both_ways(edge):
@@ -119,7 +119,7 @@ class ConnectedComponents(beam.PTransform):
     def __init__(self, max_rounds: int = 12):
         super().__init__()
         if max_rounds < 1:
-            raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
+            raise ConfigError(f"max_rounds must be >= 1, got {max_rounds}")
         self.max_rounds = max_rounds
 
     def expand(self, edges):

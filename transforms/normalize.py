@@ -23,6 +23,8 @@ import unicodedata
 
 import apache_beam as beam
 
+from transforms.errors import ConfigError
+
 FORMS = ("nfc", "nfkc", "ftfy", "off")
 _FTFY_READ = ("6.3",)  # ftfy versions whose fix_and_explain this fast path was derived from
 _LOG = logging.getLogger("pileprep")
@@ -36,7 +38,7 @@ class NormalizeConfig:
 
     def __post_init__(self):
         if self.form not in FORMS:
-            raise ValueError(f"unknown normalization {self.form!r}: choose one of {', '.join(FORMS)}")
+            raise ConfigError(f"unknown normalization {self.form!r}: choose one of {', '.join(FORMS)}")
 
 
 def _class(codepoints) -> re.Pattern:

@@ -21,7 +21,7 @@ import zstandard
 
 from transforms.columnar import format_of, iter_rows, saved_dataset_files
 from transforms.display import PATH_CHARS, printable
-from transforms.errors import PileprepError
+from transforms.errors import ConfigError, PileprepError
 from transforms.order import order_key
 from transforms.spill import RestoreText, StowText
 from transforms.split import Limited, plan_ranges
@@ -47,7 +47,7 @@ class ReadConfig:
 
     def __post_init__(self):
         if not self.patterns:
-            raise ValueError("ReadConfig needs at least one input pattern (--input PATTERN)")
+            raise ConfigError("ReadConfig needs at least one input pattern (--input PATTERN)")
 
 
 class InputFile(NamedTuple):

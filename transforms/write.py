@@ -13,6 +13,7 @@ import io
 import apache_beam as beam
 import orjson
 
+from transforms.errors import ConfigError
 from transforms.files import file_sha256  # noqa: F401 - where callers have always found it
 from transforms.layout import DOCUMENTS, REJECTS, TMP_PREFIX
 from transforms.spill import SpillDoFn
@@ -197,7 +198,7 @@ def _jsonl(records: list[dict]) -> bytes:
 def WriteDocuments(out_dir: str, *, files: int, spill: bool = False) -> WriteGroups:  # noqa: N802
     """Docs carrying "order_key" -> one Parquet file per order_key % files (a PTransform factory)."""
     if files < 1:
-        raise ValueError(f"document files must be >= 1, got {files}")
+        raise ConfigError(f"document files must be >= 1, got {files}")
     return WriteGroups(out_dir, key=lambda d: d["order_key"] % files,
                        relpath=lambda b: f"{DOCUMENTS}/part-{b:05d}-of-{files:05d}.parquet",
                        encode=documents_parquet, order=_document_order,
