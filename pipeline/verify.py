@@ -17,6 +17,7 @@ import os
 import numpy as np
 
 from transforms.display import PATH_CHARS, printable
+from transforms.errors import PileprepError
 from transforms.layout import MANIFEST
 from transforms.manifest import problems as manifest_problems
 from transforms.pack import ROW_LEN, SEQ_LEN
@@ -58,13 +59,19 @@ def open_path(path: str):
 
 
 def load_manifest(directory: str) -> dict:
+    """The run's manifest; FileNotFoundError without one, PileprepError if it is not JSON (a
+    damaged copy: the user's to fix, not a bug)."""
     from apache_beam.io.filesystems import FileSystems
 
     path = FileSystems.join(directory, MANIFEST)
     if not FileSystems.exists(path):
         raise FileNotFoundError(path)
     with open_path(path) as f:
-        return json.loads(f.read())
+        data = f.read()
+    try:
+        return json.loads(data)
+    except ValueError as e:
+        raise PileprepError(f"{MANIFEST} cannot be read as JSON ({e}): copy the run again, or rerun it") from None
 
 
 def read_exactly(f, n: int) -> bytes:
@@ -193,8 +200,10 @@ def verify(directory: str) -> list[str]:
         manifest = load_manifest(directory)
     except FileNotFoundError:
         return [f"{directory} has no {MANIFEST}: the run did not complete (or this is not a run)"]
-    except (OSError, ValueError) as e:
-        return [f"{MANIFEST} cannot be read as JSON ({e})"]
+    except PileprepError as e:
+        return [e.message]
+    except OSError as e:
+        return [f"{MANIFEST} cannot be read ({e})"]
     problems = list(manifest_problems(manifest))
     if problems:
         return problems

@@ -250,3 +250,13 @@ def test_inspect_reads_a_run_on_another_file_system(run, memfs, capsys):
     local = capsys.readouterr().out
     assert main(["inspect", url, "--decode", "2"]) == 0
     assert capsys.readouterr().out == local and "--- row 1 (2049 tokens" in local
+
+
+def test_a_manifest_that_is_not_json_is_the_users_to_fix_not_a_bug(copy, capsys):
+    (copy / "manifest.json").write_bytes(b'{"schema_version": 1, "rows": \xff')
+    assert verify(str(copy)) == [
+        "manifest.json cannot be read as JSON ('utf-8' codec can't decode byte 0xff in position 30: invalid "
+        "start byte): copy the run again, or rerun it"]
+    assert main(["inspect", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pileprep: error: manifest.json cannot be read as JSON") and "Traceback" not in err
