@@ -4,7 +4,8 @@ scaling.
     pileprep run --input 'pile/train/*.jsonl.zst' --output out/ [--rules eleuther] [Beam options]
     pileprep demo
 
-Errors the user can fix are printed as one message (no traceback) and exit with status 2.
+Errors the user can fix are printed as one message (no traceback) and exit with status 2; any
+other exception is a bug: its traceback, a line asking to report it, and status 1.
 """
 import argparse
 import gc
@@ -12,9 +13,12 @@ import logging
 import os
 import sys
 import time
+import traceback
 
-EXIT_USAGE = 2  # a PileprepError or invalid option: the message says what to do
-EXIT_FAILED = 1  # anything else: a bug or a runner failure
+EXIT_USAGE = 2  # a PileprepError or invalid option (ConfigError): the message says what to do
+EXIT_FAILED = 1  # anything else: a bug or a runner failure (printed with its traceback), or verify's findings
+BUG = ("this is a bug in pileprep, unless the traceback above shows the machine or the runner failing "
+       "(disk full, out of memory, a lost worker): please report it, with the command you ran and this output")
 
 
 class _QuietBeam(logging.Filter):
@@ -139,9 +143,11 @@ def _parser():
 def cmd_verify(args, _beam_args) -> int:
     from pipeline.verify import verify
 
+    from transforms.display import printable
+
     found = verify(args.dir)
     for problem in found:
-        print(f"FAIL: {problem}")
+        print(f"FAIL: {printable(problem, None)}")  # problems quote the manifest's paths
     if found:
         print(f"{args.dir}: {len(found)} problem(s)")
         return EXIT_FAILED
@@ -150,9 +156,11 @@ def cmd_verify(args, _beam_args) -> int:
 
 
 def cmd_inspect(args, _beam_args) -> int:
+    from apache_beam.io.filesystems import FileSystems
+
     from pipeline.inspection import decode_rows, describe
 
-    if not os.path.isfile(os.path.join(args.dir, "manifest.json")):
+    if not FileSystems.exists(FileSystems.join(args.dir, "manifest.json")):  # gs:// too
         print(f"pileprep: error: {args.dir} has no manifest.json: not a completed run", file=sys.stderr)
         return EXIT_USAGE
     print(describe(args.dir))
@@ -250,6 +258,7 @@ def main(argv=None) -> int:
     args, beam_args = _parser().parse_known_args(argv)
     if beam_args and args.command not in ("run", "demo"):
         _parser().error(f"unrecognized arguments: {' '.join(beam_args)}")
+    from transforms.display import printable
     from transforms.errors import find_message
 
     if cli:
@@ -262,17 +271,21 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("pileprep: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, Exception) as e:  # noqa: B014 - a runner wraps our errors in its own
+    except Exception as e:  # a runner wraps our errors in its own
         if _interrupted(e):  # Ctrl-C inside a DoFn: the runner re-raises it as its own error
             print("pileprep: interrupted", file=sys.stderr)
             return 130
+        # Only our own errors (PileprepError, and ConfigError from validating options) are the
+        # user's to fix. Any other exception - a ValueError from numpy or from our own code
+        # included - is a bug, and its traceback is what finds it.
         message = find_message(e)
-        if message is None and isinstance(e, ValueError):
-            message = str(e)
         if message is not None:
-            print(f"pileprep: error: {message}", file=sys.stderr)
+            # one line, whatever file names or ids from the input the message quotes
+            print(f"pileprep: error: {printable(message, None)}", file=sys.stderr)
             return EXIT_USAGE
-        raise
+        traceback.print_exc()
+        print(f"pileprep: {BUG}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

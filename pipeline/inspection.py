@@ -1,20 +1,24 @@
 """pileprep inspect DIR: a human summary of a run, and the text of its first rows.
 
+DIR may be local or on any file system Beam knows (gs://, s3://): only the manifest and the first
+rows of the shards are read, through FileSystems.
+
     print(describe("out/"))
-    print(decode_rows("out/", 2))
+    print(decode_rows("gs://bucket/out/590M", 2))
 """
-
-import numpy as np
-
 from pipeline.summary import summary
-from pipeline.verify import load_manifest, safe_path
+from pipeline.verify import load_manifest, npy_header, open_path, row_blocks, run_path
+from transforms.display import PATH_CHARS, printable
+from transforms.errors import PileprepError
+from transforms.pack import ROW_LEN
 
 
 def describe(directory: str) -> str:
     m = load_manifest(directory)
     lines = [summary(m)]
     t = m["tokenizer"]
-    lines.append(f"tokenizer {t['name']}: {t['vocab_size']:,} ids, EOS {t['eos_id']}, shards of {m['dtype']}")
+    lines.append(f"tokenizer {printable(t['name'], PATH_CHARS)}: {t['vocab_size']:,} ids, EOS {t['eos_id']}, "
+                 f"shards of {m['dtype']}")
     tok = m["tokens"]
     lines.append(f"{m['rows']:,} rows of {m['row_len']} tokens in {len(m['shards'])} shard(s); "
                  f"{tok['packed']:,} tokens packed, {tok['left_over']:,} left over after the last full row")
@@ -30,22 +34,33 @@ def describe(directory: str) -> str:
         hist = ", ".join(f"{n:,} of size {size}" for size, n in sorted(sizes.items(), key=lambda kv: int(kv[0])))
         lines.append(f"{kind} clusters (kept or holdout document + removed copies): {hist}")
     for s in m["shards"]:
-        lines.append(f"  {s['path']}  rows {s['rows']:,}  tokens {s['tokens']:,}  sha256 {s['sha256'][:16]}")
+        lines.append(f"  {printable(s['path'], PATH_CHARS)}  rows {s['rows']:,}  tokens {s['tokens']:,}  "
+                     f"sha256 {s['sha256'][:16]}")
     return "\n".join(lines)
 
 
 def rows_of(directory: str, n: int):
-    """The first n rows across shards, as memory maps (no shard is read whole)."""
+    """The first n rows across shards, read from the start of each (no shard is read whole)."""
     m = load_manifest(directory)
     out = []
     for s in m["shards"]:
         if len(out) >= n:
             break
-        path = safe_path(directory, s["path"])
+        path = run_path(directory, s["path"])
         if path is None:
-            raise ValueError(f"shard path {s['path']!r} leaves {directory}")
-        rows = np.load(path, mmap_mode="r", allow_pickle=False)
-        out.extend(rows[: n - len(out)])
+            raise PileprepError(f"shard path {s['path']!r} leaves {directory}: refused (run pileprep verify "
+                                f"{directory})")
+        with open_path(path) as f:
+            try:
+                shape, dtype = npy_header(f)
+            except ValueError as e:
+                raise PileprepError(f"shard {s['path']} cannot be read ({e}): run pileprep verify "
+                                    f"{directory}") from None
+            if len(shape) != 2 or shape[1] != ROW_LEN:
+                raise PileprepError(f"shard {s['path']} has shape {shape}, not (rows, {ROW_LEN}): run pileprep "
+                                    f"verify {directory}")
+            for block in row_blocks(f, dtype, min(n - len(out), shape[0])):
+                out.extend(block)
     return m, out
 
 
@@ -58,5 +73,6 @@ def decode_rows(directory: str, n: int) -> str:
     parts = []
     for i, row in enumerate(rows):
         parts.append(f"--- row {i} ({len(row)} tokens; EOS shown as <|endoftext|>) ---")
-        parts.append(tokenizer.decode([int(x) for x in row]))
+        # the text as the input had it, but no escape sequence or bidi override reaches the terminal
+        parts.append(printable(tokenizer.decode([int(x) for x in row]), None, keep="\n\t"))
     return "\n".join(parts)

@@ -8,6 +8,7 @@ The CLI parses our flags with argparse and leaves the rest to Beam's PipelineOpt
 import dataclasses
 import math
 
+from transforms.errors import ConfigError
 from transforms.filter import FilterConfig
 from transforms.normalize import NormalizeConfig
 from transforms.read import ReadConfig
@@ -55,19 +56,19 @@ class RunConfig:
 
     def __post_init__(self):
         if not self.inputs:
-            raise ValueError("give at least one --input PATTERN")
+            raise ConfigError("give at least one --input PATTERN")
         if not self.output:
-            raise ValueError("give --output DIR")
+            raise ConfigError("give --output DIR")
         if not 0 <= self.seed < 2**63:
-            raise ValueError(f"--seed must be in [0, 2**63), got {self.seed}")
+            raise ConfigError(f"--seed must be in [0, 2**63), got {self.seed}")
         if self.split_bytes < 1 << 10:
-            raise ValueError(f"--split-mb must give at least 1 KiB, got {self.split_bytes} bytes")
+            raise ConfigError(f"--split-mb must give at least 1 KiB, got {self.split_bytes} bytes")
         if self.document_files is not None and self.document_files < 1:
-            raise ValueError(f"--document-files must be >= 1, got {self.document_files}")
+            raise ConfigError(f"--document-files must be >= 1, got {self.document_files}")
         if self.model_size is not None and self.token_budget is not None:
-            raise ValueError("give --model-size or --token-budget, not both")
+            raise ConfigError("give --model-size or --token-budget, not both")
         if self.tokens_per_param != 20.0 and self.model_size is None:
-            raise ValueError("--tokens-per-param applies to a --model-size budget; give one")
+            raise ConfigError("--tokens-per-param applies to a --model-size budget; give one")
         self.read_config(), self.normalize_config(), self.filter_config(), self.tokenize_config()
         self.check_config()
         self.dedup_config()

@@ -17,6 +17,7 @@ import sys
 
 from pipeline.verify import load_manifest
 from schemas.family import FAMILY, budget_for
+from transforms.layout import REPORT, TMP_PREFIX
 
 _CSS = """body{font:15px/1.45 system-ui,sans-serif;color:#222;max-width:1100px;margin:24px auto;padding:0 16px}
 h1{font-size:26px}h2{font-size:19px;margin-top:34px;border-bottom:1px solid #ccc}
@@ -270,9 +271,10 @@ def render(run_dir: str) -> str:
 
 def write_report(run_dir: str, out_path: str | None = None) -> str:
     """Write the report (default <run_dir>/report.html) and return its path."""
-    out_path = out_path or os.path.join(run_dir, "report.html")
+    out_path = out_path or os.path.join(run_dir, REPORT)
     page = render(run_dir)
-    tmp = out_path + ".tmp"
+    folder, name = os.path.split(out_path)
+    tmp = os.path.join(folder, TMP_PREFIX + name)  # a name --overwrite knows, should this be cut short
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(page)
     os.replace(tmp, out_path)

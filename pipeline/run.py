@@ -11,10 +11,9 @@ import sys
 import time
 
 from pipeline.options import RunConfig
+from transforms.display import PATH_CHARS, printable
 from transforms.errors import PileprepError
-from transforms.manifest import MANIFEST
-
-OUR_ENTRIES = (MANIFEST, "documents", "rejects", "shards")  # what --overwrite may remove
+from transforms.layout import MANIFEST, ours
 
 
 def _entries(directory: str) -> list[str]:
@@ -27,6 +26,11 @@ def _entries(directory: str) -> list[str]:
     except Exception:
         return []
     return sorted({m.path[len(prefix):].split("/")[0] for m in found if m.path.startswith(prefix)})
+
+
+def _names(entries: list[str]) -> str:
+    shown = ", ".join(printable(e, PATH_CHARS) for e in entries[:5])
+    return shown + (", ..." if len(entries) > 5 else "")
 
 
 def prepare_output(output: str, overwrite: bool):
@@ -42,21 +46,19 @@ def prepare_output(output: str, overwrite: bool):
     if not entries:
         FileSystems.mkdirs(output) if not FileSystems.exists(output) else None
         return
-    ours = all(e in OUR_ENTRIES or e.startswith(".tmp-") for e in entries)
-    if ours and MANIFEST not in entries:
+    foreign = [e for e in entries if not ours(e)]  # what --overwrite may remove: transforms/layout.py
+    if not foreign and MANIFEST not in entries:
         # an earlier run of ours that never finished (killed, crashed): nothing complete to protect
         import sys
 
         print(f"pileprep: {output} holds an incomplete run (no {MANIFEST}): replacing it", file=sys.stderr)
         overwrite = True
     if not overwrite:
-        raise PileprepError(f"--output {output} is not empty ({', '.join(entries[:5])}"
-                            f"{', ...' if len(entries) > 5 else ''}): choose a new directory or pass "
-                            f"--overwrite to replace a previous pileprep run")
-    foreign = [e for e in entries if e not in OUR_ENTRIES and not e.startswith(".tmp-")]
+        raise PileprepError(f"--output {output} is not empty ({_names(entries)}): choose a new directory or "
+                            f"pass --overwrite to replace a previous pileprep run")
     if foreign:
-        raise PileprepError(f"--output {output} holds files pileprep did not write ({', '.join(foreign[:5])}): "
-                            f"--overwrite only replaces a pileprep run; choose another directory")
+        raise PileprepError(f"--output {output} holds files pileprep did not write ({_names(foreign)}): "
+                            f"--overwrite only replaces a pileprep run; move them or choose another directory")
     join = FileSystems.join
     if MANIFEST in entries:
         FileSystems.delete([join(output, MANIFEST)])

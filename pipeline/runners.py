@@ -55,6 +55,15 @@ def in_process(p) -> bool:
 
 
 def make_pipeline(beam_args: list[str], *, workers: int | None = None, verbose: bool = False):
+    from transforms.errors import ConfigError
+
+    try:
+        return _make_pipeline(beam_args, workers=workers, verbose=verbose)
+    except ValueError as e:  # Beam refusing its options: an unknown --runner, a missing --project
+        raise ConfigError(f"{' '.join(str(e).split())} (check the Beam options)") from None
+
+
+def _make_pipeline(beam_args: list[str], *, workers: int | None, verbose: bool):
     import apache_beam as beam
     from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import orjson
 import zstandard
 
-from transforms.errors import PileprepError
+from transforms.errors import ConfigError, PileprepError
 
 PILE_SUBSETS = ("Pile-CC", "PubMed Central", "Books3", "OpenWebText2", "ArXiv", "Github", "FreeLaw", "StackExchange",
                 "USPTO Backgrounds", "PubMed Abstracts", "Gutenberg (PG-19)", "OpenSubtitles", "Wikipedia (en)",
@@ -104,15 +104,15 @@ class SampleConfig:
 
     def __post_init__(self):
         if not isinstance(self.seed, int):
-            raise ValueError(f"seed={self.seed!r} must be an integer")
+            raise ConfigError(f"seed={self.seed!r} must be an integer")
         if self.documents < 100:
-            raise ValueError(f"documents={self.documents} is too few: the sample plants about 20 kinds of "
-                             "problem document and needs at least 100; pass documents >= 100")
+            raise ConfigError(f"documents={self.documents} is too few: the sample plants about 20 kinds of "
+                               "problem document and needs at least 100; pass documents >= 100")
         if self.files < 1:
-            raise ValueError(f"files={self.files} must be at least 1 (the number of .jsonl.zst files)")
+            raise ConfigError(f"files={self.files} must be at least 1 (the number of .jsonl.zst files)")
         if (self.files + 2) * 10 > self.documents:  # so that every .zst file holds several frames
-            raise ValueError(f"files={self.files} is too many for documents={self.documents}: each file "
-                             f"needs 10 documents; pass files <= {self.documents // 10 - 2} or more documents")
+            raise ConfigError(f"files={self.files} is too many for documents={self.documents}: each file "
+                               f"needs 10 documents; pass files <= {self.documents // 10 - 2} or more documents")
 
 
 @dataclass(frozen=True)

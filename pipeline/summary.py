@@ -1,7 +1,11 @@
 """The short human summary every run ends with, built from its manifest.
 
     print(summary(manifest, elapsed_seconds))
+
+Source names and input paths come from the input: they are shown through `printable` (escaped,
+cut to a column's width), while the manifest keeps them as read.
 """
+from transforms.display import PATH_CHARS, printable
 
 
 def _table(header: list[str], rows: list[list], align: str) -> list[str]:
@@ -19,7 +23,7 @@ def summary(manifest: dict, elapsed: float | None = None) -> str:
     counts = manifest["counts"]
     totals = counts["documents"]
     keys = ("read", "malformed", "filtered", "deduplicated", "over_budget", "packed", "tokens")
-    rows = [[src] + [c[k] for k in keys] for src, c in counts["by_source"].items()]
+    rows = [[printable(src)] + [c[k] for k in keys] for src, c in counts["by_source"].items()]
     rows.append(["TOTAL"] + [totals[k] for k in keys[:-1]] + [counts["tokens_packed"]])
     lines = ["", "pileprep run summary"]
     lines += _table(["source", "read", "malformed", "filtered", "dedup", "over budget", "packed", "tokens"],
@@ -35,7 +39,7 @@ def summary(manifest: dict, elapsed: float | None = None) -> str:
         lines.append("malformed lines: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts["malformed_by_reason"].items())))
     lines.append(f"ftfy changed {counts['normalized_changed']:,} of {totals['read'] - totals['malformed']:,} documents")
     for path in manifest.get("damaged_inputs", []):
-        lines.append(f"DAMAGED INPUT (kept what was read before the damage): {path}")
+        lines.append(f"DAMAGED INPUT (kept what was read before the damage): {printable(path, PATH_CHARS)}")
     if "shards" in manifest:
         tok = manifest["tokens"]
         lines.append(f"{manifest['rows']:,} rows of 2049 tokens in {len(manifest['shards'])} shard(s); "

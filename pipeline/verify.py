@@ -1,73 +1,198 @@
 """pileprep verify DIR: check a run's outputs against its manifest, and name every problem.
 
-Re-hashes every shard, sidecar, document and rejects file; opens each shard as a memory map without
+Re-hashes every shard, sidecar, document and rejects file; reads each shard's .npy header without
 pickle and checks dtype, shape, the one-token overlap between consecutive rows (also across
 shards), token counts and the budget; refuses paths that leave DIR (.., absolute, symlinks out).
+DIR may be local or on any file system Beam knows (gs://, s3://, ...): everything is read through
+FileSystems, each file once, as a stream of blocks, so a 268 MB shard is never held whole.
 
     problems = verify("out/")   # [] when the run is intact
+    problems = verify("gs://bucket/out/590M")
 """
+import functools
+import hashlib
 import json
 import os
 
 import numpy as np
 
-from transforms.manifest import MANIFEST, problems as manifest_problems
+from transforms.display import PATH_CHARS, printable
+from transforms.errors import PileprepError
+from transforms.layout import MANIFEST
+from transforms.manifest import problems as manifest_problems
 from transforms.pack import ROW_LEN, SEQ_LEN
-from transforms.write import file_sha256
+
+BLOCK_BYTES = 16 << 20  # what a check holds of a shard at once: 4,096 rows of uint16
+
+
+def _plain(relpath) -> bool:
+    """A relative path that names something below its directory on any file system."""
+    return (isinstance(relpath, str) and bool(relpath) and not os.path.isabs(relpath) and "\\" not in relpath
+            and "://" not in relpath and ".." not in relpath.split("/"))
 
 
 def safe_path(directory: str, relpath: str) -> str | None:
-    """The file's real path if it stays inside directory, else None."""
-    if not isinstance(relpath, str) or not relpath or os.path.isabs(relpath) or "\\" in relpath:
-        return None
-    if ".." in relpath.split("/"):
+    """The file's real local path if it stays inside directory, else None."""
+    if not _plain(relpath):
         return None
     root = os.path.realpath(directory)
     real = os.path.realpath(os.path.join(root, relpath))
     return real if real.startswith(root + os.sep) else None
 
 
+def run_path(directory: str, relpath: str) -> str | None:
+    """The path of a file the manifest lists, local or not; None if it would leave directory
+    (an object store has no symlinks, so there its path alone decides)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    if FileSystems.get_scheme(directory) is None:
+        return safe_path(directory, relpath)
+    return FileSystems.join(directory, relpath) if _plain(relpath) else None
+
+
+def open_path(path: str):
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+
+    # never AUTO: a name ending in .gz or .zst must still be read as the bytes that were hashed
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
 def load_manifest(directory: str) -> dict:
-    with open(os.path.join(directory, MANIFEST), encoding="utf-8") as f:
-        return json.load(f)
+    """The run's manifest; FileNotFoundError without one, PileprepError if it is not JSON (a
+    damaged copy: the user's to fix, not a bug)."""
+    from apache_beam.io.filesystems import FileSystems
 
-
-def _check_file(directory, entry, what, problems) -> str | None:
-    path = safe_path(directory, entry.get("path"))
-    if path is None:
-        problems.append(f"{what} path {entry.get('path')!r} leaves {directory}: refused")
-        return None
-    if not os.path.isfile(path):
-        problems.append(f"{what} {entry['path']} is missing")
-        return None
-    if os.path.getsize(path) != entry.get("bytes"):
-        problems.append(f"{what} {entry['path']} has {os.path.getsize(path)} bytes, manifest says {entry.get('bytes')}")
-    elif file_sha256(path) != entry.get("sha256"):
-        problems.append(f"{what} {entry['path']} sha256 differs from the manifest (corrupted or replaced)")
-    return path
-
-
-def _check_shard(path, entry, manifest, previous_last, problems):
-    name = entry["path"]
+    path = FileSystems.join(directory, MANIFEST)
+    if not FileSystems.exists(path):
+        raise FileNotFoundError(path)
+    with open_path(path) as f:
+        data = f.read()
     try:
-        rows = np.load(path, mmap_mode="r", allow_pickle=False)
-    except Exception as e:  # a corrupt header or a pickled object array
-        problems.append(f"shard {name} does not open as a .npy memory map without pickle ({e})")
-        return None
-    if str(rows.dtype) != manifest["dtype"]:
-        problems.append(f"shard {name} has dtype {rows.dtype}, manifest says {manifest['dtype']}")
-    if rows.ndim != 2 or rows.shape[1] != ROW_LEN or rows.shape[0] != entry["rows"]:
-        problems.append(f"shard {name} has shape {rows.shape}, manifest says ({entry['rows']}, {ROW_LEN})")
-        return None
-    if rows.shape[0] > 1:
-        bad = np.flatnonzero(rows[:-1, -1] != rows[1:, 0])
+        return json.loads(data)
+    except ValueError as e:
+        raise PileprepError(f"{MANIFEST} cannot be read as JSON ({e}): copy the run again, or rerun it") from None
+
+
+def read_exactly(f, n: int) -> bytes:
+    """n bytes from f, fewer only at its end (an object store's stream may return less than asked)."""
+    parts = []
+    while n > 0:
+        data = f.read(min(n, BLOCK_BYTES))
+        if not data:
+            break
+        parts.append(data)
+        n -= len(data)
+    return b"".join(parts)
+
+
+class _Hashed:
+    """A file object's reader that hashes and counts every byte read through it."""
+
+    def __init__(self, f):
+        self.f, self.sha256, self.size = f, hashlib.sha256(), 0
+
+    def read(self, n: int) -> bytes:
+        data = read_exactly(self.f, n)
+        self.sha256.update(data)
+        self.size += len(data)
+        return data
+
+    def drain(self):
+        while self.read(BLOCK_BYTES):
+            pass
+
+
+def npy_header(f) -> tuple[tuple, np.dtype]:
+    """(shape, dtype) of the .npy stream f, left at its first data byte; ValueError for a header
+    that is not a C-ordered array of plain numbers (pickled objects are never read)."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise ValueError(f".npy format version {version} is not one numpy writes for a plain array")
+    if dtype.hasobject or dtype.kind not in "iu":
+        raise ValueError(f"it holds {dtype}, not integer token ids")
+    if fortran:
+        raise ValueError("it is stored in Fortran order; shards are C-ordered rows")
+    return shape, dtype
+
+
+def row_blocks(f, dtype: np.dtype, rows: int):
+    """Blocks of [k, ROW_LEN] rows read from f after npy_header, at most BLOCK_BYTES each; stops
+    early (with fewer rows in all) when the stream ends."""
+    per_block = max(1, BLOCK_BYTES // (ROW_LEN * dtype.itemsize))
+    row_bytes = ROW_LEN * dtype.itemsize
+    while rows > 0:
+        data = read_exactly(f, min(rows, per_block) * row_bytes)
+        whole = len(data) // row_bytes  # a cut file's last, partial row is left out
+        block = np.frombuffer(data, dtype, count=whole * ROW_LEN).reshape(whole, ROW_LEN)
+        if len(block):
+            yield block
+        if len(block) < min(rows, per_block):
+            return
+        rows -= len(block)
+
+
+def _shard_problems(f, *, entry, manifest, previous_last) -> tuple[list[str], int | None]:
+    """Problems of the shard read from f, and its last token (the next shard's first)."""
+    name, vocab = _shown(entry["path"]), manifest["tokenizer"]["vocab_size"]
+    try:
+        shape, dtype = npy_header(f)
+    except Exception as e:  # a corrupt header, a pickled object array
+        return [f"shard {name} does not read as a .npy array of token ids without pickle ({e})"], None
+    found = []
+    if str(dtype) != manifest["dtype"]:
+        found.append(f"shard {name} has dtype {dtype}, manifest says {manifest['dtype']}")
+    if len(shape) != 2 or shape[1] != ROW_LEN or shape[0] != entry["rows"]:
+        return found + [f"shard {name} has shape {shape}, manifest says ({entry['rows']}, {ROW_LEN})"], None
+    last, seen, top = previous_last, 0, 0
+    for block in row_blocks(f, dtype, shape[0]):
+        if last is not None and block[0, 0] != last:  # the row before this block, or the shard before
+            found.append(f"shard {name}: row {seen - 1} does not end with row {seen}'s first token" if seen
+                         else f"shard {name}: its first token is not the previous shard's last token")
+        bad = np.flatnonzero(block[:-1, -1] != block[1:, 0])
         if len(bad):
-            problems.append(f"shard {name}: row {bad[0]} does not end with row {bad[0] + 1}'s first token")
-    if previous_last is not None and rows.shape[0] and rows[0, 0] != previous_last:
-        problems.append(f"shard {name}: its first token is not the previous shard's last token")
-    if int(rows.max(initial=0)) >= manifest["tokenizer"]["vocab_size"]:
-        problems.append(f"shard {name} holds token ids beyond the vocabulary ({manifest['tokenizer']['vocab_size']})")
-    return int(rows[-1, -1]) if rows.shape[0] else previous_last
+            row = seen + int(bad[0])
+            found.append(f"shard {name}: row {row} does not end with row {row + 1}'s first token")
+        top = max(top, int(block.max()))
+        last, seen = int(block[-1, -1]), seen + len(block)
+    if seen < shape[0]:
+        found.append(f"shard {name} ends after {seen} of its {shape[0]} rows (truncated)")
+    if top >= vocab:
+        found.append(f"shard {name} holds token ids beyond the vocabulary ({vocab})")
+    return found, last
+
+
+def _shown(relpath) -> str:
+    """A path from the manifest, as a message shows it: whatever its characters, one short line."""
+    return printable(relpath, PATH_CHARS)
+
+
+def _check_file(directory, entry, what, problems, read=None):
+    """Hash the file the entry describes and compare it with the entry. `read(reader)`, if given,
+    reads the file first (the same pass feeds the hash): its result is returned, or True without
+    one; None when the file is refused or missing."""
+    from apache_beam.io.filesystems import FileSystems
+
+    path = run_path(directory, entry.get("path"))
+    if path is None:
+        problems.append(f"{what} path {_shown(repr(entry.get('path')))} leaves {directory}: refused")
+        return None
+    if not FileSystems.exists(path):
+        problems.append(f"{what} {_shown(entry['path'])} is missing")
+        return None
+    with open_path(path) as f:
+        reader = _Hashed(f)
+        result = read(reader) if read is not None else True
+        reader.drain()
+    if reader.size != entry.get("bytes"):
+        problems.append(f"{what} {_shown(entry['path'])} has {reader.size} bytes, manifest says {entry.get('bytes')}")
+    elif reader.sha256.hexdigest() != entry.get("sha256"):
+        problems.append(f"{what} {_shown(entry['path'])} sha256 differs from the manifest (corrupted or replaced)")
+    return result
 
 
 def verify(directory: str) -> list[str]:
@@ -75,22 +200,28 @@ def verify(directory: str) -> list[str]:
         manifest = load_manifest(directory)
     except FileNotFoundError:
         return [f"{directory} has no {MANIFEST}: the run did not complete (or this is not a run)"]
-    except (OSError, ValueError) as e:
-        return [f"{MANIFEST} cannot be read as JSON ({e})"]
+    except PileprepError as e:
+        return [e.message]
+    except OSError as e:
+        return [f"{MANIFEST} cannot be read ({e})"]
     problems = list(manifest_problems(manifest))
     if problems:
         return problems
     previous_last, rows = None, 0
     for entry in manifest["shards"]:
-        path = _check_file(directory, entry, "shard", problems)
+        read = functools.partial(_shard_problems, entry=entry, manifest=manifest, previous_last=previous_last)
+        checked = _check_file(directory, entry, "shard", problems, read)
         _check_file(directory, entry["lineage"], "lineage sidecar", problems)
-        if path is None:
+        if checked is None:
+            previous_last = None  # nothing to compare the next shard's first token with
             continue
-        previous_last = _check_shard(path, entry, manifest, previous_last, problems)
+        found, previous_last = checked
+        problems += found
         rows += entry["rows"]
         last = entry is manifest["shards"][-1]
         if entry["tokens"] != entry["rows"] * SEQ_LEN + (1 if last else 0):
-            problems.append(f"shard {entry['path']}: {entry['tokens']} tokens do not match {entry['rows']} rows")
+            problems.append(f"shard {_shown(entry['path'])}: {entry['tokens']} tokens do not match "
+                            f"{entry['rows']} rows")
     if rows != manifest["rows"]:
         problems.append(f"shards hold {rows} rows, manifest says {manifest['rows']}")
     for entry in manifest["documents"]:

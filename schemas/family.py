@@ -9,6 +9,8 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+from transforms.errors import ConfigError
+
 CHINCHILLA_TOKENS_PER_PARAM = 20.0  # the card: "20 tokens per model parameter"
 ROW_STRIDE = 2048  # row r holds stream tokens [2048r, 2048r + 2049): rows overlap by one token
 
@@ -64,7 +66,7 @@ def get(name: str) -> ModelShape:
     """The family member called `name`, case-insensitively ("590M", "590m", "1.3b")."""
     shape = _BY_NAME.get(str(name).strip().lower())
     if shape is None:
-        raise ValueError(f"unknown Cerebras-GPT size {name!r}: choose one of {_NAMES}")
+        raise ConfigError(f"unknown Cerebras-GPT size {name!r}: choose one of {_NAMES}")
     return shape
 
 
@@ -111,7 +113,7 @@ class Budget:
 def _check_tokens_per_param(tokens_per_param) -> float:
     if isinstance(tokens_per_param, bool) or not isinstance(tokens_per_param, (int, float)) \
             or not math.isfinite(tokens_per_param) or tokens_per_param <= 0:
-        raise ValueError(
+        raise ConfigError(
             f"tokens_per_param must be a positive number (Chinchilla and Cerebras-GPT use "
             f"{CHINCHILLA_TOKENS_PER_PARAM:g}), got {tokens_per_param!r}"
         )
@@ -126,15 +128,15 @@ def budget_for(model: str | None = None, *, tokens_per_param: float = CHINCHILLA
     is an error with a token budget, which is already a number of tokens.
     """
     if (model is None) == (token_budget is None):
-        raise ValueError(
+        raise ConfigError(
             "give exactly one of a model size (one of " + _NAMES + ") or an explicit token budget"
             + (", not both" if model is not None else "")
         )
     if model is None:
         if isinstance(token_budget, bool) or not isinstance(token_budget, int) or token_budget <= 0:
-            raise ValueError(f"token budget must be a positive whole number of tokens, got {token_budget!r}")
+            raise ConfigError(f"token budget must be a positive whole number of tokens, got {token_budget!r}")
         if tokens_per_param != CHINCHILLA_TOKENS_PER_PARAM:
-            raise ValueError(
+            raise ConfigError(
                 f"tokens_per_param={tokens_per_param!r} applies only with a model size; with an "
                 f"explicit budget of {token_budget} tokens drop it, or give a model size instead"
             )

@@ -1,7 +1,7 @@
 """The `train` and `scaling` subcommands, for the pileprep command line.
 
     register(subparsers)               # adds `train` and `scaling` to an argparse subparsers object
-    COMMANDS["train"](args, beam_args)  # -> exit code; user errors raise ValueError (pileprep prints them)
+    COMMANDS["train"](args, beam_args)  # -> exit code; user errors raise ConfigError (pileprep prints them)
 
     pileprep train out/ --model tiny-25k --val val/ --out runs/tiny-25k
     pileprep scaling out/ --out runs/scaling
@@ -11,6 +11,8 @@ Importing this module does not import torch, so pileprep works without the [trai
 import argparse
 import json
 import os
+
+from transforms.errors import ConfigError
 
 _NEEDS_TORCH = "this command needs PyTorch and matplotlib: pip install 'pileprep[train]' (torch==2.13.0)"
 
@@ -65,7 +67,7 @@ def cmd_train(args, _beam_args) -> int:
     try:
         from trainer.train import TrainConfig, train
     except ImportError as e:
-        raise ValueError(f"{_NEEDS_TORCH} ({e})") from None
+        raise ConfigError(f"{_NEEDS_TORCH} ({e})") from None
     summary = train(TrainConfig(
         data=args.dir, out=args.out or os.path.join("runs", args.model), model=args.model, val=args.val,
         val_rows=args.val_rows, eval_every=args.eval_every, batch_size=args.batch_size,
@@ -79,7 +81,7 @@ def cmd_scaling(args, _beam_args) -> int:
     try:
         from trainer.scaling import DEFAULT_MODELS, ScalingConfig, scaling
     except ImportError as e:
-        raise ValueError(f"{_NEEDS_TORCH} ({e})") from None
+        raise ConfigError(f"{_NEEDS_TORCH} ({e})") from None
     models = tuple(m.strip() for m in args.models.split(",")) if args.models else DEFAULT_MODELS
     scaling(ScalingConfig(data=args.dir, out=args.out, models=models, val=args.val, val_rows=args.val_rows,
                           lr=args.lr, dtype=args.dtype, seed=args.seed))

@@ -17,6 +17,7 @@ import torch
 
 from pipeline.verify import load_manifest, safe_path
 from trainer.model import GPTConfig
+from transforms.errors import ConfigError
 
 
 def check_manifest(manifest: dict, config: GPTConfig, directory: str) -> None:
@@ -33,7 +34,7 @@ def check_manifest(manifest: dict, config: GPTConfig, directory: str) -> None:
         if dtype != config.token_dtype:
             wrong.append(f"{where} is {dtype}, model {config.name} reads {config.token_dtype} token ids")
     if wrong:
-        raise ValueError(f"run {directory} does not match model {config.name}: " + "; ".join(wrong))
+        raise ConfigError(f"run {directory} does not match model {config.name}: " + "; ".join(wrong))
 
 
 class ShardRows:
@@ -43,23 +44,23 @@ class ShardRows:
         try:
             manifest = load_manifest(directory)
         except FileNotFoundError:
-            raise ValueError(f"{directory} has no manifest.json: it is not a completed pileprep run "
-                             f"(run `pileprep run --output {directory}` first)") from None
+            raise ConfigError(f"{directory} has no manifest.json: it is not a completed pileprep run "
+                               f"(run `pileprep run --output {directory}` first)") from None
         check_manifest(manifest, config, directory)
         self.directory, self.config, self.manifest = directory, config, manifest
         self._paths, ends = [], []
         for entry in manifest["shards"]:
             path = safe_path(directory, entry.get("path"))
             if path is None:
-                raise ValueError(f"shard path {entry.get('path')!r} in {directory}/manifest.json leaves "
-                                 f"{directory}: refused (run `pileprep verify {directory}`)")
+                raise ConfigError(f"shard path {entry.get('path')!r} in {directory}/manifest.json leaves "
+                                   f"{directory}: refused (run `pileprep verify {directory}`)")
             self._paths.append(path)
             ends.append((ends[-1] if ends else 0) + int(entry["rows"]))
         self._ends = np.array(ends, dtype=np.int64)
         total = int(self._ends[-1]) if ends else 0
         limit = total - start if limit is None else limit
         if start < 0 or limit < 1 or start + limit > total:
-            raise ValueError(f"run {directory} has {total} rows; rows [{start}, {start + limit}) are not "
+            raise ConfigError(f"run {directory} has {total} rows; rows [{start}, {start + limit}) are not "
                              f"all in it: pack a larger run or ask for fewer rows")
         self.start, self.rows = start, limit
         self._maps: dict[int, np.ndarray] = {}
@@ -75,9 +76,9 @@ class ShardRows:
             rows = np.load(self._paths[k], mmap_mode="r", allow_pickle=False)
             expected = int(self._ends[k] - (self._ends[k - 1] if k else 0))
             if str(rows.dtype) != self.config.token_dtype or rows.shape != (expected, self.config.seq_len + 1):
-                raise ValueError(f"shard {os.path.basename(self._paths[k])} holds {rows.dtype} {rows.shape}, the "
-                                 f"manifest says {self.config.token_dtype} ({expected}, {self.config.seq_len + 1}): "
-                                 f"run `pileprep verify {self.directory}`")
+                raise ConfigError(f"shard {os.path.basename(self._paths[k])} holds {rows.dtype} {rows.shape}, the "
+                                   f"manifest says {self.config.token_dtype} ({expected}, {self.config.seq_len + 1}): "
+                                   f"run `pileprep verify {self.directory}`")
             self._maps[k] = rows
         return self._maps[k]
 
@@ -125,8 +126,8 @@ class EpochOrder:
 
     def load_state_dict(self, state: dict) -> None:
         if (state["rows"], state["seed"]) != (self.rows, self.seed):
-            raise ValueError(f"checkpoint's data order is over {state['rows']} rows with seed {state['seed']}, "
-                             f"this run has {self.rows} rows and seed {self.seed}: resume with the same run and --seed")
+            raise ConfigError(f"checkpoint's data order is over {state['rows']} rows with seed {state['seed']}, "
+                               f"this run has {self.rows} rows and seed {self.seed}: resume with the same run and --seed")
         self.epoch, self.offset = state["epoch"], state["offset"]
         self._perm = self.permutation(self.epoch)
 

@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from schemas.family import FAMILY, ModelShape
+from transforms.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ CONFIGS: dict[str, GPTConfig] = {c.name.lower(): c for c in (*map(from_shape, FA
 def get_config(name: str) -> GPTConfig:
     config = CONFIGS.get(str(name).strip().lower())
     if config is None:
-        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(c.name for c in CONFIGS.values())}")
+        raise ConfigError(f"unknown model {name!r}: choose one of {', '.join(c.name for c in CONFIGS.values())}")
     return config
 
 

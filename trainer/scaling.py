@@ -21,6 +21,7 @@ import numpy as np
 from schemas.family import CHINCHILLA_TOKENS_PER_PARAM
 from trainer.model import GPTConfig, get_config
 from trainer.train import TrainConfig, make_plan, train
+from transforms.errors import ConfigError
 
 # Five sizes spanning 10.4x in non-embedding parameters: 905K tokens in all (~6 min at ~2,500 tokens/s),
 # and the largest needs 773 rows of 512 tokens, which the 1,105-row demo run holds with 332 rows to spare
@@ -43,7 +44,7 @@ class ScalingConfig:
 
     def __post_init__(self):
         if len(self.models) < 4:
-            raise ValueError(f"a scaling fit needs at least 4 models (it has 3 parameters), got {len(self.models)}")
+            raise ConfigError(f"a scaling fit needs at least 4 models (it has 3 parameters), got {len(self.models)}")
 
 
 def fit_power_law(compute, loss, grid: int = 2000) -> dict:
@@ -92,11 +93,11 @@ def scaling(cfg: ScalingConfig) -> dict:
                      key=lambda c: c.non_embedding_parameters)
     sizes = [c.non_embedding_parameters for c in configs]
     if sizes[-1] < 10 * sizes[0]:
-        raise ValueError(f"the models span {sizes[-1] / sizes[0]:.1f}x in parameters: choose sizes spanning at least 10x")
+        raise ConfigError(f"the models span {sizes[-1] / sizes[0]:.1f}x in parameters: choose sizes spanning at least 10x")
     try:
         manifest = load_manifest(cfg.data)
     except FileNotFoundError:
-        raise ValueError(f"{cfg.data} has no manifest.json: it is not a completed pileprep run") from None
+        raise ConfigError(f"{cfg.data} has no manifest.json: it is not a completed pileprep run") from None
     runs, plans = [], []
     for config in configs:
         tokens = math.ceil(cfg.tokens_per_param * config.non_embedding_parameters)
@@ -106,13 +107,13 @@ def scaling(cfg: ScalingConfig) -> dict:
     prefix = max(p.steps * p.batch_size for _, _, p in plans)
     val, val_start = (cfg.val, 0) if cfg.val else (cfg.data, prefix)
     if not cfg.val and manifest.get("rows", 0) - prefix < cfg.val_rows:
-        raise ValueError(f"{cfg.data} has {manifest.get('rows', 0)} rows and the largest model trains on {prefix}, "
-                         f"leaving fewer than {cfg.val_rows} held-out rows: pass --val DIR or a larger run")
+        raise ConfigError(f"{cfg.data} has {manifest.get('rows', 0)} rows and the largest model trains on {prefix}, "
+                           f"leaving fewer than {cfg.val_rows} held-out rows: pass --val DIR or a larger run")
     started = time.perf_counter()
     for config, tokens, plan in plans:
         out = os.path.join(cfg.out, config.name)
         if os.path.exists(out) and os.listdir(out):
-            raise ValueError(f"{out} is not empty: choose an empty --out for the scaling study")
+            raise ConfigError(f"{out} is not empty: choose an empty --out for the scaling study")
         summary = train(TrainConfig(
             data=cfg.data, out=out, model=config, tokens=tokens, rows=plan.steps * plan.batch_size,
             val=val, val_start=val_start, val_rows=cfg.val_rows, eval_every=10 ** 9, lr=cfg.lr,

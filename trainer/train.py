@@ -22,6 +22,7 @@ import torch
 from schemas.family import CHINCHILLA_TOKENS_PER_PARAM
 from trainer.data import EpochOrder, ShardRows
 from trainer.model import GPT, GPTConfig, get_config
+from transforms.errors import ConfigError
 
 CHECKPOINT, LOG, PLOT = "checkpoint.pt", "log.jsonl", "loss.png"
 MICRO_TOKENS = 2048  # default micro-batch: one 2048-token row; bounds the (micro x ctx x 50257) logits
@@ -51,11 +52,11 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.dtype not in ("fp32", "bf16"):
-            raise ValueError(f"dtype must be fp32 or bf16, got {self.dtype!r}")
+            raise ConfigError(f"dtype must be fp32 or bf16, got {self.dtype!r}")
         for name in ("batch_size", "micro_batch", "steps", "max_steps", "rows", "tokens", "checkpoint_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
+                raise ConfigError(f"{name} must be at least 1, got {value}")
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,8 @@ def make_plan(cfg: TrainConfig, config: GPTConfig, manifest: dict, rows: int) ->
     batch = cfg.batch_size or config.batch_size
     micro = min(batch, cfg.micro_batch or max(1, MICRO_TOKENS // config.n_ctx))
     if batch % micro:
-        raise ValueError(f"batch size {batch} is not a multiple of the micro-batch {micro}: "
-                         f"pass a --micro-batch that divides it")
+        raise ConfigError(f"batch size {batch} is not a multiple of the micro-batch {micro}: "
+                           f"pass a --micro-batch that divides it")
     per_step = batch * config.n_ctx
     budget = manifest.get("budget") or {}
     if cfg.steps:
@@ -89,11 +90,11 @@ def make_plan(cfg: TrainConfig, config: GPTConfig, manifest: dict, rows: int) ->
             source = f"20 tokens x {config.budget_parameter_count:,} {config.budget_params.replace('_', '-')} parameters"
         steps = tokens // per_step  # rounded down, as the card's step counts are
         if steps * batch > rows:
-            raise ValueError(f"model {config.name} needs {steps * batch:,} rows ({source}), the run has {rows:,}: "
-                             f"pack a larger run (pileprep run --model-size, or demo --documents N), or pass "
-                             f"--steps to repeat rows")
+            raise ConfigError(f"model {config.name} needs {steps * batch:,} rows ({source}), the run has {rows:,}: "
+                               f"pack a larger run (pileprep run --model-size, or demo --documents N), or pass "
+                               f"--steps to repeat rows")
     if steps < 1:
-        raise ValueError(f"a budget of {source} is less than one step of {per_step:,} tokens: lower --batch-size")
+        raise ConfigError(f"a budget of {source} is less than one step of {per_step:,} tokens: lower --batch-size")
     if config.warmup_steps is not None:
         warmup = config.warmup_steps
     elif config.warmup_tokens is not None:
@@ -198,7 +199,7 @@ def train(cfg: TrainConfig) -> dict:
     os.makedirs(cfg.out, exist_ok=True)
     ckpt_path = os.path.join(cfg.out, CHECKPOINT)
     if os.path.exists(ckpt_path) and not cfg.resume:
-        raise ValueError(f"{cfg.out} already holds a checkpoint: pass --resume to continue it, or choose another --out")
+        raise ConfigError(f"{cfg.out} already holds a checkpoint: pass --resume to continue it, or choose another --out")
 
     torch.manual_seed(cfg.seed)
     model = GPT(config)
@@ -207,11 +208,11 @@ def train(cfg: TrainConfig) -> dict:
     step = 0
     if cfg.resume:
         if not os.path.exists(ckpt_path):
-            raise ValueError(f"--resume: {cfg.out} has no {CHECKPOINT} to resume from")
+            raise ConfigError(f"--resume: {cfg.out} has no {CHECKPOINT} to resume from")
         state = torch.load(ckpt_path, weights_only=True)
         if state["plan"] != asdict(plan) or state["model_name"] != config.name:
-            raise ValueError(f"{ckpt_path} was written by a run with another model or plan "
-                             f"({state['model_name']}, {state['plan']}): resume with the same options")
+            raise ConfigError(f"{ckpt_path} was written by a run with another model or plan "
+                               f"({state['model_name']}, {state['plan']}): resume with the same options")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         order.load_state_dict(state["data"])

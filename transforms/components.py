@@ -18,7 +18,8 @@ worker holds.
 """
 import apache_beam as beam
 
-from transforms.errors import PileprepError
+from transforms.display import PATH_CHARS, printable
+from transforms.errors import ConfigError, PileprepError
 
 
 def both_ways(edge):
@@ -48,9 +49,9 @@ def small_star(node, smaller):
 
 def not_converged(node, max_rounds: int) -> PileprepError:
     return PileprepError(
-        f"near-duplicate clustering did not converge in {max_rounds} rounds: node {node!r} still "
-        f"links two labels. Raise DedupConfig.max_rounds (--dedup-max-rounds) to "
-        f"{max(max_rounds + 4, 2 * max_rounds)} and run again")
+        f"near-duplicate clustering did not converge in {max_rounds} rounds: node "
+        f"{printable(repr(node), PATH_CHARS)} still links two labels. Raise DedupConfig.max_rounds "
+        f"(--dedup-max-rounds) to {max(max_rounds + 4, 2 * max_rounds)} and run again")
 
 
 def label(node, neighbors, max_rounds: int):
@@ -118,7 +119,7 @@ class ConnectedComponents(beam.PTransform):
     def __init__(self, max_rounds: int = 12):
         super().__init__()
         if max_rounds < 1:
-            raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
+            raise ConfigError(f"max_rounds must be >= 1, got {max_rounds}")
         self.max_rounds = max_rounds
 
     def expand(self, edges):

@@ -30,6 +30,8 @@ import numpy as np
 from apache_beam.pvalue import TaggedOutput
 
 from transforms.components import ConnectedComponents
+from transforms.errors import ConfigError
+from transforms.layout import DEDUP
 from transforms.minhash import MinHashConfig, band_keys, band_params, jaccard_estimate, signatures
 from transforms.spill import TEXT_CHARS, TEXT_HASH, TEXT_REF, RestoreText, SpillDoFn, StowText, restore_text
 from transforms.write import WriteGroups, parquet_bytes
@@ -53,13 +55,13 @@ class DedupConfig:
 
     def __post_init__(self):
         if self.mode not in MODES:
-            raise ValueError(f"unknown dedup mode {self.mode!r}: choose one of {', '.join(MODES)}")
+            raise ConfigError(f"unknown dedup mode {self.mode!r}: choose one of {', '.join(MODES)}")
         if not isinstance(self.minhash, MinHashConfig):
-            raise ValueError(f"minhash must be a MinHashConfig, got {type(self.minhash).__name__}")
+            raise ConfigError(f"minhash must be a MinHashConfig, got {type(self.minhash).__name__}")
         for name, least in (("max_rounds", 1), ("max_bucket", 2)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+                raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}")
 
 
 def node(doc: dict, holdout: bool = False) -> tuple[int, str]:
@@ -329,5 +331,5 @@ def removals_table(records: list[dict]):
 
 def WriteRemovals(out_dir: str) -> WriteGroups:  # noqa: N802 - a PTransform factory
     """Removal records -> dedup/removed-<kind>.parquet (sorted by id), one description per file."""
-    return WriteGroups(out_dir, key=lambda r: r["kind"], relpath=lambda kind: f"dedup/removed-{kind}.parquet",
+    return WriteGroups(out_dir, key=lambda r: r["kind"], relpath=lambda kind: f"{DEDUP}/removed-{kind}.parquet",
                        encode=lambda records: parquet_bytes(removals_table(records)), order=lambda r: r["id"])

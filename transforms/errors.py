@@ -1,4 +1,4 @@
-"""The one exception type pileprep raises for problems the user must fix.
+"""The exception types pileprep raises for problems the user must fix; anything else is a bug.
 
 Exceptions raised inside a DoFn reach the driver wrapped by the runner, and across processes only
 as text. The message is therefore framed by markers so the CLI can find it inside any wrapping and
@@ -22,6 +22,20 @@ class PileprepError(Exception):
 
     def __reduce__(self):  # pickles across worker processes with its message intact
         return (PileprepError, (self.message,))
+
+
+class ConfigError(PileprepError, ValueError):
+    """An option or config value that cannot work, refused where it is validated (a stage config's
+    __post_init__, RunConfig, a preset's name): the CLI prints it as a user error like any
+    PileprepError, and a caller of the library can still catch it as the ValueError it always was.
+    It reads as its bare message: it is raised in the driver, before any runner could wrap it."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.args = (message,)  # unframed: str() and pytest.raises(match=...) see the message itself
+
+    def __reduce__(self):
+        return (ConfigError, (self.message,))
 
 
 def find_message(error: BaseException) -> str | None:

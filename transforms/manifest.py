@@ -18,11 +18,11 @@ import orjson
 from schemas import SCHEMAS_DIR
 from transforms.counts import identity_problems
 from transforms.errors import PileprepError
+from transforms.layout import MANIFEST
 from transforms.pack import ROW_LEN, SEQ_LEN
 from transforms.provenance import CheckConfig, section
 from transforms.write import commit_bytes, remove_temporaries
 
-MANIFEST = "manifest.json"
 SCHEMA_VERSION = 1
 
 

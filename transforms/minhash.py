@@ -28,6 +28,8 @@ import unicodedata
 
 import numpy as np
 
+from transforms.errors import ConfigError
+
 SHINGLINGS = ("word5", "char13")
 MAX_HASH = (1 << 32) - 1  # datasketch's _max_hash: every value of a signature is at most this
 _PRIME = np.uint64((1 << 61) - 1)  # datasketch's _mersenne_prime
@@ -50,27 +52,27 @@ class MinHashConfig:
 
     def __post_init__(self):
         if isinstance(self.num_perm, bool) or not isinstance(self.num_perm, int) or self.num_perm < 2:
-            raise ValueError(f"num_perm must be an integer >= 2 (datasketch's MinHashLSH needs two "
-                             f"permutations at least), got {self.num_perm!r}")
+            raise ConfigError(f"num_perm must be an integer >= 2 (datasketch's MinHashLSH needs two "
+                               f"permutations at least), got {self.num_perm!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_HASH:
-            raise ValueError(f"seed must be an integer in [0, 2**32 - 1] (numpy's RandomState draws the "
-                             f"permutations), got {self.seed!r}")
+            raise ConfigError(f"seed must be an integer in [0, 2**32 - 1] (numpy's RandomState draws the "
+                               f"permutations), got {self.seed!r}")
         if self.shingles not in SHINGLINGS:
-            raise ValueError(f"unknown shingles {self.shingles!r}: choose one of {', '.join(SHINGLINGS)}")
+            raise ConfigError(f"unknown shingles {self.shingles!r}: choose one of {', '.join(SHINGLINGS)}")
         if not isinstance(self.threshold, (int, float)) or not 0 < self.threshold < 1:
-            raise ValueError(f"threshold must be a Jaccard similarity strictly between 0 and 1, "
-                             f"got {self.threshold!r}")
+            raise ConfigError(f"threshold must be a Jaccard similarity strictly between 0 and 1, "
+                               f"got {self.threshold!r}")
         if (self.bands is None) != (self.rows is None):
-            raise ValueError(f"give bands and rows together, or neither to let the threshold choose "
-                             f"them (got bands={self.bands!r}, rows={self.rows!r})")
+            raise ConfigError(f"give bands and rows together, or neither to let the threshold choose "
+                               f"them (got bands={self.bands!r}, rows={self.rows!r})")
         if self.bands is not None:
             for name in ("bands", "rows"):
                 value = getattr(self, name)
                 if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                    raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                    raise ConfigError(f"{name} must be a positive integer, got {value!r}")
             if self.bands * self.rows > self.num_perm:
-                raise ValueError(f"bands x rows = {self.bands} x {self.rows} = {self.bands * self.rows} "
-                                 f"exceeds num_perm = {self.num_perm}: lower one or raise num_perm")
+                raise ConfigError(f"bands x rows = {self.bands} x {self.rows} = {self.bands * self.rows} "
+                                   f"exceeds num_perm = {self.num_perm}: lower one or raise num_perm")
 
 
 # --- text to shingles ----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import unicodedata
 
 import apache_beam as beam
 
-from transforms.errors import PileprepError
+from transforms.errors import ConfigError, PileprepError
 from transforms.provenance import PROVENANCE, CheckConfig, library_version, stage_events
 
 FORMS = ("nfc", "nfkc", "ftfy", "off")
@@ -39,7 +39,7 @@ class NormalizeConfig:
 
     def __post_init__(self):
         if self.form not in FORMS:
-            raise ValueError(f"unknown normalization {self.form!r}: choose one of {', '.join(FORMS)}")
+            raise ConfigError(f"unknown normalization {self.form!r}: choose one of {', '.join(FORMS)}")
 
 
 def _class(codepoints) -> re.Pattern:

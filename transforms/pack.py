@@ -18,6 +18,8 @@ import math
 import apache_beam as beam
 import numpy as np
 
+from transforms.errors import ConfigError
+from transforms.layout import SHARDS
 from transforms.spill import SpillDoFn, ref_length, sub_ref
 
 SEQ_LEN = 2048
@@ -37,11 +39,11 @@ class PackConfig:
 
     def __post_init__(self):
         if self.dtype not in ("uint16", "uint32"):
-            raise ValueError(f"shard dtype must be uint16 or uint32, got {self.dtype}")
+            raise ConfigError(f"shard dtype must be uint16 or uint32, got {self.dtype}")
         if self.rows_per_shard < 1:
-            raise ValueError(f"--rows-per-shard must be >= 1, got {self.rows_per_shard}")
+            raise ConfigError(f"--rows-per-shard must be >= 1, got {self.rows_per_shard}")
         if self.target_tokens is not None and self.target_tokens < 1:
-            raise ValueError(f"the token budget must be >= 1, got {self.target_tokens}")
+            raise ConfigError(f"the token budget must be >= 1, got {self.target_tokens}")
 
 
 def key_range(order_key: int) -> int:
@@ -260,7 +262,7 @@ def npy_chunks(array: np.ndarray, rows_per_chunk: int = 4096):
 
 
 def shard_name(shard: int) -> str:
-    return f"shards/shard-{shard:05d}.npy"
+    return f"{SHARDS}/shard-{shard:05d}.npy"
 
 
 def lineage_bytes(lineage: list[dict]) -> bytes:

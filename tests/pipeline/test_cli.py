@@ -258,3 +258,47 @@ def test_any_tokenizer_json_and_its_dtype(tmp_path):
     assert main(["run", "--input", str(src), "--output", str(tmp_path / "o2"), "--tokenizer", path,
                  "--eos-id", "1"] + IN_MEMORY) == 0
     assert json.loads((tmp_path / "o2" / "manifest.json").read_text())["tokenizer"]["eos_id"] == 1
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--dedup", "minhash", "--minhash-threshold", "2"],
+     "threshold must be a Jaccard similarity strictly between 0 and 1, got 2.0"),
+    (["--seed", "-1"], "--seed must be in [0, 2**63), got -1"),
+    (["--model-size", "7B"], "unknown Cerebras-GPT size '7B': choose one of 111M"),
+    (["--document-files", "0"], "--document-files must be >= 1, got 0"),
+    (["--eos-id", "60000"], "eos_id 60000 is outside the vocabulary of gpt2 (size 50257)"),
+    (["--runner", "NoSuchRunner"], "Unexpected pipeline runner: NoSuchRunner"),
+])
+def test_a_bad_option_value_is_one_line_and_exit_2(corpus, tmp_path, capsys, option, message):
+    assert main(["run", "--input", f"{corpus}/*.jsonl*", "--output", str(tmp_path / "o")] + option + IN_MEMORY) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "bug in pileprep" not in err
+    assert err.splitlines()[-1].startswith(f"pileprep: error: {message}")
+    assert main(["sample", "--output", str(tmp_path / "s"), "--documents", "5"]) == 2
+    assert capsys.readouterr().err.startswith("pileprep: error: documents=5 is too few")
+
+
+def test_config_errors_are_still_value_errors_for_library_callers():
+    from pipeline.options import RunConfig
+    from transforms.errors import ConfigError
+
+    with pytest.raises(ValueError, match="--seed must be in") as info:
+        RunConfig(inputs=("x",), output="o", seed=-1)
+    assert type(info.value) is ConfigError and str(info.value) == "--seed must be in [0, 2**63), got -1"
+
+
+def test_an_internal_value_error_is_a_bug_with_its_traceback_and_exit_1(corpus, tmp_path, capsys, monkeypatch):
+    import transforms.normalize as normalize
+
+    def broken(self, doc):
+        raise ValueError("internal: a stage met a value it cannot handle")
+        yield
+
+    monkeypatch.setattr(normalize._NormalizeFn, "process", broken)
+    assert main(["run", "--input", f"{corpus}/*.jsonl*", "--output", str(tmp_path / "o")] + IN_MEMORY) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "in broken" in err
+    assert "ValueError: internal: a stage met a value it cannot handle" in err
+    assert "pileprep: error:" not in err
+    assert err.splitlines()[-1].startswith("pileprep: this is a bug in pileprep") and "report it" in err
+    assert not (tmp_path / "o" / "manifest.json").exists()

@@ -2,6 +2,7 @@
 in-memory and multi-process runs, and holdout documents never reach the shards."""
 import hashlib
 import json
+import shutil
 
 import pyarrow.parquet as pq
 import pytest
@@ -73,3 +74,79 @@ def test_spilling_changes_no_byte(corpus):
     for name in files:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     assert not any(p.name.startswith(".tmp") for p in a.rglob("*"))
+
+
+@pytest.fixture(scope="module")
+def dedup_run(tmp_path_factory):
+    """A complete small --dedup run, with the command that made it."""
+    root = tmp_path_factory.mktemp("overwrite")
+    write_sample(str(root / "in"), SampleConfig(seed=2, documents=300, files=1))
+    command = ["run", "--input", f"{root}/in/*", "--dedup", "minhash", "--rows-per-shard", "16",
+               "--direct_running_mode=in_memory"]
+    assert main(command + ["--output", str(root / "out")]) == 0
+    return root / "out", command
+
+
+def _files(directory, under=("shards", "dedup", "documents")):
+    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for part in under for p in sorted((directory / part).rglob("*")) if p.is_file()}
+
+
+def test_every_entry_pileprep_writes_is_one_overwrite_may_remove(dedup_run, tmp_path):
+    from pipeline.report import write_report
+    from transforms.layout import ours
+    from transforms.spill import SPILL_DIR
+
+    out = tmp_path / "run"
+    shutil.copytree(dedup_run[0], out)
+    write_report(str(out))
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["dedup", "documents", "manifest.json", "rejects", "report.html", "shards"]
+    assert all(ours(n) for n in names + [SPILL_DIR, ".tmp-manifest.json", ".tmp-report.html"])
+    assert not ours("notes.txt") and not ours("train")
+
+
+def test_overwrite_replaces_a_complete_dedup_run_and_its_report(dedup_run, tmp_path):
+    from pipeline.report import write_report
+
+    original, command = dedup_run
+    out = tmp_path / "run"
+    shutil.copytree(original, out)
+    write_report(str(out))
+    assert main(command + ["--output", str(out)]) == 2  # not without --overwrite
+    assert main(command + ["--output", str(out), "--overwrite"]) == 0
+    assert not (out / "report.html").exists()  # it described the old run
+    assert _files(out) == _files(original) and main(["verify", str(out)]) == 0
+
+
+def test_an_interrupted_dedup_run_is_replaced_by_rerunning(dedup_run, tmp_path, capsys):
+    original, command = dedup_run
+    out = tmp_path / "run"
+    shutil.copytree(original, out)
+    (out / "manifest.json").unlink()  # killed before the manifest: what it left, temporaries too
+    (out / "dedup" / "removed-near.parquet").unlink()
+    (out / ".tmp-spill").mkdir()
+    (out / ".tmp-spill" / "0123abcd").write_bytes(b"payload")
+    (out / ".tmp-manifest.json").write_text("{")
+    (out / ".tmp-report.html").write_text("<html>")
+    assert main(command + ["--output", str(out)]) == 0
+    assert "holds an incomplete run" in capsys.readouterr().err
+    assert _files(out) == _files(original) and main(["verify", str(out)]) == 0
+    assert not [p for p in out.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_a_directory_with_a_foreign_file_is_still_refused(dedup_run, tmp_path, capsys):
+    from pipeline.report import write_report
+
+    original, command = dedup_run
+    out = tmp_path / "run"
+    shutil.copytree(original, out)
+    write_report(str(out))
+    (out / "notes.txt").write_text("mine")
+    before = _files(out, under=(".",))
+    assert main(command + ["--output", str(out), "--overwrite"]) == 2
+    assert "files pileprep did not write (notes.txt)" in capsys.readouterr().err
+    assert _files(out, under=(".",)) == before  # nothing removed
+    (out / "manifest.json").unlink()  # nor when the run it holds is incomplete
+    assert main(command + ["--output", str(out)]) == 2
+    assert (out / "notes.txt").exists() and (out / "dedup").exists()
