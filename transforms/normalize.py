@@ -310,7 +310,7 @@ class _NormalizeFn(beam.DoFn):
     """Fixes each document; the documents `check` samples are fixed by ftfy.fix_text too, and a
     difference fails the run, naming the document."""
 
-    def __init__(self, config: NormalizeConfig, check: CheckConfig):
+    def __init__(self, config: NormalizeConfig, check: CheckConfig = CheckConfig()):
         self.config, self.check = config, check
 
     def setup(self):

@@ -653,6 +653,7 @@ def _serve(stdin, stdout) -> None:
     """The child's loop: the config, then batches of texts until the parent closes the pipe."""
     tokenizer = load(TokenizeConfig(**json.loads(_read_frame(stdin))))
     tokenizer.prepare()
+    tokenizer.used.clear()  # each batch reports the documents it tokenized, none before
     while True:
         header = stdin.read(8)
         if len(header) < 8:
