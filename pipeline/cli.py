@@ -34,71 +34,26 @@ def _setup_logging(verbose: bool):
         handler.addFilter(_QuietBeam())
 
 
+_DEMO_PICKS = ("inputs", "output")  # the RunConfig fields demo sets itself: no flags of demo
+
+
 def _add_run_options(parser):
-    parser.add_argument("--input", action="append", required=True, metavar="PATTERN",
-                        help="input files: .jsonl.zst, .jsonl.gz or .jsonl; local, gs:// or s3://; repeatable")
-    parser.add_argument("--output", required=True, metavar="DIR", help="output directory (must be empty or absent)")
+    from pipeline.options import add_flags
+
+    add_flags(parser, only=_DEMO_PICKS)
     parser.add_argument("--no-wait", dest="wait", action="store_false",
                         help="submit the job and exit (Flex Template launchers, --output_executable_path)")
     _add_shared_run_options(parser)
 
 
 def _add_shared_run_options(parser):
-    parser.add_argument("--rules", default="eleuther", metavar="PRESET|FILE",
-                        help="filter rules: eleuther (default), slimpajama, none, or a rules JSON file")
-    parser.add_argument("--normalize", default="nfc", choices=("nfc", "nfkc", "ftfy", "off"),
-                        help="ftfy.fix_text with NFC (default), with NFKC (gpt-neo), ftfy without a normal form, or off")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the document order (default 0)")
-    parser.add_argument("--allow-corrupt-inputs", action="store_true",
-                        help="keep documents read before damage in a truncated/corrupt file; record the damage")
-    parser.add_argument("--overwrite", action="store_true", help="replace a previous run in --output")
-    parser.add_argument("--no-documents", dest="write_documents", action="store_false",
-                        help="do not write the cleaned documents as Parquet")
-    parser.add_argument("--document-files", type=int, default=None, metavar="N",
-                        help="number of Parquet document files (default: ~512 MB of text each)")
-    parser.add_argument("--tokenizer", default="gpt2", metavar="gpt2|PATH",
-                        help="GPT-2 BPE (default; shipped, no download) or any HF tokenizer.json")
-    parser.add_argument("--eos-id", type=int, default=None, help="EOS id (default: the tokenizer's <|endoftext|>)")
-    parser.add_argument("--model-size", default=None, metavar="SIZE",
-                        help="pack the Chinchilla budget of a Cerebras-GPT size: 111M 256M 590M 1.3B 2.7B 6.7B 13B")
-    parser.add_argument("--tokens-per-param", type=float, default=20.0,
-                        help="tokens per parameter for --model-size (default 20, Chinchilla)")
-    parser.add_argument("--token-budget", type=int, default=None, metavar="N", help="pack N tokens (rounded up to whole rows)")
-    parser.add_argument("--allow-short", action="store_true",
-                        help="when the input is smaller than the budget, pack what there is and record it")
-    parser.add_argument("--rows-per-shard", type=int, default=65536, metavar="N",
-                        help="rows of 2049 tokens per .npy shard (default 65536: 268 MB of uint16)")
-    parser.add_argument("--split-mb", type=float, default=256.0, metavar="MB",
-                        help="read plain .jsonl files larger than this as parallel line ranges (default 256)")
-    parser.add_argument("--max-line-mb", type=float, default=128.0, metavar="MB",
-                        help="reject longer lines unparsed, as line_too_long (default 128)")
-    parser.add_argument("--dedup", default="none", choices=("none", "exact", "minhash"),
-                        help="remove exact or MinHash-LSH near-duplicates (default none, as Cerebras-GPT)")
-    parser.add_argument("--holdout", action="append", default=[], metavar="PATTERN",
-                        help="val/test files: training documents matching them are removed (repeatable)")
-    parser.add_argument("--minhash-threshold", type=float, default=0.8, help="Jaccard threshold (default 0.8)")
-    parser.add_argument("--minhash-num-perm", type=int, default=128, help="permutations (default 128)")
-    parser.add_argument("--minhash-shingles", default="word5", choices=("word5", "char13"),
-                        help="word 5-grams (datatrove, default) or character 13-grams (SlimPajama)")
-    parser.add_argument("--minhash-bands", type=int, default=None, help="LSH bands (default: datasketch's choice)")
-    parser.add_argument("--minhash-rows", type=int, default=None, help="rows per band (default: datasketch's choice)")
-    parser.add_argument("--no-minhash-confirm", dest="minhash_confirm", action="store_false",
-                        help="keep every LSH candidate pair without checking its estimated Jaccard")
-    parser.add_argument("--dedup-max-rounds", type=int, default=12,
-                        help="connected-component rounds before giving up (default 12)")
+    """The flag of every other RunConfig field (pipeline/options.py declares them), then how to run."""
+    from pipeline.options import add_flags
+
+    add_flags(parser, skip=_DEMO_PICKS)
     parser.add_argument("--workers", type=int, default=None,
                         help="local worker processes: N > 1 uses Beam's multi_processing mode (default: one "
                              "in-process worker, measured fastest on 2 cores)")
-    parser.add_argument("--spill", default="auto", choices=("auto", "on", "off"),
-                        help="pass tokens and text through Beam's shuffles as references to files in the "
-                             "output folder (auto: on for the local runners, whose shuffle lives in memory)")
-    parser.add_argument("--reference", action="store_true",
-                        help="use the unoptimized implementations (ftfy.fix_text on every document, HF "
-                             "tokenizers, datasketch): several times slower, byte-identical output; to check "
-                             "the fast paths on your own data")
-    parser.add_argument("--check-every", type=int, default=100, metavar="N",
-                        help="also run 1 document in N through the plain ftfy and GPT-2 tokenizer and fail the "
-                             "run, naming it, if the fast paths differ (default 100; 0: no check)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show Beam's progress logging")
 
 
@@ -122,9 +77,11 @@ def _parser():
     demo.add_argument("--dir", default="pileprep-demo", metavar="DIR", help="(default: ./pileprep-demo)")
     demo.add_argument("--documents", type=int, default=3000)
     _add_shared_run_options(demo)
+    from schemas.family import CHINCHILLA_TOKENS_PER_PARAM
+
     budget = sub.add_parser("budget", help="the Cerebras-GPT family and its Chinchilla token budgets")
     budget.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    budget.add_argument("--tokens-per-param", type=float, default=20.0)
+    budget.add_argument("--tokens-per-param", type=float, default=CHINCHILLA_TOKENS_PER_PARAM)
     verify = sub.add_parser("verify", help="check a run's shards and files against its manifest")
     verify.add_argument("dir")
     inspect = sub.add_parser("inspect", help="summarize a run; --decode N prints its first N rows as text")
@@ -170,23 +127,10 @@ def cmd_inspect(args, _beam_args) -> int:
 
 
 def cmd_run(args, beam_args) -> int:
-    from pipeline.options import RunConfig
+    from pipeline.options import from_args
     from pipeline.run import run
 
-    config = RunConfig(
-        inputs=tuple(args.input), output=args.output, seed=args.seed, rules=args.rules,
-        normalize=args.normalize, allow_corrupt_inputs=args.allow_corrupt_inputs,
-        overwrite=args.overwrite, write_documents=args.write_documents,
-        document_files=args.document_files, tokenizer=args.tokenizer, eos_id=args.eos_id,
-        model_size=args.model_size, tokens_per_param=args.tokens_per_param,
-        token_budget=args.token_budget, allow_short=args.allow_short,
-        rows_per_shard=args.rows_per_shard, split_bytes=int(args.split_mb * (1 << 20)),
-        max_line_bytes=int(args.max_line_mb * (1 << 20)), dedup=args.dedup, holdout=tuple(args.holdout),
-        minhash_threshold=args.minhash_threshold, minhash_num_perm=args.minhash_num_perm,
-        minhash_shingles=args.minhash_shingles, minhash_bands=args.minhash_bands,
-        minhash_rows=args.minhash_rows, minhash_confirm=args.minhash_confirm,
-        dedup_max_rounds=args.dedup_max_rounds, spill={"auto": None, "on": True, "off": False}[args.spill],
-        reference=args.reference, check_every=args.check_every)
+    config = from_args(args)
     run(config, beam_args, workers=args.workers, verbose=args.verbose, wait=getattr(args, "wait", True))
     return 0
 
@@ -207,7 +151,7 @@ def cmd_demo(args, beam_args) -> int:
     inputs, output = os.path.join(args.dir, "input"), os.path.join(args.dir, "output")
     summary = write_sample(inputs, SampleConfig(seed=args.seed, documents=args.documents))
     print(f"demo: wrote {summary.documents:,} synthetic documents in {len(summary.paths)} files to {inputs}")
-    args.input, args.output, args.overwrite = [os.path.join(inputs, "*.jsonl*")], output, True
+    args.inputs, args.output, args.overwrite = [os.path.join(inputs, "*.jsonl*")], output, True
     code = cmd_run(args, beam_args)
     print(f"demo finished in {time.monotonic() - started:.1f} s; output in {output}")
     return code

@@ -1,58 +1,139 @@
 """RunConfig: every option of `pileprep run` that shapes the output, validated in one place.
 
-The CLI parses our flags with argparse and leaves the rest to Beam's PipelineOptions untouched, so
+Each field is also the `pileprep run` flag of the same name (`minhash_num_perm` -> --minhash-num-perm):
+`option(default, help)` gives its help line, and the CLI builds its flags from the fields with
+`add_flags(parser)` and the config from what it parsed with `from_args(args)`. Adding an option is
+adding a field. The CLI leaves every other argument to Beam's PipelineOptions untouched, so
 `--runner DataflowRunner --project ...` passes straight through.
 
     config = RunConfig(inputs=("data/*.jsonl.zst",), output="out/")
 """
 import dataclasses
 import math
+import types
+import typing
 
+from schemas.family import CHINCHILLA_TOKENS_PER_PARAM, FAMILY, budget_for
+from transforms.dedup import MODES, DedupConfig
 from transforms.errors import ConfigError
 from transforms.filter import FilterConfig
-from transforms.normalize import NormalizeConfig
+from transforms.minhash import SHINGLINGS, MinHashConfig
+from transforms.normalize import FORMS, NormalizeConfig
+from transforms.pack import ROW_LEN, PackConfig
+from transforms.provenance import CheckConfig
 from transforms.read import ReadConfig
 
 DOCUMENT_FILE_BYTES = 512 << 20  # aim for Parquet files of a few hundred MB of text
 ZSTD_RATIO = 4  # Pile .jsonl.zst expands about 4x; used only to size document files
+MB = 1 << 20  # the unit of --split-mb and --max-line-mb
+# Fields that are not flags: the runner decides them (pipeline/run.py), not the user.
+NOT_FLAGS = ("reshuffle", "tokenize_processes")
+
+
+def option(default=dataclasses.MISSING, help=None, *, flag=None, metavar=None, choices=None, unit=None):
+    """A RunConfig field that is also a flag of `pileprep run`. `help` may name its default as
+    %(default)g. The flag is --field-name (--no-field-name for a field that defaults to True) unless
+    `flag` says otherwise; `choices` is a tuple of values or a dict from the words given on the
+    command line to the values; `unit` scales a float given in, say, MB to the field's int."""
+    spec = {"help": help, "flag": flag, "metavar": metavar, "choices": choices, "unit": unit}
+    return dataclasses.field(default=default, metadata={k: v for k, v in spec.items() if v is not None})
 
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    inputs: tuple[str, ...]
-    output: str
-    seed: int = 0  # fixes the document order; same seed and input give identical output
-    rules: str = "eleuther"  # the filters the Pile was built with (what Cerebras-GPT saw)
-    normalize: str = "nfc"  # ftfy with NFC, as Cerebras cleaned the Pile
-    allow_corrupt_inputs: bool = False  # damaged files stop the run unless the user accepts the loss
-    overwrite: bool = False  # never replace a previous run by accident
-    write_documents: bool = True  # the cleaned text as Parquet, beside the token shards
-    document_files: int | None = None  # None: sized from the input so files hold ~512 MB of text
-    tokenizer: str = "gpt2"  # Cerebras-GPT: GPT-2 BPE, 50,257 ids; or a tokenizer.json path
-    eos_id: int | None = None  # None: the tokenizer's <|endoftext|> (50256 for GPT-2)
-    model_size: str | None = None  # a Cerebras-GPT size: pack 20 tokens per parameter of it
-    tokens_per_param: float = 20.0  # Chinchilla's ratio, as every Cerebras-GPT model used
-    token_budget: int | None = None  # an explicit budget instead of a model size
-    allow_short: bool = False  # input smaller than the budget is an error unless allowed
-    rows_per_shard: int = 65536  # 65,536 rows x 2,049 x 2 bytes = 268 MB per GPT-2 shard
-    split_bytes: int = 256 << 20  # plain .jsonl files above this are read as parallel line ranges
-    max_line_bytes: int = 128 << 20  # longer lines are rejected unparsed (Books3's longest are tens of MB)
+    inputs: tuple[str, ...] = option(
+        help="input files: .jsonl.zst, .jsonl.gz or .jsonl; local, gs:// or s3://; repeatable",
+        flag="--input", metavar="PATTERN")
+    output: str = option(help="output directory (must be empty or absent)", metavar="DIR")
+    # fixes the document order; same seed and input give identical output
+    seed: int = option(0, "seed of the document order (default %(default)d)")
+    # the filters the Pile was built with (what Cerebras-GPT saw)
+    rules: str = option(FilterConfig.rules, metavar="PRESET|FILE",
+                        help="filter rules: eleuther (default), slimpajama, none, or a rules JSON file")
+    # ftfy with NFC, as Cerebras cleaned the Pile
+    normalize: str = option(NormalizeConfig.form, choices=FORMS,
+                            help="ftfy.fix_text with NFC (default), with NFKC (gpt-neo), ftfy without a normal "
+                                 "form, or off")
+    # damaged files stop the run unless the user accepts the loss
+    allow_corrupt_inputs: bool = option(
+        False, "keep documents read before damage in a truncated/corrupt file; record the damage")
+    # never replace a previous run by accident
+    overwrite: bool = option(False, "replace a previous run in --output")
+    # the cleaned text as Parquet, beside the token shards
+    write_documents: bool = option(True, "do not write the cleaned documents as Parquet", flag="--no-documents")
+    # None: sized from the input so files hold ~512 MB of text
+    document_files: int | None = option(
+        None, f"number of Parquet document files (default: ~{DOCUMENT_FILE_BYTES // MB} MB of text each)",
+        metavar="N")
+    # Cerebras-GPT: GPT-2 BPE, 50,257 ids; or a tokenizer.json path
+    tokenizer: str = option("gpt2", "GPT-2 BPE (default; shipped, no download) or any HF tokenizer.json",
+                            metavar="gpt2|PATH")
+    # None: the tokenizer's <|endoftext|> (50256 for GPT-2)
+    eos_id: int | None = option(None, "EOS id (default: the tokenizer's <|endoftext|>)")
+    # a Cerebras-GPT size: pack CHINCHILLA_TOKENS_PER_PARAM tokens per parameter of it
+    model_size: str | None = option(
+        None, "pack the Chinchilla budget of a Cerebras-GPT size: " + " ".join(s.name for s in FAMILY),
+        metavar="SIZE")
+    # Chinchilla's ratio, as every Cerebras-GPT model used
+    tokens_per_param: float = option(CHINCHILLA_TOKENS_PER_PARAM,
+                                     "tokens per parameter for --model-size (default %(default)g, Chinchilla)")
+    # an explicit budget instead of a model size
+    token_budget: int | None = option(None, "pack N tokens (rounded up to whole rows)", metavar="N")
+    # input smaller than the budget is an error unless allowed
+    allow_short: bool = option(False, "when the input is smaller than the budget, pack what there is and record it")
+    # 65,536 rows x 2,049 x 2 bytes = 268 MB per GPT-2 shard
+    rows_per_shard: int = option(
+        PackConfig.rows_per_shard, metavar="N",
+        help=f"rows of {ROW_LEN} tokens per .npy shard (default %(default)d: "
+             f"{PackConfig.rows_per_shard * ROW_LEN * 2 // 10**6} MB of uint16)")
+    # plain .jsonl files above this are read as parallel line ranges
+    split_bytes: int = option(
+        ReadConfig.split_bytes, flag="--split-mb", metavar="MB", unit=MB,
+        help="read plain .jsonl files larger than this as parallel line ranges (default %(default)g)")
+    # longer lines are rejected unparsed (Books3's longest are tens of MB)
+    max_line_bytes: int = option(ReadConfig.max_line_bytes, "reject longer lines unparsed, as line_too_long "
+                                 "(default %(default)g)", flag="--max-line-mb", metavar="MB", unit=MB)
     reshuffle: bool = True  # spread documents after reading; off for the in-process local runner
-    spill: bool | None = None  # tokens and text cross the shuffles as references to files; None: local runners
+    # tokens and text cross the shuffles as references to files; None: local runners
+    spill: bool | None = option(
+        None, choices={"auto": None, "on": True, "off": False},
+        help="pass tokens and text through Beam's shuffles as references to files in the output folder "
+             "(auto: on for the local runners, whose shuffle lives in memory)")
     tokenize_processes: int | None = None  # child processes tokenizing for each worker; None: cores, in-process only
-    dedup: str = "none"  # Cerebras-GPT was trained on the Pile without deduplication
-    holdout: tuple[str, ...] = ()  # val/test patterns: exact (and with minhash, near) matches are removed
-    minhash_threshold: float = 0.8  # SlimPajama's Jaccard threshold
-    minhash_num_perm: int = 128  # datasketch's default, SlimPajama's
-    minhash_shingles: str = "word5"  # datatrove's word 5-grams; "char13" as SlimPajama
-    minhash_bands: int | None = None  # None: datasketch MinHashLSH's choice (9 x 13 at 0.8 / 128)
-    minhash_rows: int | None = None
-    minhash_confirm: bool = True  # confirm LSH candidates by estimated Jaccard >= threshold
-    dedup_max_rounds: int = 12  # connected-component rounds; enough for chains of ~2,000 documents
-    reference: bool = False  # the unoptimized implementations (ftfy per document, HF tokenizers,
-    # datasketch): slower, byte-identical output, to check the fast paths against
-    check_every: int = 100  # 1 document in N also normalized and tokenized by the plain implementations
-    # during the run (0: none): a fast path that differs fails the run; ~1% costs a few percent
+    # Cerebras-GPT was trained on the Pile without deduplication
+    dedup: str = option(DedupConfig.mode, choices=MODES,
+                        help="remove exact or MinHash-LSH near-duplicates (default %(default)s, as Cerebras-GPT)")
+    # val/test patterns: exact (and with minhash, near) matches are removed
+    holdout: tuple[str, ...] = option(
+        (), "val/test files: training documents matching them are removed (repeatable)", metavar="PATTERN")
+    # SlimPajama's Jaccard threshold
+    minhash_threshold: float = option(MinHashConfig.threshold, "Jaccard threshold (default %(default)g)")
+    # datasketch's default, SlimPajama's
+    minhash_num_perm: int = option(MinHashConfig.num_perm, "permutations (default %(default)d)")
+    # datatrove's word 5-grams; "char13" as SlimPajama
+    minhash_shingles: str = option(MinHashConfig.shingles, choices=SHINGLINGS,
+                                   help="word 5-grams (datatrove, default) or character 13-grams (SlimPajama)")
+    # None: datasketch MinHashLSH's choice (9 x 13 at 0.8 / 128)
+    minhash_bands: int | None = option(None, "LSH bands (default: datasketch's choice)")
+    minhash_rows: int | None = option(None, "rows per band (default: datasketch's choice)")
+    # confirm LSH candidates by estimated Jaccard >= threshold
+    minhash_confirm: bool = option(MinHashConfig.confirm,
+                                   "keep every LSH candidate pair without checking its estimated Jaccard")
+    # connected-component rounds; enough for chains of ~2,000 documents
+    dedup_max_rounds: int = option(DedupConfig.max_rounds,
+                                   "connected-component rounds before giving up (default %(default)d)")
+    # the unoptimized implementations (ftfy per document, HF tokenizers, datasketch): slower,
+    # byte-identical output, to check the fast paths against
+    reference: bool = option(
+        False, "use the unoptimized implementations (ftfy.fix_text on every document, HF tokenizers, "
+               "datasketch): several times slower, byte-identical output; to check the fast paths on your "
+               "own data")
+    # 1 document in N also normalized and tokenized by the plain implementations during the run
+    # (0: none): a fast path that differs fails the run; ~1% costs a few percent
+    check_every: int = option(
+        CheckConfig.every, metavar="N",
+        help="also run 1 document in N through the plain ftfy and GPT-2 tokenizer and fail the run, naming "
+             "it, if the fast paths differ (default %(default)d; 0: no check)")
 
     def __post_init__(self):
         if not self.inputs:
@@ -67,7 +148,7 @@ class RunConfig:
             raise ConfigError(f"--document-files must be >= 1, got {self.document_files}")
         if self.model_size is not None and self.token_budget is not None:
             raise ConfigError("give --model-size or --token-budget, not both")
-        if self.tokens_per_param != 20.0 and self.model_size is None:
+        if self.tokens_per_param != CHINCHILLA_TOKENS_PER_PARAM and self.model_size is None:
             raise ConfigError("--tokens-per-param applies to a --model-size budget; give one")
         self.read_config(), self.normalize_config(), self.filter_config(), self.tokenize_config()
         self.check_config()
@@ -78,9 +159,6 @@ class RunConfig:
         return dataclasses.replace(self.read_config(), patterns=tuple(self.holdout), allow_corrupt=False)
 
     def dedup_config(self):
-        from transforms.dedup import DedupConfig
-        from transforms.minhash import MinHashConfig
-
         minhash = MinHashConfig(num_perm=self.minhash_num_perm, shingles=self.minhash_shingles,
                                 threshold=self.minhash_threshold, bands=self.minhash_bands,
                                 rows=self.minhash_rows, confirm=self.minhash_confirm, reference=self.reference)
@@ -94,8 +172,6 @@ class RunConfig:
 
     def budget(self):
         """The Chinchilla (or explicit) budget, or None to pack every document."""
-        from schemas.family import budget_for
-
         if self.model_size is None and self.token_budget is None:
             return None
         if self.model_size is not None:
@@ -103,8 +179,6 @@ class RunConfig:
         return budget_for(token_budget=self.token_budget)
 
     def pack_config(self, tokenizer):
-        from transforms.pack import PackConfig
-
         budget = self.budget()
         return PackConfig(out_dir=self.output, dtype=str(tokenizer.dtype), eos_id=tokenizer.eos_id,
                           rows_per_shard=self.rows_per_shard,
@@ -122,8 +196,6 @@ class RunConfig:
     def check_config(self):
         """Which documents the fast normalizer and tokenizer are cross-checked on (none with
         --reference: it runs the plain implementations already)."""
-        from transforms.provenance import CheckConfig
-
         return CheckConfig(every=0 if self.reference else self.check_every, seed=self.seed)
 
     def filter_config(self) -> FilterConfig:
@@ -142,3 +214,75 @@ class RunConfig:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
                 if k not in ("output", "overwrite", "split_bytes", "reshuffle", "spill", "tokenize_processes",
                              "reference", "check_every")}
+
+
+def _flag_fields() -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(RunConfig) if f.name not in NOT_FLAGS]
+
+
+def flag_of(field: dataclasses.Field) -> str:
+    """The option string of a field: --minhash-num-perm, --no-minhash-confirm for a field that is on
+    by default, or the `flag` its option() gives (--input, --split-mb, --no-documents)."""
+    if "flag" in field.metadata:
+        return field.metadata["flag"]
+    return ("--no-" if field.default is True else "--") + field.name.replace("_", "-")
+
+
+def _scalar(annotation):
+    """The type of one value: int for `int | None`, str for `tuple[str, ...]`."""
+    if typing.get_origin(annotation) in (tuple, types.UnionType, typing.Union):
+        return next(a for a in typing.get_args(annotation) if a is not type(None))
+    return annotation
+
+
+def add_flags(parser, *, only: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> None:
+    """Add the flag of every RunConfig field (but those in NOT_FLAGS and `skip`; of those in `only` if
+    given) to an argparse parser, with the field's name as dest and its default."""
+    for field in _flag_fields():
+        if field.name in skip or (only is not None and field.name not in only):
+            continue
+        spec = field.metadata
+        if "help" not in spec:
+            raise TypeError(f"RunConfig.{field.name} is not a flag: declare it with option(default, help) "
+                            f"or list it in NOT_FLAGS")
+        kwargs = {"dest": field.name, "help": spec["help"]}
+        if "metavar" in spec:
+            kwargs["metavar"] = spec["metavar"]
+        if field.default is dataclasses.MISSING:
+            kwargs["required"] = True
+        else:
+            kwargs["default"] = field.default
+        scalar = _scalar(field.type)
+        if isinstance(spec.get("choices"), dict):  # words on the command line -> values
+            words = spec["choices"]
+            kwargs["choices"] = list(words)
+            kwargs["default"] = next(w for w, v in words.items() if v is field.default)
+        elif "unit" in spec:
+            kwargs.update(type=float, default=field.default / spec["unit"])
+        elif scalar is bool:
+            kwargs["action"] = "store_false" if field.default else "store_true"
+        elif typing.get_origin(field.type) is tuple:
+            kwargs["action"] = "append"
+            if "default" in kwargs:
+                kwargs["default"] = list(kwargs["default"])  # argparse appends to it: a new list per parser
+        else:
+            if scalar is not str:
+                kwargs["type"] = scalar
+            if "choices" in spec:
+                kwargs["choices"] = spec["choices"]
+        parser.add_argument(flag_of(field), **kwargs)
+
+
+def from_args(args) -> RunConfig:
+    """The RunConfig of an argparse namespace that add_flags' flags parsed."""
+    values = {}
+    for field in _flag_fields():
+        value, spec = getattr(args, field.name), field.metadata
+        if isinstance(spec.get("choices"), dict):
+            value = spec["choices"][value]
+        elif "unit" in spec:
+            value = int(value * spec["unit"])
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[field.name] = value
+    return RunConfig(**values)
