@@ -16,7 +16,7 @@ import os
 import sys
 
 from pipeline.verify import load_manifest
-from schemas.family import FAMILY, budget_for
+from schemas.family import CHINCHILLA_TOKENS_PER_PARAM, FAMILY, budget_for
 from transforms.layout import REPORT, TMP_PREFIX
 
 _CSS = """body{font:15px/1.45 system-ui,sans-serif;color:#222;max-width:1100px;margin:24px auto;padding:0 16px}
@@ -151,7 +151,7 @@ def _lengths(plt, counts):
 
 
 def _budget(plt, manifest):
-    ratio = manifest["options"].get("tokens_per_param", 20.0)
+    ratio = manifest["options"].get("tokens_per_param", CHINCHILLA_TOKENS_PER_PARAM)
     have_rows, seq = manifest["rows"], manifest["seq_len"]
     have = have_rows * seq
     budgets = [budget_for(s.name, tokens_per_param=ratio) for s in FAMILY]

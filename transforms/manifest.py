@@ -57,7 +57,7 @@ def dedup_section(settings: dict, files, clusters) -> dict:
 def build_manifest(*, options: dict, inputs, counts: dict, documents, rejects, tokenizer: dict,
                    budget: dict | None, shards, plan, dedup: dict, dedup_files=(), clusters=(),
                    holdout_inputs=(), provenance: dict | None = None) -> dict:
-    from schemas.family import nested_budgets
+    from schemas.family import CHINCHILLA_TOKENS_PER_PARAM, nested_budgets
 
     inputs = merge_ranges(inputs)
     shards = sorted(shards, key=lambda s: s["index"])
@@ -83,7 +83,7 @@ def build_manifest(*, options: dict, inputs, counts: dict, documents, rejects, t
                    "left_over": counts["tokens_packed"] - in_rows},
         "shards": shards,
         "budget": budget,
-        "nested_budgets": nested_budgets(rows_total, options.get("tokens_per_param", 20.0)),
+        "nested_budgets": nested_budgets(rows_total, options.get("tokens_per_param", CHINCHILLA_TOKENS_PER_PARAM)),
         "dedup": dedup_section(dedup, dedup_files, clusters),
         "holdout_inputs": merge_ranges(holdout_inputs),
         "provenance": provenance if provenance is not None else section((), CheckConfig(every=0)),
