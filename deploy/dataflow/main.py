@@ -24,6 +24,7 @@ Local check, no cloud (what deploy/check.sh does):
         --output=/tmp/out --runner=DirectRunner
 """
 import argparse
+import functools
 import os
 import sys
 import tempfile
@@ -34,22 +35,18 @@ for candidate in (HERE, os.path.dirname(HERE)):  # in the image both files sit i
         sys.path.insert(0, candidate)
         break
 
-# template parameter -> (option of `pileprep run`, kind). Kinds: list = comma-separated, one option
-# each; flag = "true"/"false" -> the flag or nothing; fetch = a file pileprep reads on the launcher;
-# value = passed as it is.
-PARAMETERS = {
-    "input": ("--input", "list"),
-    "output": ("--output", "value"),
-    "model_size": ("--model-size", "value"),
-    "token_budget": ("--token-budget", "value"),
-    "rules": ("--rules", "fetch"),
-    "normalize": ("--normalize", "value"),
-    "seed": ("--seed", "value"),
-    "rows_per_shard": ("--rows-per-shard", "value"),
-    "tokenizer": ("--tokenizer", "fetch"),
-    "dedup": ("--dedup", "value"),
-    "allow_corrupt_inputs": ("--allow-corrupt-inputs", "flag"),
-}
+# The template parameters (metadata.json). Each is the RunConfig field of that name, given to
+# `pileprep run` as the field's flag (--model-size for model_size: pipeline/options.py names them so);
+# what the flag takes comes from `pileprep run` itself: a repeatable option (--input) gets one
+# comma-separated value here, one option each; an option without a value (--allow-corrupt-inputs)
+# gets "true"/"false" -> the flag or nothing. Only which options name a file that pileprep reads on
+# the launcher is ours to say (fetch: copied from gs:// first).
+TEMPLATE_PARAMETERS = ("input", "output", "model_size", "token_budget", "rules", "normalize", "seed",
+                       "rows_per_shard", "tokenizer", "dedup", "allow_corrupt_inputs")
+FETCH = ("rules", "tokenizer")
+# template parameter -> (option of `pileprep run`, kind): fetch, or value (list or flag as the option is)
+PARAMETERS = {name: ("--" + name.replace("_", "-"), "fetch" if name in FETCH else "value")
+              for name in TEMPLATE_PARAMETERS}
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 
 
@@ -57,6 +54,7 @@ class TemplateError(ValueError):
     pass
 
 
+@functools.cache
 def _cli_actions() -> dict[str, argparse.Action]:
     """Every option string `pileprep run` accepts in this installation, with its argparse action."""
     from pipeline.cli import _parser
@@ -73,6 +71,11 @@ def _is_flag(option: str) -> bool:
     """Whether `pileprep run OPTION` takes no value (store_true and the like)."""
     action = _cli_actions().get(option)
     return action is not None and action.nargs == 0
+
+
+def _is_list(option: str) -> bool:
+    """Whether `pileprep run OPTION` may be given more than once (--input, --holdout)."""
+    return isinstance(_cli_actions().get(option), argparse._AppendAction)
 
 
 def _fetch(value: str, tmpdir: str) -> str:
@@ -104,6 +107,8 @@ def translate(argv: list[str], tmpdir: str | None = None, known: set[str] | None
         if value is None:
             continue
         value = value.strip()
+        if kind == "value" and _is_list(option):
+            kind = "list"
         if not value and kind != "list":
             continue  # an optional parameter left empty in the console: as if not given
         if option not in known:
