@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 
+from schemas.family import CHINCHILLA_TOKENS_PER_PARAM
 from transforms.errors import ConfigError
 
 _NEEDS_TORCH = "this command needs PyTorch and matplotlib: pip install 'pileprep[train]' (torch==2.13.0)"
@@ -47,7 +48,9 @@ def register(subparsers) -> None:
     train.add_argument("--resume", action="store_true", help="continue from --out's checkpoint.pt")
     train.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32")
     train.add_argument("--seed", type=int, default=0)
-    scaling = subparsers.add_parser("scaling", help="train tiny models at 20 tokens/param and fit L(C) = a C^b + c",
+    scaling = subparsers.add_parser("scaling",
+                                    help=f"train tiny models at {CHINCHILLA_TOKENS_PER_PARAM:g} tokens/param and "
+                                    "fit L(C) = a C^b + c",
                                     description="Train >= 4 tiny models spanning >= 10x in non-embedding "
                                     "parameters on nested prefixes of one run, score them on held-out "
                                     "rows, fit L(C) = a C^b + c with C = 6 N D. Writes scaling.json and scaling.png.")
