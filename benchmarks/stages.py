@@ -181,11 +181,11 @@ def tokenize(docs: list[dict]) -> tuple[list[dict], list[np.ndarray]]:
 
 
 def pack(ids: list[np.ndarray], rows_per_shard: int = 4096) -> dict:
-    """Pack's core (histogram, plan, place, fragments, assemble: ordered by the seeded key, no
-    file writing) against np.concatenate of ids + EOS cut into strided rows."""
+    """Pack's core (histogram, plan, place, fragments, the shards' .npy bytes: ordered by the seeded
+    key, no file writing) against np.concatenate of ids + EOS cut into strided rows."""
     from transforms.order import order_key
-    from transforms.pack import (PackConfig, assemble, fragments, histogram, key_range, place_range,
-                                 plan, ROW_LEN, SEQ_LEN)
+    from schemas.run import ROW_LEN, SEQ_LEN
+    from transforms.pack import PackConfig, fragments, histogram, key_range, place_range, plan, shard_chunks
 
     docs = [{"id": f"bench:{i}", "source": "x", "order_key": order_key(0, f"bench:{i}"), "ids": a}
             for i, a in enumerate(ids)]
@@ -201,7 +201,13 @@ def pack(ids: list[np.ndarray], rows_per_shard: int = 4096) -> dict:
             for doc, begin, end, selected in place_range(group, int(plan_.starts[key]), plan_.cut):
                 for shard, frag in fragments(doc, begin, end, plan_, rows_per_shard, EOS):
                     frags[shard].append(frag)
-        return sum(len(assemble(s, f, plan_, config)[0]) for s, f in frags.items())
+        rows = 0
+        for s, f in frags.items():
+            n, _, pieces = shard_chunks(s, f, plan_, config)
+            for _ in pieces:  # the bytes a shard file gets, made and dropped a chunk at a time
+                pass
+            rows += n
+        return rows
 
     def naive():
         eos = np.array([EOS], dtype=np.uint32)
@@ -216,7 +222,7 @@ def pack(ids: list[np.ndarray], rows_per_shard: int = 4096) -> dict:
     rows = [clock.time("ours", ours), clock.time("naive", naive)]
     clock.time("ours", ours), clock.time("naive", naive)
     clock.s = collections.Counter({k: v / 2 for k, v in clock.s.items()})
-    return _result("pack", "Mtok", tokens / 1e6, clock, "histogram + plan + place + assemble",
+    return _result("pack", "Mtok", tokens / 1e6, clock, "histogram + plan + place + shard bytes",
                    "np.concatenate + strided reshape", rows=rows)
 
 

@@ -13,13 +13,12 @@ come from the shards, read as memory maps a block of rows at a time, never loade
 """
 import os
 import struct
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow.parquet as pq
 
-from pipeline.verify import load_manifest, safe_path
+from schemas.run import load_manifest, open_shard, safe_path
 from transforms.errors import PileprepError
 
 MAGIC = b"MMIDIDX\x00\x00"
@@ -58,10 +57,7 @@ def document_spans(run_dir: str, manifest: dict | None = None) -> tuple[np.ndarr
     manifest = manifest or load_manifest(run_dir)
     starts, ends = [], []
     for shard in manifest["shards"]:
-        path = safe_path(run_dir, shard["lineage"]["path"])
-        if path is None:
-            raise PileprepError(f"lineage path {shard['lineage']['path']!r} leaves {run_dir}: refused")
-        table = pq.read_table(path, columns=["global_start", "global_end"])
+        table = pq.read_table(safe_path(run_dir, shard["lineage"]["path"]), columns=["global_start", "global_end"])
         starts.append(table.column("global_start").to_numpy())
         ends.append(table.column("global_end").to_numpy())
     if not starts:
@@ -89,10 +85,7 @@ def stream_tokens(run_dir: str, manifest: dict, begin: int, end: int, block_rows
         hi = min(end - s0, n * seq + (1 if k == len(shards) - 1 else 0))
         if lo >= hi:
             continue
-        path = safe_path(run_dir, shard["path"])
-        if path is None:
-            raise PileprepError(f"shard path {shard['path']!r} leaves {run_dir}: refused")
-        rows = np.load(path, mmap_mode="r", allow_pickle=False)
+        rows = open_shard(safe_path(run_dir, shard["path"]), dtype=manifest["dtype"], rows=n)
         # rows r0..r1-1 give tokens [2048 r0, 2048 r1); the final row also gives token 2048 n
         for r0 in range(min(lo // seq, n - 1), min(-(-hi // seq), n), block_rows):
             r1 = min(r0 + block_rows, n)
@@ -158,9 +151,6 @@ def add_parser(subparsers):
 
 
 def cmd_export(args, _beam_args) -> int:
-    if not os.path.isfile(os.path.join(args.dir, "manifest.json")):
-        print(f"pileprep: error: {args.dir} has no manifest.json: not a completed run", file=sys.stderr)
-        return 2
     e = export_megatron(args.dir, args.out)
     print(f"wrote {e.bin_path} and {e.idx_path}: {e.documents:,} documents, {e.tokens:,} tokens "
           f"({e.dtype}, Megatron dtype code {e.dtype_code}), each document ending with its EOS")

@@ -13,7 +13,7 @@ import os
 import numpy as np
 import pyarrow as pa
 
-from pipeline.verify import load_manifest, safe_path
+from schemas.run import ROW_LEN, load_manifest, open_shard, safe_path
 from transforms.errors import PileprepError
 
 
@@ -23,27 +23,16 @@ def _offline():
     os.environ["HF_HUB_OFFLINE"] = "1"
 
 
-def _path(run_dir: str, relpath: str) -> str:
-    path = safe_path(run_dir, relpath)
-    if path is None:
-        raise PileprepError(f"{relpath!r} leaves {run_dir}: refused (run pileprep verify {run_dir})")
-    return path
-
-
 def rows_table(run_dir: str) -> pa.Table:
     """The run's rows as an Arrow table with one column, input_ids: fixed_size_list<dtype>[2049]."""
     manifest = load_manifest(run_dir)
-    row_len, dtype = manifest["row_len"], np.dtype(manifest["dtype"])
-    list_type = pa.list_(pa.from_numpy_dtype(dtype), row_len)
+    list_type = pa.list_(pa.from_numpy_dtype(np.dtype(manifest["dtype"])), ROW_LEN)
     chunks = []
     for shard in manifest["shards"]:
-        rows = np.load(_path(run_dir, shard["path"]), mmap_mode="r", allow_pickle=False)
-        if rows.dtype != dtype or rows.ndim != 2 or rows.shape[1] != row_len:
-            raise PileprepError(f"shard {shard['path']} holds {rows.dtype} {rows.shape}, the manifest "
-                                f"says {dtype} (rows, {row_len}): run pileprep verify {run_dir}")
+        rows = open_shard(safe_path(run_dir, shard["path"]), dtype=manifest["dtype"], rows=shard["rows"])
         # pa.array wraps the contiguous memory map's buffer; no per-token Python objects are made
         values = pa.array(np.asarray(rows).reshape(-1))
-        chunks.append(pa.FixedSizeListArray.from_arrays(values, row_len))
+        chunks.append(pa.FixedSizeListArray.from_arrays(values, ROW_LEN))
     return pa.table({"input_ids": pa.chunked_array(chunks, type=list_type)})
 
 
@@ -63,7 +52,7 @@ def load_lineage(run_dir: str, cache_dir: str | None = None):
     _offline()
     import datasets
 
-    files = [_path(run_dir, s["lineage"]["path"]) for s in load_manifest(run_dir)["shards"]]
+    files = [safe_path(run_dir, s["lineage"]["path"]) for s in load_manifest(run_dir)["shards"]]
     if not files:
         raise PileprepError(f"{run_dir} has no shards, so no lineage to load")
     return datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=cache_dir)

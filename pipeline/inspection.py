@@ -1,16 +1,16 @@
 """pileprep inspect DIR: a human summary of a run, and the text of its first rows.
 
 DIR may be local or on any file system Beam knows (gs://, s3://): only the manifest and the first
-rows of the shards are read, through FileSystems.
+rows of the shards are read (schemas/run.py open_file).
 
     print(describe("out/"))
     print(decode_rows("gs://bucket/out/590M", 2))
 """
 from pipeline.summary import summary
-from pipeline.verify import load_manifest, npy_header, open_path, row_blocks, run_path
+from pipeline.verify import row_blocks
+from schemas.run import ROW_LEN, load_manifest, open_file, read_npy_header, safe_path
 from transforms.display import PATH_CHARS, printable
 from transforms.errors import PileprepError
-from transforms.pack import ROW_LEN
 
 
 def describe(directory: str) -> str:
@@ -46,13 +46,9 @@ def rows_of(directory: str, n: int):
     for s in m["shards"]:
         if len(out) >= n:
             break
-        path = run_path(directory, s["path"])
-        if path is None:
-            raise PileprepError(f"shard path {s['path']!r} leaves {directory}: refused (run pileprep verify "
-                                f"{directory})")
-        with open_path(path) as f:
+        with open_file(safe_path(directory, s["path"])) as f:
             try:
-                shape, dtype = npy_header(f)
+                shape, dtype = read_npy_header(f)
             except ValueError as e:
                 raise PileprepError(f"shard {s['path']} cannot be read ({e}): run pileprep verify "
                                     f"{directory}") from None

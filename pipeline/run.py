@@ -11,9 +11,9 @@ import sys
 import time
 
 from pipeline.options import RunConfig
+from schemas.run import MANIFEST, ours
 from transforms.display import PATH_CHARS, printable
 from transforms.errors import PileprepError
-from transforms.layout import MANIFEST, ours
 
 
 def _entries(directory: str) -> list[str]:
@@ -46,7 +46,7 @@ def prepare_output(output: str, overwrite: bool):
     if not entries:
         FileSystems.mkdirs(output) if not FileSystems.exists(output) else None
         return
-    foreign = [e for e in entries if not ours(e)]  # what --overwrite may remove: transforms/layout.py
+    foreign = [e for e in entries if not ours(e)]  # what --overwrite may remove: schemas/run.py
     if not foreign and MANIFEST not in entries:
         # an earlier run of ours that never finished (killed, crashed): nothing complete to protect
         import sys

@@ -3,75 +3,23 @@
 Re-hashes every shard, sidecar, document and rejects file; reads each shard's .npy header without
 pickle and checks dtype, shape, the one-token overlap between consecutive rows (also across
 shards), token counts and the budget; refuses paths that leave DIR (.., absolute, symlinks out).
-DIR may be local or on any file system Beam knows (gs://, s3://, ...): everything is read through
-FileSystems, each file once, as a stream of blocks, so a 268 MB shard is never held whole.
+DIR may be local or on any file system Beam knows (gs://, s3://, ...): every file is read once
+(schemas/run.py open_file), as a stream of blocks, so a 268 MB shard is never held whole.
 
     problems = verify("out/")   # [] when the run is intact
     problems = verify("gs://bucket/out/590M")
 """
 import functools
 import hashlib
-import json
-import os
 
 import numpy as np
 
+from schemas.run import MANIFEST, ROW_LEN, SEQ_LEN, exists, load_manifest, open_file, read_npy_header, safe_path
 from transforms.display import PATH_CHARS, printable
 from transforms.errors import PileprepError
-from transforms.layout import MANIFEST
 from transforms.manifest import problems as manifest_problems
-from transforms.pack import ROW_LEN, SEQ_LEN
 
 BLOCK_BYTES = 16 << 20  # what a check holds of a shard at once: 4,096 rows of uint16
-
-
-def _plain(relpath) -> bool:
-    """A relative path that names something below its directory on any file system."""
-    return (isinstance(relpath, str) and bool(relpath) and not os.path.isabs(relpath) and "\\" not in relpath
-            and "://" not in relpath and ".." not in relpath.split("/"))
-
-
-def safe_path(directory: str, relpath: str) -> str | None:
-    """The file's real local path if it stays inside directory, else None."""
-    if not _plain(relpath):
-        return None
-    root = os.path.realpath(directory)
-    real = os.path.realpath(os.path.join(root, relpath))
-    return real if real.startswith(root + os.sep) else None
-
-
-def run_path(directory: str, relpath: str) -> str | None:
-    """The path of a file the manifest lists, local or not; None if it would leave directory
-    (an object store has no symlinks, so there its path alone decides)."""
-    from apache_beam.io.filesystems import FileSystems
-
-    if FileSystems.get_scheme(directory) is None:
-        return safe_path(directory, relpath)
-    return FileSystems.join(directory, relpath) if _plain(relpath) else None
-
-
-def open_path(path: str):
-    from apache_beam.io.filesystem import CompressionTypes
-    from apache_beam.io.filesystems import FileSystems
-
-    # never AUTO: a name ending in .gz or .zst must still be read as the bytes that were hashed
-    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
-
-
-def load_manifest(directory: str) -> dict:
-    """The run's manifest; FileNotFoundError without one, PileprepError if it is not JSON (a
-    damaged copy: the user's to fix, not a bug)."""
-    from apache_beam.io.filesystems import FileSystems
-
-    path = FileSystems.join(directory, MANIFEST)
-    if not FileSystems.exists(path):
-        raise FileNotFoundError(path)
-    with open_path(path) as f:
-        data = f.read()
-    try:
-        return json.loads(data)
-    except ValueError as e:
-        raise PileprepError(f"{MANIFEST} cannot be read as JSON ({e}): copy the run again, or rerun it") from None
 
 
 def read_exactly(f, n: int) -> bytes:
@@ -103,25 +51,8 @@ class _Hashed:
             pass
 
 
-def npy_header(f) -> tuple[tuple, np.dtype]:
-    """(shape, dtype) of the .npy stream f, left at its first data byte; ValueError for a header
-    that is not a C-ordered array of plain numbers (pickled objects are never read)."""
-    version = np.lib.format.read_magic(f)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-    elif version == (2, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-    else:
-        raise ValueError(f".npy format version {version} is not one numpy writes for a plain array")
-    if dtype.hasobject or dtype.kind not in "iu":
-        raise ValueError(f"it holds {dtype}, not integer token ids")
-    if fortran:
-        raise ValueError("it is stored in Fortran order; shards are C-ordered rows")
-    return shape, dtype
-
-
 def row_blocks(f, dtype: np.dtype, rows: int):
-    """Blocks of [k, ROW_LEN] rows read from f after npy_header, at most BLOCK_BYTES each; stops
+    """Blocks of [k, ROW_LEN] rows read from f after read_npy_header, at most BLOCK_BYTES each; stops
     early (with fewer rows in all) when the stream ends."""
     per_block = max(1, BLOCK_BYTES // (ROW_LEN * dtype.itemsize))
     row_bytes = ROW_LEN * dtype.itemsize
@@ -140,7 +71,7 @@ def _shard_problems(f, *, entry, manifest, previous_last) -> tuple[list[str], in
     """Problems of the shard read from f, and its last token (the next shard's first)."""
     name, vocab = _shown(entry["path"]), manifest["tokenizer"]["vocab_size"]
     try:
-        shape, dtype = npy_header(f)
+        shape, dtype = read_npy_header(f)
     except Exception as e:  # a corrupt header, a pickled object array
         return [f"shard {name} does not read as a .npy array of token ids without pickle ({e})"], None
     found = []
@@ -175,16 +106,15 @@ def _check_file(directory, entry, what, problems, read=None):
     """Hash the file the entry describes and compare it with the entry. `read(reader)`, if given,
     reads the file first (the same pass feeds the hash): its result is returned, or True without
     one; None when the file is refused or missing."""
-    from apache_beam.io.filesystems import FileSystems
-
-    path = run_path(directory, entry.get("path"))
-    if path is None:
+    try:
+        path = safe_path(directory, entry.get("path"))
+    except PileprepError:
         problems.append(f"{what} path {_shown(repr(entry.get('path')))} leaves {directory}: refused")
         return None
-    if not FileSystems.exists(path):
+    if not exists(path):
         problems.append(f"{what} {_shown(entry['path'])} is missing")
         return None
-    with open_path(path) as f:
+    with open_file(path) as f:
         reader = _Hashed(f)
         result = read(reader) if read is not None else True
         reader.drain()
@@ -198,9 +128,7 @@ def _check_file(directory, entry, what, problems, read=None):
 def verify(directory: str) -> list[str]:
     try:
         manifest = load_manifest(directory)
-    except FileNotFoundError:
-        return [f"{directory} has no {MANIFEST}: the run did not complete (or this is not a run)"]
-    except PileprepError as e:
+    except PileprepError as e:  # none (the run did not complete), or not JSON
         return [e.message]
     except OSError as e:
         return [f"{MANIFEST} cannot be read ({e})"]

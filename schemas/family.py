@@ -9,10 +9,10 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+from schemas.run import SEQ_LEN as ROW_STRIDE  # row r holds stream tokens [2048r, 2048r + 2049)
 from transforms.errors import ConfigError
 
 CHINCHILLA_TOKENS_PER_PARAM = 20.0  # the card: "20 tokens per model parameter"
-ROW_STRIDE = 2048  # row r holds stream tokens [2048r, 2048r + 2049): rows overlap by one token
 
 
 @dataclass(frozen=True)

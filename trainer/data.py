@@ -10,12 +10,10 @@ two integers, which is all a checkpoint needs to resume the data stream exactly.
     order = EpochOrder(len(rows), seed=0)
     x, y = rows.batch(order.take(8))  # two (8, 2048) int64 tensors
 """
-import os
-
 import numpy as np
 import torch
 
-from pipeline.verify import load_manifest, safe_path
+from schemas.run import load_manifest, open_shard, safe_path
 from trainer.model import GPTConfig
 from transforms.errors import ConfigError
 
@@ -41,20 +39,12 @@ class ShardRows:
     """Rows [start, start + limit) of a run's shards, in stream order, opened lazily as memory maps."""
 
     def __init__(self, directory: str, config: GPTConfig, *, start: int = 0, limit: int | None = None):
-        try:
-            manifest = load_manifest(directory)
-        except FileNotFoundError:
-            raise ConfigError(f"{directory} has no manifest.json: it is not a completed pileprep run "
-                               f"(run `pileprep run --output {directory}` first)") from None
+        manifest = load_manifest(directory)
         check_manifest(manifest, config, directory)
         self.directory, self.config, self.manifest = directory, config, manifest
         self._paths, ends = [], []
         for entry in manifest["shards"]:
-            path = safe_path(directory, entry.get("path"))
-            if path is None:
-                raise ConfigError(f"shard path {entry.get('path')!r} in {directory}/manifest.json leaves "
-                                   f"{directory}: refused (run `pileprep verify {directory}`)")
-            self._paths.append(path)
+            self._paths.append(safe_path(directory, entry.get("path")))
             ends.append((ends[-1] if ends else 0) + int(entry["rows"]))
         self._ends = np.array(ends, dtype=np.int64)
         total = int(self._ends[-1]) if ends else 0
@@ -73,13 +63,9 @@ class ShardRows:
 
     def _shard(self, k: int) -> np.ndarray:
         if k not in self._maps:
-            rows = np.load(self._paths[k], mmap_mode="r", allow_pickle=False)
             expected = int(self._ends[k] - (self._ends[k - 1] if k else 0))
-            if str(rows.dtype) != self.config.token_dtype or rows.shape != (expected, self.config.seq_len + 1):
-                raise ConfigError(f"shard {os.path.basename(self._paths[k])} holds {rows.dtype} {rows.shape}, the "
-                                   f"manifest says {self.config.token_dtype} ({expected}, {self.config.seq_len + 1}): "
-                                   f"run `pileprep verify {self.directory}`")
-            self._maps[k] = rows
+            # check_manifest matched the run to the model; open_shard checks each shard against it
+            self._maps[k] = open_shard(self._paths[k], dtype=self.config.token_dtype, rows=expected)
         return self._maps[k]
 
     def row(self, i: int) -> np.ndarray:

@@ -87,17 +87,14 @@ def _plot(points: list[dict], fit: dict, path: str) -> None:
 
 
 def scaling(cfg: ScalingConfig) -> dict:
-    from pipeline.verify import load_manifest
+    from schemas.run import load_manifest
 
     configs = sorted((m if isinstance(m, GPTConfig) else get_config(m) for m in cfg.models),
                      key=lambda c: c.non_embedding_parameters)
     sizes = [c.non_embedding_parameters for c in configs]
     if sizes[-1] < 10 * sizes[0]:
         raise ConfigError(f"the models span {sizes[-1] / sizes[0]:.1f}x in parameters: choose sizes spanning at least 10x")
-    try:
-        manifest = load_manifest(cfg.data)
-    except FileNotFoundError:
-        raise ConfigError(f"{cfg.data} has no manifest.json: it is not a completed pileprep run") from None
+    manifest = load_manifest(cfg.data)  # PileprepError if it is not a completed run
     runs, plans = [], []
     for config in configs:
         tokens = math.ceil(cfg.tokens_per_param * config.non_embedding_parameters)

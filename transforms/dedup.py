@@ -29,12 +29,12 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.pvalue import TaggedOutput
 
+from schemas.run import DEDUP, parquet_bytes
 from transforms.components import ConnectedComponents
 from transforms.errors import ConfigError
-from transforms.layout import DEDUP
 from transforms.minhash import MinHashConfig, band_keys, band_params, jaccard_estimate, signatures
 from transforms.spill import TEXT_CHARS, TEXT_HASH, TEXT_REF, RestoreText, SpillDoFn, StowText, restore_text
-from transforms.write import WriteGroups, parquet_bytes
+from transforms.write import WriteGroups
 
 MODES = ("none", "exact", "minhash")
 KINDS = ("exact", "near", "holdout")

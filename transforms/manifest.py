@@ -9,21 +9,14 @@ a temporary name and renamed.
     p | WriteManifest(out_dir, options, tokenizer=..., budget=..., counts=counts, inputs=files,
                       documents=written, rejects=r, shards=shards, plan=plan)
 """
-import json
-import os
-
 import apache_beam as beam
 import orjson
 
-from schemas import SCHEMAS_DIR
+from schemas.run import MANIFEST, ROW_LEN, SCHEMA_VERSION, SEQ_LEN, schema_problems
 from transforms.counts import identity_problems
 from transforms.errors import PileprepError
-from transforms.layout import MANIFEST
-from transforms.pack import ROW_LEN, SEQ_LEN
 from transforms.provenance import CheckConfig, section
 from transforms.write import commit_bytes, remove_temporaries
-
-SCHEMA_VERSION = 1
 
 
 def _version() -> str:
@@ -92,12 +85,7 @@ def build_manifest(*, options: dict, inputs, counts: dict, documents, rejects, t
 
 def problems(manifest: dict) -> list[str]:
     """Schema violations and broken invariants; empty for a manifest that may be written."""
-    import jsonschema
-
-    with open(os.path.join(SCHEMAS_DIR, "manifest.schema.json"), encoding="utf-8") as f:
-        schema = json.load(f)
-    found = [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
-             for e in jsonschema.Draft202012Validator(schema).iter_errors(manifest)]
+    found = schema_problems(manifest)
     if found:
         return found
     counts = manifest["counts"]

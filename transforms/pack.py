@@ -12,18 +12,15 @@ documents that start before the cut, so a smaller budget's rows are a prefix of 
 """
 import bisect
 import dataclasses
-import io
 import math
 
 import apache_beam as beam
 import numpy as np
 
+from schemas.run import ROW_LEN, SEQ_LEN, lineage_bytes, lineage_name, npy_header, shard_name
 from transforms.errors import ConfigError
-from transforms.layout import SHARDS
 from transforms.spill import SpillDoFn, ref_length, sub_ref
 
-SEQ_LEN = 2048
-ROW_LEN = SEQ_LEN + 1
 RANGE_BITS = 16  # 65,536 key ranges: a 512 KiB side input, ranges small enough to sort anywhere
 
 
@@ -50,9 +47,9 @@ def key_range(order_key: int) -> int:
     return order_key >> (64 - RANGE_BITS)
 
 
-def histogram(pairs) -> np.ndarray:
-    """Stream tokens per key range from (order_key, tokens incl. EOS) pairs."""
-    hist = np.zeros(1 << RANGE_BITS, dtype=np.int64)
+def histogram(pairs, hist: np.ndarray | None = None) -> np.ndarray:
+    """Stream tokens per key range from (order_key, tokens incl. EOS) pairs, added to hist if given."""
+    hist = np.zeros(1 << RANGE_BITS, dtype=np.int64) if hist is None else hist
     for key, tokens in pairs:
         hist[key_range(key)] += tokens
     return hist
@@ -119,7 +116,7 @@ def shard_span(shard: int, plan_: Plan, rows_per_shard: int) -> tuple[int, int]:
 def fragments(doc: dict, begin: int, end: int, plan_: Plan, rows_per_shard: int, eos_id: int):
     """(shard, (local offset, tokens, lineage)) for each shard the document's span [begin, end]
     (ids then EOS) overlaps; tokens past the last full row are left over and go nowhere. A spilled
-    document's fragments carry (reference, EOS follows) instead of tokens (read back by `assemble`)."""
+    document's fragments carry (reference, EOS follows) instead of tokens (read back by `shard_chunks`)."""
     limit = plan_.rows * SEQ_LEN + 1 if plan_.rows else 0
     stop = min(end + 1, limit)
     if begin >= stop:
@@ -203,22 +200,12 @@ def _fill(buf: np.ndarray, start: int, items: list[tuple], config: PackConfig, r
         i += 1
 
 
-def assemble(shard: int, frags, plan_: Plan, config: PackConfig,
-             reader=None) -> tuple[np.ndarray, list[dict]]:
-    """The shard's [rows, 2049] array from its fragments, checking every token is placed once.
-    `reader` (a SpillReader) reads the tokens of fragments that refer to a spill file."""
-    items, lineage = _placed(shard, frags, plan_, config)
-    lo, hi = shard_span(shard, plan_, config.rows_per_shard)
-    flat = np.empty(hi - lo, dtype=config.dtype)
-    _fill(flat, 0, items, config, reader)
-    return rows_view(flat, plan_.rows_of_shard(shard, config.rows_per_shard)), lineage
-
-
 def shard_chunks(shard: int, frags, plan_: Plan, config: PackConfig, reader=None,
                  rows_per_chunk: int = 4096) -> tuple[int, list[dict], object]:
-    """(rows, lineage, the bytes of the shard's .npy file in pieces): `assemble` and `npy_chunks`
-    without the whole shard in memory, only a chunk of rows of it (16 MB), filled straight from
-    the fragments and the spill files (every fragment checked first, as assemble does)."""
+    """(rows, lineage, the bytes of the shard's .npy file in pieces): the shard's [rows, 2049]
+    array as np.save writes it, never whole in memory, only a chunk of rows of it (16 MB), filled
+    straight from the fragments and the spill files (`reader`, a SpillReader), after checking that
+    the fragments place every token of the shard exactly once."""
     items, lineage = _placed(shard, frags, plan_, config)
     rows = plan_.rows_of_shard(shard, config.rows_per_shard)
 
@@ -239,51 +226,12 @@ def rows_view(flat: np.ndarray, rows: int) -> np.ndarray:
                                            writeable=False)
 
 
-def npy_bytes(array: np.ndarray) -> bytes:
-    return b"".join(npy_chunks(array))
-
-
-def npy_header(shape: tuple, dtype) -> bytes:
-    """The header np.save writes for a C-order array of this shape and dtype (format 1.0)."""
-    from numpy.lib import format as npy
-
-    header = io.BytesIO()
-    npy.write_array_header_1_0(header, {"descr": npy.dtype_to_descr(np.dtype(dtype)),
-                                        "fortran_order": False, "shape": tuple(shape)})
-    return header.getvalue()
-
-
-def npy_chunks(array: np.ndarray, rows_per_chunk: int = 4096):
-    """The bytes of np.save(array) (C order, no pickle), in pieces of a few MB: the header, then
-    the rows, made contiguous a chunk at a time, so a view of a shard's stream is never copied whole."""
-    yield npy_header(array.shape, array.dtype)
-    for lo in range(0, len(array), rows_per_chunk):
-        yield np.ascontiguousarray(array[lo:lo + rows_per_chunk]).tobytes()
-
-
-def shard_name(shard: int) -> str:
-    return f"{SHARDS}/shard-{shard:05d}.npy"
-
-
-def lineage_bytes(lineage: list[dict]) -> bytes:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from schemas.arrow import LINEAGE
-
-    table = pa.table({name: [row[name] for row in lineage] for name in LINEAGE.names}, schema=LINEAGE)
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd")
-    return buf.getvalue()
-
-
 class _HistogramFn(beam.CombineFn):
     def create_accumulator(self):
-        return np.zeros(1 << RANGE_BITS, dtype=np.int64)
+        return histogram(())
 
     def add_input(self, hist, pair):
-        hist[key_range(pair[0])] += pair[1]
-        return hist
+        return histogram((pair,), hist)
 
     def merge_accumulators(self, hists):
         hists = iter(hists)
@@ -324,7 +272,7 @@ class _WriteShardFn(SpillDoFn):
         rows, lineage, pieces = shard_chunks(shard, frags, plan_, self.config, self.reader)
         name = shard_name(shard)
         info = commit_chunks(self.config.out_dir, name, pieces)
-        side = commit_bytes(self.config.out_dir, name[:-4] + ".lineage.parquet", lineage_bytes(lineage))
+        side = commit_bytes(self.config.out_dir, lineage_name(shard), lineage_bytes(lineage))
         lo, hi = shard_span(shard, plan_, self.config.rows_per_shard)
         last = shard == (plan_.rows - 1) // self.config.rows_per_shard
         yield {**info, "index": shard, "rows": rows, "stream_start": lo,

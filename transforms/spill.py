@@ -27,7 +27,7 @@ import uuid
 
 import apache_beam as beam
 
-from transforms.layout import TMP_PREFIX
+from schemas.run import TMP_PREFIX
 
 SPILL_DIR = TMP_PREFIX + "spill"  # under the run's output; a temporary name, so a complete run has none
 _REF = struct.Struct("<16sQI")  # file id (uuid4 bytes), offset, length

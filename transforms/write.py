@@ -11,16 +11,15 @@ JSONL file per input.
     written = kept | WriteDocuments(out_dir, seed=0, files=4)   # -> {"path", "rows", "sha256", ...}
 """
 import hashlib
-import io
 import os
 import uuid
 
 import apache_beam as beam
 import orjson
 
+from schemas.run import DOCUMENTS, REJECTS, TMP_PREFIX
 from transforms.errors import ConfigError
 from transforms.files import file_sha256  # noqa: F401 - where callers have always found it
-from transforms.layout import DOCUMENTS, REJECTS, TMP_PREFIX
 from transforms.spill import SpillDoFn
 
 
@@ -146,14 +145,6 @@ def documents_parquet(docs):
             writer.write_table(documents_table(batch))
             yield from sink.drain()
     yield from sink.drain()
-
-
-def parquet_bytes(table) -> bytes:
-    import pyarrow.parquet as pq
-
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd")
-    return buf.getvalue()
 
 
 class _KeyFn(SpillDoFn):

@@ -94,7 +94,7 @@ def _files(directory, under=("shards", "dedup", "documents")):
 
 def test_every_entry_pileprep_writes_is_one_overwrite_may_remove(dedup_run, tmp_path):
     from pipeline.report import write_report
-    from transforms.layout import ours
+    from schemas.run import ours
     from transforms.spill import SPILL_DIR
 
     out = tmp_path / "run"

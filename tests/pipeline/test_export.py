@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.cli import main
 from pipeline.export import add_parser, cmd_export, export_megatron, stream_tokens
 from tests.conftest import sample_run
 
@@ -99,4 +100,5 @@ def test_cli_hook(run, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "Megatron dtype code 8" in printed and "1 document cut by the end of the last row" in printed
     assert (tmp_path / "out.bin").exists() and (tmp_path / "out.idx").exists()
-    assert cmd_export(parser.parse_args(["export", str(tmp_path), str(tmp_path / "x")]), []) == 2
+    assert main(["export", str(tmp_path), str(tmp_path / "x")]) == 2  # load_manifest's user error
+    assert "no manifest.json" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.cli import main
 from pipeline.report import add_parser, cmd_report, render, write_report
 from tests.conftest import sample_run
 
@@ -96,7 +97,7 @@ def test_cli_hook(run, tmp_path, capsys, monkeypatch):
     add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["report", str(run), "--out", str(tmp_path / "x.html")])
     assert cmd_report(args, []) == 0 and "<h2>Shards</h2>" in (tmp_path / "x.html").read_text()
-    assert cmd_report(parser.parse_args(["report", str(tmp_path)]), []) == 2
+    assert main(["report", str(tmp_path)]) == 2  # load_manifest's error, printed as a user error
     assert "no manifest.json" in capsys.readouterr().err
 
 

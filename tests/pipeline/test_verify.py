@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from pipeline.cli import main
-from pipeline.verify import safe_path, verify
+from pipeline.verify import verify
+from schemas.run import safe_path
 from tests.conftest import sample_run
+from transforms.errors import PileprepError
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +54,8 @@ def test_symlink_out_of_the_directory_is_refused(copy, tmp_path):
     os.remove(copy / "shards" / "shard-00000.npy")
     os.symlink(outside, copy / "shards" / "shard-00000.npy")
     assert any("leaves" in p for p in verify(str(copy)))
-    assert safe_path(str(copy), "shards/shard-00000.npy") is None
+    with pytest.raises(PileprepError, match="leaves .*refused"):
+        safe_path(str(copy), "shards/shard-00000.npy")
 
 
 def test_wrong_dtype_and_broken_overlap_are_named(copy):

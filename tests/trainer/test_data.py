@@ -8,6 +8,7 @@ torch = pytest.importorskip("torch")
 
 from tests.trainer.conftest import micro_config, write_run
 from trainer.data import EpochOrder, RowDataset, ShardRows
+from transforms.errors import PileprepError
 
 
 def test_rows_follow_stream_order_across_shards_and_samples_are_shifted_windows(run_dir):
@@ -70,7 +71,7 @@ def test_a_shard_that_disagrees_with_the_manifest_is_refused(run_dir):
     np.save(os.path.join(run_dir, "shards/shard-00001.npy"), np.zeros((8, 2049), dtype=np.int32))
     rows = ShardRows(run_dir, micro_config())
     rows.row(0)
-    with pytest.raises(ValueError, match="holds int32 \\(8, 2049\\), the manifest says uint16"):
+    with pytest.raises(PileprepError, match="holds int32 \\(8, 2049\\), the manifest says uint16"):
         rows.row(15)
 
 
@@ -81,9 +82,9 @@ def test_paths_leaving_the_run_and_missing_manifests_are_refused(run_dir, tmp_pa
     manifest["shards"][0]["path"] = "../elsewhere.npy"
     with open(path, "w") as f:
         json.dump(manifest, f)
-    with pytest.raises(ValueError, match="leaves .*refused"):
+    with pytest.raises(PileprepError, match="leaves .*refused"):
         ShardRows(run_dir, micro_config())
-    with pytest.raises(ValueError, match="no manifest.json"):
+    with pytest.raises(PileprepError, match="no manifest.json"):
         ShardRows(str(tmp_path / "nothing"), micro_config())
 
 

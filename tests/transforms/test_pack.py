@@ -1,11 +1,13 @@
-"""Pack: the pure core (histogram, plan, placement, fragments, assembly) and the PTransform."""
+"""Pack: the pure core (histogram, plan, placement, fragments, shard bytes) and the PTransform."""
+import io
+
 import numpy as np
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
+from schemas.run import ROW_LEN, SEQ_LEN
 from transforms.errors import PileprepError
-from transforms.pack import (ROW_LEN, SEQ_LEN, PackConfig, assemble, fragments, histogram,
-                             place_range, plan, key_range)
+from transforms.pack import PackConfig, fragments, histogram, key_range, place_range, plan, shard_chunks
 
 EOS = 50256
 
@@ -32,8 +34,14 @@ def _pack(docs, config):
             if selected:
                 for shard, frag in fragments(doc, begin, end, p, config.rows_per_shard, EOS):
                     by_shard.setdefault(shard, []).append(frag)
-    shards = [assemble(s, by_shard[s], p, config)[0] for s in sorted(by_shard)]
+    shards = [_written(s, by_shard[s], p, config) for s in sorted(by_shard)]
     return p, shards, outcomes
+
+
+def _written(shard, frags, p, config, reader=None):
+    """The shard as its .npy file holds it: the bytes shard_chunks gives, read back by numpy."""
+    _, _, pieces = shard_chunks(shard, frags, p, config, reader)
+    return np.load(io.BytesIO(b"".join(pieces)), allow_pickle=False)
 
 
 def _expected_stream(docs, selected_ids=None):
@@ -143,32 +151,13 @@ def test_pack_transform_writes_shards_and_outcomes(pipeline, tmp_path):
     assert not list(tmp_path.glob("shards/.tmp-*"))
 
 
-@pytest.mark.parametrize("dtype", ["uint16", "uint32"])
-@pytest.mark.parametrize("rows", [0, 1, 2, 4097, 9000])
-def test_npy_chunks_are_np_save_of_the_rows(dtype, rows):
-    """Shards are written from a view of their stream, a chunk of rows at a time: the bytes are
-    those np.save writes for the contiguous rows (header included)."""
-    import io
-
-    from transforms.pack import npy_bytes, rows_view
-
-    flat = (np.arange(rows * 2048 + 1) % 50257).astype(dtype)
-    view = rows_view(flat, rows)
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(view), allow_pickle=False)
-    assert npy_bytes(view) == buf.getvalue()
-
-
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.integers(0, 9000), min_size=1, max_size=25), st.integers(1, 4), st.sampled_from([1, 2, 3, 4096]),
        st.integers(0, 9))
-def test_shard_chunks_are_the_assembled_shard(tmp_path_factory, lengths, rows_per_shard, rows_per_chunk, seed):
+def test_shard_chunks_are_np_save_of_the_rows(tmp_path_factory, lengths, rows_per_shard, rows_per_chunk, seed):
     """Shards are written a chunk of rows at a time, straight from the fragments and the spill
-    files: the bytes are np.save of the assembled shard, for in-memory and spilled documents,
-    whatever the chunk size (fragments and EOS tokens straddle chunk edges)."""
-    import io
-
-    from transforms.pack import shard_chunks
+    files: the bytes are np.save of the shard's rows cut from the expected stream, for in-memory
+    and spilled documents, whatever the chunk size (fragments and EOS tokens straddle chunk edges)."""
     from transforms.spill import SpillReader, SpillWriter
 
     folder = str(tmp_path_factory.mktemp("spill"))
@@ -179,6 +168,8 @@ def test_shard_chunks_are_the_assembled_shard(tmp_path_factory, lengths, rows_pe
     config = PackConfig(out_dir="", rows_per_shard=rows_per_shard, dtype="uint16")
     p = plan(histogram((d["order_key"], len(d["ids"]) + 1) for d in docs), config)
     reader = SpillReader(folder)
+    stream = _expected_stream(docs).astype(np.uint16)
+    lineages = []
     for batch in (docs, spilled):
         by_shard = {}
         for doc, begin, end, selected in place_range(sorted(batch, key=lambda d: d["order_key"]), 0, p.cut):
@@ -187,11 +178,15 @@ def test_shard_chunks_are_the_assembled_shard(tmp_path_factory, lengths, rows_pe
                     if isinstance(frag[1], np.ndarray):
                         frag = (frag[0], frag[1].astype(np.uint16), frag[2])
                     by_shard.setdefault(shard, []).append(frag)
-        for shard, frags in by_shard.items():
-            rows, lineage = assemble(shard, frags, p, config, reader)
+        for shard, frags in sorted(by_shard.items()):
+            first = shard * rows_per_shard
+            rows = np.stack([stream[r * SEQ_LEN: r * SEQ_LEN + ROW_LEN]
+                             for r in range(first, min(first + rows_per_shard, p.rows))])
             expected = io.BytesIO()
-            np.save(expected, np.ascontiguousarray(rows), allow_pickle=False)
-            n, lineage2, pieces = shard_chunks(shard, frags, p, config, reader, rows_per_chunk=rows_per_chunk)
-            assert n == len(rows) and lineage2 == lineage
+            np.save(expected, rows, allow_pickle=False)
+            n, lineage, pieces = shard_chunks(shard, frags, p, config, reader, rows_per_chunk=rows_per_chunk)
+            assert n == len(rows)
             assert b"".join(pieces) == expected.getvalue()
+            lineages.append(lineage)
     reader.close()
+    assert lineages[:len(lineages) // 2] == lineages[len(lineages) // 2:]  # spilled or not, the same
