@@ -19,12 +19,18 @@ import dataclasses
 import functools
 import logging
 import re
+import sys
 import unicodedata
 
 import apache_beam as beam
 
 from transforms.errors import ConfigError, PileprepError
 from transforms.provenance import PROVENANCE, CheckConfig, library_version, stage_events
+
+if sys.version_info >= (3, 11):
+    from re import _parser as _sre_parser  # the stdlib's regex parser and its opcode constants
+else:  # 3.10 has no re._parser; 3.11+ warns DeprecationWarning on importing sre_parse
+    import sre_parse as _sre_parser
 
 FORMS = ("nfc", "nfkc", "ftfy", "off")
 _FTFY_READ = ("6.3",)  # ftfy versions whose fix_and_explain this fast path was derived from
@@ -55,7 +61,7 @@ def _class(codepoints) -> re.Pattern:
 
 def _members(items) -> set[int] | None:
     """The code points of a parsed [...] class, or None when it is negated or uses \\s, \\w..."""
-    from re import _parser
+    _parser = _sre_parser
 
     out = set()
     for op, av in items:
@@ -71,7 +77,7 @@ def _members(items) -> set[int] | None:
 def _walk(node, found: set[int]) -> bool:
     """Collect the code points of every literal and positive class; False on a construct (lookaround,
     backreference, \\b, $) that would make a match depend on text outside it."""
-    from re import _parser as p
+    p = _sre_parser
 
     for op, av in node:
         if op is p.LITERAL:
@@ -94,7 +100,7 @@ def _walk(node, found: set[int]) -> bool:
 
 def _requires(node, chars: set[int]) -> bool:
     """Whether every match of the parsed sequence contains a character of `chars`."""
-    from re import _parser as p
+    p = _sre_parser
 
     for op, av in node:
         if (op is p.LITERAL and av in chars
@@ -112,7 +118,7 @@ def _tables():
     import ftfy
     from ftfy import chardata, fixes
     from ftfy.badness import BADNESS_RE
-    from re import _parser
+    _parser = _sre_parser
 
     if not ftfy.__version__.startswith(_FTFY_READ) or BADNESS_RE.flags & re.IGNORECASE:
         return None
