@@ -57,7 +57,10 @@ def _add_shared_run_options(parser):
     parser.add_argument("-v", "--verbose", action="store_true", help="show Beam's progress logging")
 
 
-def _parser():
+def _parser(command: str | None = None):
+    """The CLI's parser; the flags of run and demo (which import the stage modules, and so Apache
+    Beam) only when `command` is one of them or unknown, so that `pileprep train` runs without Beam."""
+    flags = command not in COMMANDS_WITHOUT_BEAM
     parser = argparse.ArgumentParser(
         prog="pileprep", description="Prepare the Pile the way Cerebras-GPT was trained on it. "
         "Options not listed here are passed to Beam (e.g. --runner DataflowRunner --project P).")
@@ -66,7 +69,8 @@ def _parser():
         "Read Pile-format JSON lines, normalize with ftfy, apply the filter rules, tokenize with "
         "GPT-2 BPE, pack 2049-token rows into .npy shards (optionally to a Chinchilla budget), "
         "write the cleaned documents and the manifest. Unknown options go to Beam unchanged."))
-    _add_run_options(run)
+    if flags:
+        _add_run_options(run)
     sample = sub.add_parser("sample", help="write a synthetic Pile-format corpus")
     sample.add_argument("--output", required=True, metavar="DIR")
     sample.add_argument("--seed", type=int, default=0)
@@ -76,7 +80,8 @@ def _parser():
         "pileprep sample into DIR/input, then pileprep run into DIR/output (replacing an earlier demo)."))
     demo.add_argument("--dir", default="pileprep-demo", metavar="DIR", help="(default: ./pileprep-demo)")
     demo.add_argument("--documents", type=int, default=3000)
-    _add_shared_run_options(demo)
+    if flags:
+        _add_shared_run_options(demo)
     from schemas.family import CHINCHILLA_TOKENS_PER_PARAM
 
     budget = sub.add_parser("budget", help="the Cerebras-GPT family and its Chinchilla token budgets")
@@ -186,6 +191,9 @@ def _interrupted(error: BaseException) -> bool:
     return False
 
 
+COMMANDS_WITHOUT_BEAM = ("train", "scaling", "budget", "sample")  # whose parsing needs no stage module
+
+
 def main(argv=None) -> int:
     cli = argv is None  # the pileprep command itself, not a caller's main([...])
     if cli and "IPython" not in sys.modules:
@@ -194,9 +202,10 @@ def main(argv=None) -> int:
         sys.modules["IPython"] = None
     argv = list(sys.argv[1:] if argv is None else argv)
     _setup_logging("-v" in argv or "--verbose" in argv)  # before any Beam import can log
-    args, beam_args = _parser().parse_known_args(argv)
+    parser = _parser(next((a for a in argv if not a.startswith("-")), None))
+    args, beam_args = parser.parse_known_args(argv)
     if beam_args and args.command not in ("run", "demo"):
-        _parser().error(f"unrecognized arguments: {' '.join(beam_args)}")
+        parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
     from transforms.display import printable
     from transforms.errors import find_message
 
