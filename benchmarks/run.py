@@ -6,7 +6,7 @@ run: each stage against its naive counterpart (benchmarks/stages.py), the whole 
 (benchmarks/naive.py) run as two processes over halves of the input, with peak RSS of each; each
 of these three runs `--repeat` times (default 2) in turn and the fastest counts. The
 MinHash and trainer benchmarks are included when their modules exist. Prints a table and a
-Markdown table for the README, and writes benchmarks/results/latest.json. The 1-minute load
+Markdown table for benchmarks/README.md, and writes benchmarks/results/latest.json. The 1-minute load
 average is recorded around every measurement: other work on the machine slows everything down.
 """
 import argparse

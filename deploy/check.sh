@@ -11,7 +11,7 @@
 #  3. deploy/dataflow/main.py turns template parameters into the right `pileprep run` arguments and,
 #     run end to end on a small synthetic corpus with the local runner, produces an output that
 #     `pileprep verify` accepts;
-#  4. the Dockerfiles name the Beam version installed here (the one that submits jobs);
+#  4. the Dockerfile names the Beam version installed here (the one that submits jobs);
 #  5. every script parses (bash -n; shellcheck too when installed), every Python file compiles.
 #
 #   deploy/check.sh                 # DIST=dist deploy/check.sh keeps the wheel and sdist in dist/
@@ -224,21 +224,19 @@ EOF
 ok "main.py end to end on a synthetic corpus (local runner): $(tail -1 "$WORK/verify.log" | sed "s#$WORK/##")"
 
 # ---------------------------------------------------------------------------------------- 4
-echo "== 4. versions named in the Dockerfiles"
+echo "== 4. versions named in the Dockerfile"
 BEAM_HERE="$("$PYTHON" -c 'import apache_beam; print(apache_beam.__version__)' 2>/dev/null)"
 PY_HERE="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-for dockerfile in "$DEPLOY/dataflow/Dockerfile" "$DEPLOY/spark/Dockerfile"; do
-  rel="${dockerfile#"$ROOT"/}"
-  grep -q "^ARG BEAM_VERSION=${BEAM_HERE}\$" "$dockerfile" || fail "$rel: ARG BEAM_VERSION is not $BEAM_HERE"
-  grep -q "^FROM apache/beam_python${PY_HERE}_sdk:\${BEAM_VERSION}\$" "$dockerfile" \
-    || fail "$rel: not FROM apache/beam_python${PY_HERE}_sdk:\${BEAM_VERSION}"
-  grep -q '^ENTRYPOINT \["/opt/apache/beam/boot"\]$' "$dockerfile" || fail "$rel: ENTRYPOINT is not the Beam boot"
-done
+dockerfile="$DEPLOY/dataflow/Dockerfile"  # one file: target worker (Spark, Flink), default (Dataflow)
+grep -q "^ARG BEAM_VERSION=${BEAM_HERE}\$" "$dockerfile" || fail "dataflow/Dockerfile: ARG BEAM_VERSION is not $BEAM_HERE"
+grep -q "^FROM apache/beam_python${PY_HERE}_sdk:\${BEAM_VERSION} AS worker\$" "$dockerfile" \
+  || fail "dataflow/Dockerfile: not FROM apache/beam_python${PY_HERE}_sdk:\${BEAM_VERSION} AS worker"
+grep -q '^ENTRYPOINT \["/opt/apache/beam/boot"\]$' "$dockerfile" || fail "dataflow/Dockerfile: ENTRYPOINT is not the Beam boot"
 grep -q "^FROM gcr.io/dataflow-templates-base/python${PY_HERE/./}-template-launcher-base:" "$DEPLOY/dataflow/Dockerfile" \
   || fail "dataflow/Dockerfile: the launcher base image is not python${PY_HERE/./}-template-launcher-base"
 grep -q '^ENV FLEX_TEMPLATE_PYTHON_PY_FILE="/template/main.py"$' "$DEPLOY/dataflow/Dockerfile" \
   || fail "dataflow/Dockerfile: FLEX_TEMPLATE_PYTHON_PY_FILE"
-ok "Dockerfiles: apache/beam_python${PY_HERE}_sdk:${BEAM_HERE}, python${PY_HERE/./}-template-launcher-base, boot entrypoint"
+ok "Dockerfile: apache/beam_python${PY_HERE}_sdk:${BEAM_HERE}, python${PY_HERE/./}-template-launcher-base, boot entrypoint"
 pycheck "job server names" "$BEAM_HERE" <<'EOF'
 import sys
 from apache_beam.options.pipeline_options import FlinkRunnerOptions

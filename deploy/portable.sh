@@ -39,14 +39,15 @@ PIPELINE+=(--output "$OUTPUT")
 if [[ -n "$MODEL_SIZE" ]]; then PIPELINE+=(--model-size "$MODEL_SIZE"); fi
 PIPELINE+=("${EXTRA_ARGS[@]}")
 
-# Build and push the worker image (deploy/spark/Dockerfile) from a staged context with our wheel.
+# Build and push the worker image (the `worker` target of deploy/dataflow/Dockerfile: no Flex
+# Template launcher) from a staged context with our wheel.
 build_worker_image() {
   local context
   context="$(mktemp -d)"
   "$DEPLOY/wheel.sh" "$context/wheels" >/dev/null
   rm -f "$context"/wheels/*.tar.gz
-  cp "$DEPLOY/spark/Dockerfile" "$context/"
-  docker build --build-arg "BEAM_VERSION=${BEAM_VERSION}" -t "$IMAGE" "$context"
+  cp "$DEPLOY/dataflow/Dockerfile" "$context/"
+  docker build --target worker --build-arg "BEAM_VERSION=${BEAM_VERSION}" -t "$IMAGE" "$context"
   rm -rf "$context"
   docker push "$IMAGE"
 }

@@ -1,4 +1,7 @@
-"""Arrow schemas of the Parquet files pileprep writes (cleaned documents; later, shard lineage)."""
+"""Arrow schemas of the Parquet files pileprep writes: cleaned documents and shard lineage.
+
+    table = pa.Table.from_pylist(records, schema=DOCUMENTS)   # documents/part-*.parquet
+"""
 import pyarrow as pa
 
 DOCUMENTS = pa.schema([

@@ -6,6 +6,7 @@ A sample is one 2049-token row: x = row[:ctx], y = row[1:ctx + 1], with ctx the 
 visits every row exactly once, in a permutation seeded by (seed, epoch); the position in it is
 two integers, which is all a checkpoint needs to resume the data stream exactly.
 
+    from trainer.model import get_config
     rows = ShardRows("out/", get_config("111M"))  # refuses a run packed for another tokenizer
     order = EpochOrder(len(rows), seed=0)
     x, y = rows.batch(order.take(8))  # two (8, 2048) int64 tensors

@@ -5,7 +5,7 @@ struct (or JSON string) with `pile_set_name`, or a `pile_set_name` column. Row n
 and play the part of line numbers in document ids. A null or non-string text is a counted
 rejection, like a bad JSON line; a file without a `text` column is an error naming the file.
 
-    for fields, reason, head in iter_rows(fh, "arrow"): ...
+    for fields, reason, head in iter_rows(fh, "arrow", path): ...
 """
 import json
 

@@ -88,17 +88,6 @@ def components(edges, max_rounds: int) -> dict:
     return dict(label(node, nbrs, max_rounds) for node, nbrs in groups.items())
 
 
-def rounds_needed(edges, limit: int = 64) -> int:
-    """The fewest rounds after which `components` succeeds (for sizing max_rounds, and tests)."""
-    for rounds in range(limit + 1):
-        try:
-            components(edges, rounds)
-            return rounds
-        except PileprepError:
-            continue
-    raise ValueError(f"no convergence within {limit} rounds")
-
-
 class _StarRound(beam.PTransform):
     """One Large-Star then one Small-Star step: two GroupByKeys over the edges."""
 

@@ -37,7 +37,6 @@ from transforms.spill import TEXT_CHARS, TEXT_HASH, TEXT_REF, RestoreText, Spill
 from transforms.write import WriteGroups
 
 MODES = ("none", "exact", "minhash")
-KINDS = ("exact", "near", "holdout")
 HOLDOUT = -1  # the order key of holdout documents: before every training key (those are >= 0)
 SIGN_BATCH = 256  # documents per signatures() call: amortizes numpy's per-call cost
 
@@ -169,21 +168,6 @@ class _LoadingFn(SpillDoFn):
 
     def process(self, key_values):
         yield from self.fn(*key_values, **self.kwargs, load=self.reader.get if self.reader else _same)
-
-
-def cluster_sizes(records) -> dict[int, int]:
-    """{cluster size: clusters} from removal records (a cluster is a cause with its removed
-    documents, per kind) or from MeasureClusters records (with "size")."""
-    sizes: dict = {}
-    for r in records:
-        if "size" in r:
-            sizes[(r["kind"], r["cause"])] = r["size"]
-        else:
-            sizes[(r["kind"], r["cause"])] = sizes.get((r["kind"], r["cause"]), 1) + 1
-    histogram: dict[int, int] = {}
-    for size in sizes.values():
-        histogram[size] = histogram.get(size, 0) + 1
-    return dict(sorted(histogram.items()))
 
 
 def describe(config: DedupConfig, holdout: bool) -> dict:

@@ -8,7 +8,7 @@ column off the screen. So what reaches the terminal goes through `printable`; wh
 manifest, the rejects and the document files stays exactly as read.
 
     printable("Pile-CC\x1b[2J")          # 'Pile-CC\\x1b[2J'
-    printable(path, PATH_CHARS)          # cut to 240 characters, ending in "..."
+    printable("a/" * 200, PATH_CHARS)    # cut to 240 characters, ending in "..."
 """
 
 NAME_CHARS = 40  # a column of the summary: the Pile's longest source name has 17 characters

@@ -1,4 +1,7 @@
-"""Files on the local disk: their sha256 (no Beam here, for processes that do not load it)."""
+"""Files on the local disk: their sha256 (no Beam here, for processes that do not load it).
+
+    digest = file_sha256("out/shards/shard-00000.npy")   # 64 hex digits
+"""
 import hashlib
 
 

@@ -6,8 +6,9 @@ counting identity (read = malformed + filtered + deduplicated + over_budget + pa
 identities (shards' tokens = tokens in rows; in rows + left over = packed), and it is written under
 a temporary name and renamed.
 
-    p | WriteManifest(out_dir, options, tokenizer=..., budget=..., counts=counts, inputs=files,
-                      documents=written, rejects=r, shards=shards, plan=plan)
+    p | WriteManifest(out_dir, options, tokenizer=..., budget=..., dedup=..., counts=counts, inputs=files,
+                      documents=written, rejects=r, shards=shards, plan=plan, dedup_files=..., clusters=...,
+                      holdout_inputs=..., provenance=..., check=CheckConfig())
 """
 import apache_beam as beam
 import orjson

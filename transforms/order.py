@@ -13,7 +13,3 @@ import xxhash
 def order_key(seed: int, doc_id: str) -> int:
     """An unsigned 64-bit key, uniform over documents; ties are broken by the id itself."""
     return xxhash.xxh64_intdigest(doc_id.encode("utf-8"), seed=seed & 0xFFFFFFFFFFFFFFFF)
-
-
-def sort_key(seed: int, doc_id: str) -> tuple[int, str]:
-    return order_key(seed, doc_id), doc_id

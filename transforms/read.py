@@ -5,7 +5,7 @@ streamed in 1 MiB blocks: a file is never held in memory, and multi-frame zstd (
 gzip) streams are read to their end. A bad line becomes a counted rejection; a damaged file stops
 the run with a message naming it, unless `allow_corrupt` keeps what was read before the damage.
 
-    read = p | ReadPile(["data/*.jsonl.zst"])   # read.docs, read.rejects, read.files
+    read = p | ReadPile(ReadConfig(patterns=("data/*.jsonl.zst",)))   # read["docs"], ["rejects"], ["files"]
 """
 import dataclasses
 import errno

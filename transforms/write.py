@@ -8,7 +8,7 @@ cleaned document in one of N Parquet files chosen by its order key, sorted by th
 file, so the files are byte-identical on every runner. WriteRejects writes the malformed lines, one
 JSONL file per input.
 
-    written = kept | WriteDocuments(out_dir, seed=0, files=4)   # -> {"path", "rows", "sha256", ...}
+    written = kept | WriteDocuments(out_dir, files=4)   # -> {"path", "rows", "sha256", ...}
 """
 import hashlib
 import os

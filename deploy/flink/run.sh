@@ -6,7 +6,7 @@
 # FLINK_VERSION must be the minor version of the Flink cluster (default 1.20).
 # Not run against a Flink cluster here (no cluster, no Docker engine); see deploy/flink/README.md.
 #
-#   deploy/flink/run.sh image        build + push the worker image (deploy/spark/Dockerfile)
+#   deploy/flink/run.sh image        build + push the worker image (deploy/dataflow/Dockerfile, target worker)
 #   deploy/flink/run.sh runner       pileprep run --runner=FlinkRunner --flink_master=... (waits;
 #                                    starts the Flink job server jar itself, needs Java here)
 #   deploy/flink/run.sh jobserver    start the Flink job server container against FLINK_MASTER

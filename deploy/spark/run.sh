@@ -4,7 +4,7 @@
 # org.apache.beam:beam-runners-spark-3-job-server:2.77.0, apache/beam_python3.11_sdk:2.77.0.
 # Not run against a Spark cluster here (no cluster, no Docker engine); see deploy/spark/README.md.
 #
-#   deploy/spark/run.sh image        build + push the worker image (deploy/spark/Dockerfile)
+#   deploy/spark/run.sh image        build + push the worker image (deploy/dataflow/Dockerfile, target worker)
 #   deploy/spark/run.sh jobserver    start the Spark job server container against SPARK_MASTER
 #   deploy/spark/run.sh jobserver-jar  the same from the job server jar (Java 11 or 17)
 #   deploy/spark/run.sh submit       pileprep run -> PortableRunner -> that job server (waits)

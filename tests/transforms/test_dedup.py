@@ -18,7 +18,7 @@ from benchmarks.planted import near_copy, plant, random_text, s_curve
 from tests.transforms.test_components import union_find
 from transforms.counts import deduplicated_events
 from transforms.dedup import (DedupConfig, Deduplicate, MeasureClusters, WriteRemovals, bucket_edges,
-                              cluster_sizes, resolve_exact)
+                              resolve_exact)
 from transforms.minhash import MinHashConfig, band_params, jaccard_estimate, shingles, signature
 from transforms.order import order_key
 
@@ -134,12 +134,21 @@ def test_big_buckets_are_linked_as_a_star_and_confirmation_can_be_off():
     assert bucket_edges(members[:1], MINHASH, max_bucket=4) == []
 
 
-def test_cluster_sizes_and_events():
-    records = [removal(doc("f:2", "x"), "exact", "f:1"), removal(doc("f:3", "x"), "exact", "f:1"),
-               removal(doc("f:5", "y", edits={"r": 2}, changed=True), "near", "f:4", 0.9),
-               removal(doc("f:6", "z"), "holdout", "val:1")]
-    assert cluster_sizes(records) == {2: 2, 3: 1}
-    assert cluster_sizes([{"kind": "near", "cause": "f:4", "size": 7}]) == {7: 1}
+def removal_records() -> list[dict]:
+    return [removal(doc("f:2", "x"), "exact", "f:1"), removal(doc("f:3", "x"), "exact", "f:1"),
+            removal(doc("f:5", "y", edits={"r": 2}, changed=True), "near", "f:4", 0.9),
+            removal(doc("f:6", "z"), "holdout", "val:1")]
+
+
+def test_measure_clusters_counts_each_cause_with_its_removed_documents(pipeline):
+    with pipeline as p:
+        assert_that(p | beam.Create(removal_records()) | MeasureClusters(), equal_to(
+            [{"kind": "exact", "cause": "f:1", "size": 3}, {"kind": "near", "cause": "f:4", "size": 2},
+             {"kind": "holdout", "cause": "val:1", "size": 2}]))
+
+
+def test_deduplicated_events():
+    records = removal_records()
     assert deduplicated_events(records[2]) == [(("deduplicated", "Pile-CC", "near"), (1, 1)),
                                                (("length", "before_filter", "01"), (1, 0)),
                                                (("length", "after_filter", "01"), (1, 0)),
