@@ -72,7 +72,6 @@ class _TiktokenCannot(Exception):
     """tiktoken's regex engine gave up on a text (it backtracks over whitespace runs)."""
 
 
-
 class Tokenizer:
     """A loaded tokenizer. Pickles as its config only and reloads on unpickle (cheap to ship)."""
 
