@@ -12,7 +12,7 @@ import ftfy
 import numpy as np
 import zstandard
 
-from transforms.tokenizer import _gpt2_hf, gpt2_files
+from transforms.gpt2_load import gpt2_files, gpt2_hf
 
 EOS = 50256
 BATCH = 64
@@ -22,7 +22,7 @@ def main(argv=None) -> int:
     out_path, *inputs = sys.argv[1:] if argv is None else argv
     encoder_json, vocab_bpe = gpt2_files()
     with open(encoder_json, encoding="utf-8") as f:
-        hf = _gpt2_hf(json.load(f), vocab_bpe)
+        hf = gpt2_hf(json.load(f), vocab_bpe)
     documents = tokens = 0
     with open(out_path, "wb") as out:
         def flush(batch):

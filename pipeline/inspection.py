@@ -61,7 +61,7 @@ def rows_of(directory: str, n: int):
 
 
 def decode_rows(directory: str, n: int) -> str:
-    from transforms.tokenize import TokenizeConfig, load
+    from transforms.tokenizer import TokenizeConfig, load
 
     m, rows = rows_of(directory, n)
     t = m["tokenizer"]

@@ -165,7 +165,7 @@ class RunConfig:
         return DedupConfig(mode=self.dedup, minhash=minhash, max_rounds=self.dedup_max_rounds)
 
     def tokenize_config(self):
-        from transforms.tokenize import TokenizeConfig
+        from transforms.tokenizer import TokenizeConfig
 
         return TokenizeConfig(tokenizer=self.tokenizer, eos_id=self.eos_id,
                               backend="hf" if self.reference else "auto")

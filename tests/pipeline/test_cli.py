@@ -14,7 +14,7 @@ import zstandard
 from pipeline.cli import main
 from pipeline.sample import SampleConfig, write_sample
 from transforms.filter import apply_rules, load_rules
-from transforms.tokenize import TokenizeConfig, load
+from transforms.tokenizer import TokenizeConfig, load
 
 IN_MEMORY = ["--direct_running_mode=in_memory"]
 

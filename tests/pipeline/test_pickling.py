@@ -6,12 +6,12 @@ from apache_beam.internal import cloudpickle_pickler, dill_pickler
 from pipeline.graph import build
 from pipeline.options import RunConfig
 from pipeline.runners import make_pipeline
-from transforms import dedup, filter as filter_, normalize, pack, read, tokenize, write
+from transforms import dedup, filter as filter_, normalize, pack, read, tokenize, tokenizer, write
 from transforms.filter import load_rules
 from transforms.normalize import NormalizeConfig
 from transforms.pack import PackConfig
 from transforms.read import InputFile, ReadConfig
-from transforms.tokenize import TokenizeConfig
+from transforms.tokenizer import TokenizeConfig
 
 PICKLERS = {"cloudpickle": cloudpickle_pickler, "dill": dill_pickler}
 
@@ -25,7 +25,7 @@ def _objects():
         tokenize._TokenizeFn(TokenizeConfig()),
         pack._PlaceRangeFn(pack_config), pack._WriteShardFn(pack_config), pack._HistogramFn(),
         write.WriteDocuments("gs://bucket/out", files=4).fn, write.WriteRejects("gs://bucket/out").fn,
-        tokenize.load(TokenizeConfig()),
+        tokenizer.load(TokenizeConfig()),
         dedup._SignFn(dedup.MinHashConfig(shingles="char13")), dedup.WriteRemovals("gs://bucket/out").fn,
         dedup._TagFn(dedup.resolve_exact, drop_duplicates=True), dedup.DedupConfig(mode="minhash"),
         RunConfig(inputs=("a",), output="b", model_size="111M"),
@@ -40,7 +40,7 @@ def test_dofns_and_configs_pickle(library):
         assert type(clone) is type(obj)
         if hasattr(obj, "config"):
             assert clone.config == obj.config
-    tok = pickler.loads(pickler.dumps(tokenize.load(TokenizeConfig())))
+    tok = pickler.loads(pickler.dumps(tokenizer.load(TokenizeConfig())))
     assert tok.encode("Hello world").tolist() == [15496, 995]
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.sample import SampleConfig, write_sample
-from transforms.tokenizer import _tokie_usable
+from transforms.gpt2_fast import tokie_usable
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_reference_run_is_byte_identical_to_the_fast_run(corpus):
     assert set(reference_by["normalize"]["paths"]) == {"ftfy"} and reference_by["normalize"]["checked"] == 0
     assert set(reference_by["tokenize"]["paths"]) == {"hf"} and reference_by["check_every"] == 0
     assert set(reference_by["libraries"]) == {"ftfy", "tokenizers"}
-    fast_backends = {"tiktoken", "tokie"} if _tokie_usable() else {"tiktoken"}
+    fast_backends = {"tiktoken", "tokie"} if tokie_usable() else {"tiktoken"}
     assert set(fast_by["normalize"]["paths"]) == {"fast"} and set(fast_by["tokenize"]["paths"]) == fast_backends
     assert fast_by["normalize"]["checked"] > 0 and fast_by["tokenize"]["checked"] > 0
     assert set(fast_by["libraries"]) == {"ftfy"} | fast_backends

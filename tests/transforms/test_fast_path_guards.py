@@ -11,16 +11,17 @@ import pytest
 from pipeline.options import RunConfig
 from pipeline.run import run
 from pipeline.sample import SampleConfig, write_sample
-from transforms import normalize as nm, tokenizer as tk
+from transforms import gpt2_fast, normalize as nm, tokenizer as tk
 from transforms.errors import find_message
 from transforms.provenance import CheckConfig
-from transforms.tokenizer import TokenizeConfig, Tokenizer, _frame, _read_frame, _U64
+from transforms.tokenizer import TokenizeConfig, Tokenizer
+from transforms.tokenizer_processes import _frame, _read_frame, _serve, _U64
 
 
 def test_a_tokie_that_fails_its_self_test_is_not_used(monkeypatch, caplog):
-    if not tk._tokie_usable():
+    if not gpt2_fast.tokie_usable():
         pytest.skip("tokie is not used on this platform")
-    monkeypatch.setattr(tk, "_tokie_safe", lambda text: True)  # tokie's known divergences reach it
+    monkeypatch.setattr(tk, "tokie_safe", lambda text: True)  # tokie's known divergences reach it
     tok = Tokenizer(TokenizeConfig())
     with caplog.at_level(logging.WARNING, logger="pileprep"):
         tok.prepare()
@@ -34,8 +35,8 @@ def test_a_sound_tokie_passes_its_self_test():
     tok = Tokenizer(TokenizeConfig())
     tok.prepare()
     assert not tok.used  # the self-test's texts are not counted as documents
-    assert tok.backend == ("tiktoken+tokie" if tk._tokie_usable() else "tiktoken")
-    assert tk.self_test(tok) is None
+    assert tok.backend == ("tiktoken+tokie" if gpt2_fast.tokie_usable() else "tiktoken")
+    assert gpt2_fast.self_test(tok) is None
 
 
 def test_a_fast_normalizer_that_fails_its_self_test_is_not_used(monkeypatch, caplog):
@@ -84,7 +85,7 @@ def test_a_tokenizer_child_reports_a_mismatch(monkeypatch):
     request = _frame(json.dumps({"tokenizer": "gpt2", "eos_id": None, "backend": "auto", "content": None}).encode())
     request += _U64.pack(len(texts)) + _frame(bytes(checks)) + b"".join(_frame(t.encode()) for t in texts)
     stdout = io.BytesIO()
-    tk._serve(io.BytesIO(request), stdout)
+    _serve(io.BytesIO(request), stdout)
     stdout.seek(0)
     ids = [np.frombuffer(_read_frame(stdout), dtype=np.uint16) for _ in texts]
     report = json.loads(_read_frame(stdout))

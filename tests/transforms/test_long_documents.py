@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pytest
 
-from transforms import tokenizer as tk
+from transforms import gpt2_fast, tokenizer as tk
 from transforms.normalize import NormalizeConfig, fixer
 from transforms.tokenizer import TokenizeConfig, Tokenizer
 
@@ -108,7 +108,7 @@ def test_plain_ids_are_tiktoken_or_hf_where_tiktoken_gives_up(fast):
         np.testing.assert_array_equal(hf.shard_ids(text), fast.plain_ids(text), err_msg=f"{name}: HF")
 
 
-@pytest.mark.skipif(not tk._tokie_usable(), reason="tokie is not used on this platform")
+@pytest.mark.skipif(not gpt2_fast.tokie_usable(), reason="tokie is not used on this platform")
 def test_tokie_alone_depends_on_the_core_count_which_is_why_it_gets_short_pieces(fast):
     """tokie 0.1.4 encodes 10,000 bytes or more in one chunk per core, cut inside pre-tokens: on
     two cores its ids for a newline run are not GPT-2's. The guard keeps every piece below that."""
@@ -120,9 +120,9 @@ def test_tokie_alone_depends_on_the_core_count_which_is_why_it_gets_short_pieces
     if len(os.sched_getaffinity(0)) > 1:
         assert whole != one
     for name, text in LONG.items():
-        pieces = [(c, d) for a, b, plain in tk._ascii_spans(text) if plain
-                  for c, d, tokie in tk._pieces(text, a, b) if tokie]
-        assert all(d - c <= tk._TOKIE_MAX_BYTES for c, d in pieces), name
+        pieces = [(c, d) for a, b, plain in gpt2_fast.ascii_spans(text) if plain
+                  for c, d, tokie in gpt2_fast.pieces(text, a, b) if tokie]
+        assert all(d - c <= gpt2_fast.TOKIE_MAX_BYTES for c, d in pieces), name
 
 
 NORMALIZE = {

@@ -1,5 +1,6 @@
-"""Tests for transforms.minhash: datatrove/SlimPajama simplification and shingles, signatures equal
-to datasketch's legacy MinHash, the numpy SHA-1 and Mersenne modulo, LSH bands, validation."""
+"""Tests for transforms.minhash, minhash_fast and minhash_reference: datatrove/SlimPajama
+simplification and shingles, signatures equal to datasketch's legacy MinHash, the numpy SHA-1 and
+Mersenne modulo, LSH bands, validation."""
 import dataclasses
 import glob
 import hashlib
@@ -15,7 +16,7 @@ import pytest
 from datasketch import MinHash, MinHashLSH
 from hypothesis import given, settings, strategies as st
 
-from transforms import minhash
+from transforms import minhash, minhash_fast, minhash_reference
 from transforms.minhash import (MAX_HASH, SHINGLINGS, MinHashConfig, band_keys, band_params, has_shingles,
                                 jaccard_estimate, shingles, signature, signatures, simplify)
 
@@ -183,7 +184,7 @@ def test_signatures_equal_datasketch(shingling, num_perm, seed):
 
 def test_permutations_are_datasketchs():
     for num_perm, seed in [(128, 1), (64, 7), (2, 0)]:
-        a, b = minhash._permutations(num_perm, seed)
+        a, b = minhash_fast.permutations(num_perm, seed)
         m = MinHash(num_perm=num_perm, seed=seed, scheme="legacy")
         assert np.array_equal(a, m.permutations[0]) and np.array_equal(b, m.permutations[1])
 
@@ -212,8 +213,8 @@ def test_numpy_sha1_is_datasketchs_sha1_hash32(messages):
     ends = np.cumsum([len(m) for m in messages])
     starts = ends - [len(m) for m in messages]
     expected = [int.from_bytes(hashlib.sha1(m).digest()[:4], "little") for m in messages]
-    assert minhash._sha1_hash32(array, starts, ends, least=1).tolist() == expected
-    assert minhash._sha1_hash32(array, starts, ends).tolist() == expected
+    assert minhash_fast.sha1_hash32(array, starts, ends, least=1).tolist() == expected
+    assert minhash_fast.sha1_hash32(array, starts, ends).tolist() == expected
 
 
 def test_numpy_sha1_at_every_block_boundary():
@@ -223,7 +224,7 @@ def test_numpy_sha1_at_every_block_boundary():
     ends = np.cumsum([len(m) for m in messages])
     starts = ends - [len(m) for m in messages]
     expected = [int.from_bytes(hashlib.sha1(m).digest()[:4], "little") for m in messages]
-    assert minhash._sha1_hash32(array, starts, ends, least=1).tolist() == expected
+    assert minhash_fast.sha1_hash32(array, starts, ends, least=1).tolist() == expected
 
 
 def reference_permuted_min(hashes, starts, a, b):
@@ -242,11 +243,11 @@ def test_mersenne_modulo_when_the_sum_reaches_the_prime():
     hashes = np.array([1, 2, 7, 8, 0, MAX_HASH, 1 << 31], dtype=np.uint64)
     for starts in ([0], [0, 1, 3], [0, 2, 3, 4, 5, 6]):
         starts = np.array(starts)
-        got = minhash._permuted_min(hashes, starts, a, b)
+        got = minhash_fast.permuted_min(hashes, starts, a, b)
         expected = reference_permuted_min(hashes.tolist(), starts.tolist(), a.tolist(), b.tolist())
         assert got.tolist() == expected
     one = np.array([1], dtype=np.uint64)
-    assert minhash._permuted_min(one, np.array([0]), a[:1], b[:1]).tolist() == [[0]]
+    assert minhash_fast.permuted_min(one, np.array([0]), a[:1], b[:1]).tolist() == [[0]]
 
 
 @settings(max_examples=100, deadline=None)
@@ -257,17 +258,17 @@ def test_permuted_min_is_the_definition(hashes, data):
     b = data.draw(st.lists(st.integers(0, PRIME - 1), min_size=k, max_size=k))
     cuts = sorted(data.draw(st.sets(st.integers(1, len(hashes) - 1), max_size=5)) if len(hashes) > 1 else [])
     starts = [0] + cuts
-    got = minhash._permuted_min(np.array(hashes, dtype=np.uint64), np.array(starts),
+    got = minhash_fast.permuted_min(np.array(hashes, dtype=np.uint64), np.array(starts),
                                 np.array(a, dtype=np.uint64), np.array(b, dtype=np.uint64))
     assert got.tolist() == reference_permuted_min(hashes, starts, a, b)
 
 
 def test_permuted_min_across_chunks(monkeypatch):
-    monkeypatch.setattr(minhash, "_CHUNK_VALUES", 3 * 4)  # 3 shingles per chunk of 4 permutations
+    monkeypatch.setattr(minhash_fast, "_CHUNK_VALUES", 3 * 4)  # 3 shingles per chunk of 4 permutations
     hashes = list(range(1000, 1017))
-    a, b = minhash._permutations(4, 1)
+    a, b = minhash_fast.permutations(4, 1)
     starts = [0, 1, 5, 6, 12]
-    got = minhash._permuted_min(np.array(hashes, dtype=np.uint64), np.array(starts), a, b)
+    got = minhash_fast.permuted_min(np.array(hashes, dtype=np.uint64), np.array(starts), a, b)
     assert got.tolist() == reference_permuted_min(hashes, starts, a.tolist(), b.tolist())
 
 
@@ -277,7 +278,7 @@ def test_permuted_min_near_ties(seed, data):
     """Hashes whose low 32 bits of a*h + b lie within 7 of each other, so that the top 3 bits of
     x decide which is the minimum: the candidates path must weigh them all."""
     rng = np.random.default_rng(seed)
-    a, b = minhash._permutations(8, 1)
+    a, b = minhash_fast.permutations(8, 1)
     a, b = a[a % 2 == 1][:3], b[a % 2 == 1][:3]  # odd low halves: h -> a*h is invertible mod 2**32
     base = [int(x) for x in rng.integers(0, MAX_HASH - 64, size=4)]
     hashes = []
@@ -287,7 +288,7 @@ def test_permuted_min_near_ties(seed, data):
             inv = pow(int(a[0]) & MAX_HASH, -1, 1 << 32)  # low32(a*h' + b) = low32(a*h + b) + d
             hashes.append((h + d * inv) % (1 << 32))
     starts = [0, len(hashes) // 2] if len(hashes) > 1 else [0]
-    got = minhash._permuted_min(np.array(hashes, dtype=np.uint64), np.array(starts), a, b)
+    got = minhash_fast.permuted_min(np.array(hashes, dtype=np.uint64), np.array(starts), a, b)
     assert got.tolist() == reference_permuted_min(hashes, starts, a.tolist(), b.tolist())
 
 
@@ -393,5 +394,5 @@ def test_reference_path_equals_the_fast_path(shingling):
     reference = dataclasses.replace(config, reference=True)
     texts = CORPUS
     # the module's own plain shingling (what --reference hashes), not this file's datatrove one
-    assert [shingles(t, config) for t in texts] == [minhash.reference_shingles(t, config) for t in texts]
+    assert [shingles(t, config) for t in texts] == [minhash_reference.reference_shingles(t, config) for t in texts]
     np.testing.assert_array_equal(signatures(texts, reference), signatures(texts, config))

@@ -13,7 +13,9 @@ from hypothesis import given, settings, strategies as st
 from tokenizers import AddedToken, Tokenizer as HFTokenizer, models, pre_tokenizers, processors
 
 from transforms.provenance import CheckConfig
-from transforms.tokenize import Tokenize, TokenizeConfig, gpt2_files, load
+from transforms.gpt2_load import gpt2_files
+from transforms.tokenize import Tokenize
+from transforms.tokenizer import TokenizeConfig, load
 
 EOT = "<|endoftext|>"
 EOT_AS_TEXT = [27, 91, 437, 1659, 5239, 91, 29]  # "<", "|", "end", "of", "text", "|", ">"
@@ -108,17 +110,15 @@ def test_lone_surrogates_become_replacement_characters(gpt2):
     expected = gpt2["tiktoken"].encode("a\ufffdb 😀").tolist()
     for tok in gpt2.values():
         assert tok.encode(text).tolist() == expected
-        assert [ids.tolist() for ids in tok.encode_batch([text, "ok"])] == [expected, [482]]
+        assert tok.encode("ok").tolist() == [482]  # the next text is not affected
 
 
-def test_encode_batch_equals_encode(gpt2):
+def test_encode_is_shard_ids_as_uint32(gpt2):
     for tok in gpt2.values():
-        batch = tok.encode_batch(VARIED)
-        assert len(batch) == len(VARIED)
-        for text, ids in zip(VARIED, batch):
+        for text in VARIED:
+            ids = tok.encode(text)
             assert ids.dtype == np.uint32
-            np.testing.assert_array_equal(ids, tok.encode(text))
-        assert tok.encode_batch([]) == []
+            np.testing.assert_array_equal(ids, tok.shard_ids(text))
 
 
 def _real_texts():
@@ -143,7 +143,7 @@ def test_backends_agree_on_real_text(gpt2):
     texts = _real_texts()
     if not texts:
         pytest.skip("no stdlib sources or /usr/share/doc files on this machine")
-    fast, reference = gpt2["tiktoken"].encode_batch(texts), gpt2["hf"].encode_batch(texts)
+    fast, reference = [gpt2["tiktoken"].encode(t) for t in texts], [gpt2["hf"].encode(t) for t in texts]
     for text, a, b in zip(texts, fast, reference):
         np.testing.assert_array_equal(a, b)
         assert gpt2["tiktoken"].decode(a) == text

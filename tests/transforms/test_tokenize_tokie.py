@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from transforms import tokenizer as tk
+from transforms import gpt2_fast
 from transforms.tokenizer import TokenizeConfig, Tokenizer, load
 
 pytest.importorskip("tokie")
@@ -64,7 +64,7 @@ DIVERGENT = ["\t's", "a\t'll b", "\x0b't", "x\x0c're", "\n\n\x0b", " \xa0\x0c", 
 
 @pytest.mark.parametrize("text", DIVERGENT)
 def test_known_divergences_go_to_tiktoken(fast, reference, text):
-    assert not tk._tokie_safe(text)
+    assert not gpt2_fast.tokie_safe(text)
     _same(fast, reference, text)
     _same(fast, reference, "plain ascii line\n" * 30 + text + "\nand more plain text\n" * 30)
 
@@ -111,20 +111,20 @@ def test_every_cut_splits_tiktoken_exactly(reference, text):
     its two sides at every cut."""
     ids = reference.encode(text).tolist()
     for p in range(len(text) + 1):
-        if tk._is_cut(text, p):
+        if gpt2_fast._is_cut(text, p):
             assert reference.encode(text[:p]).tolist() + reference.encode(text[p:]).tolist() == ids, (text, p)
 
 
 def test_spans_cover_the_text_in_order():
     text = ("ascii line\n" * 40) + "ünïcode line\n" + ("more ascii\n" * 40) + "\t'sat'\n" + ("tail\n" * 80)
-    spans = tk._ascii_spans(text)
+    spans = gpt2_fast.ascii_spans(text)
     assert spans[0][0] == 0 and spans[-1][1] == len(text)
     assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
     assert [plain for _, _, plain in spans] == [True, False, True, False, True]
 
 
 def test_unchecked_tokie_version_is_not_used(monkeypatch, reference):
-    monkeypatch.setattr(tk, "_TOKIE_VERSIONS", ())
+    monkeypatch.setattr(gpt2_fast, "_TOKIE_VERSIONS", ())
     tok = Tokenizer(TokenizeConfig())
     tok.prepare()
     assert tok.backend == "tiktoken" and tok._tokie is None
