@@ -58,9 +58,8 @@ class _TokenizeFn(beam.DoFn):
         self._checked += check
         if self._pool is None:
             tok = self._tokenizer
-            before = tok.used.copy()
-            ids = tok.shard_ids(doc["text"])
-            self._used.update(tok.used - before)
+            ids, backends = tok.tokenize(doc["text"])
+            self._used.update(backends)
             if check and not np.array_equal(ids, tok.plain_ids(doc["text"])):
                 raise PileprepError(_mismatch(doc["id"], tok.backend))
             yield self._output(doc, ids)

@@ -10,7 +10,6 @@ tokens and lone surrogates are treated; transforms/tokenizer_processes.py runs i
 """
 from __future__ import annotations
 
-import collections
 import hashlib
 import logging
 import os
@@ -62,7 +61,7 @@ _LIBRARY = {"tokie": "tokie", "tiktoken": "tiktoken", "hf": "tokenizers"}  # bac
 
 
 def libraries(backends) -> dict[str, str]:
-    """The installed version of the library behind each backend (as counted in Tokenizer.used)."""
+    """The installed version of the library behind each backend (as `Tokenizer.tokenize` names them)."""
     from transforms.provenance import library_version
 
     return {_LIBRARY[b]: library_version(_LIBRARY[b]) for b in sorted(backends)}
@@ -78,7 +77,6 @@ class Tokenizer:
     def __init__(self, config: TokenizeConfig):
         self.config = config
         self._hf = self._tiktoken = self._tokie = self._unbuilt = self._files = None
-        self.used = collections.Counter()  # backend -> documents it gave ids for (see `libraries`)
         if config.tokenizer == GPT2:
             encoder, vocab_bpe, self.files_sha256 = read_gpt2()
             self.backend = "hf" if config.backend == "hf" else "tiktoken"
@@ -135,12 +133,13 @@ class Tokenizer:
         return f"Tokenizer({self.name!r}, backend={self.backend!r}, vocab_size={self.vocab_size}, eos_id={self.eos_id})"
 
     def shard_ids(self, text: str) -> np.ndarray:
-        """encode() in the shard dtype (uint16 for GPT-2: half the bytes through every later shuffle)."""
-        return self._ids(text, self.dtype)
+        """Token ids of text in the shard dtype (uint16 for GPT-2: half the bytes through every
+        later shuffle), no EOS appended."""
+        return self.tokenize(text)[0]
 
     def encode(self, text: str) -> np.ndarray:
         """Token ids of text, uint32, no EOS appended."""
-        return self._ids(text, np.dtype(np.uint32))
+        return self.shard_ids(text).astype(np.uint32, copy=False)
 
     def prepare(self) -> None:
         """Build what encoding builds on first use (a tokenizing child does before its first
@@ -158,23 +157,19 @@ class Tokenizer:
                 self._tokie = None
             if self._tokie is None:
                 self.backend = "tiktoken"
-            self.used.clear()  # the self-test's texts are no documents
 
-    def _ids(self, text: str, dtype: np.dtype) -> np.ndarray:
+    def tokenize(self, text: str) -> tuple[np.ndarray, tuple[str, ...]]:
+        """The ids of text in the shard dtype, and the backends that gave them ("tokie",
+        "tiktoken", "hf"; see `libraries`). Returned, not counted here: one loaded tokenizer serves
+        every bundle of a process, and a runner may run bundles on several threads at once."""
         if self._unbuilt is not None:
             self.prepare()
-        if self._tiktoken is None:
-            self.used["hf"] += 1
-            return np.array(self._hf_encode_batch([text])[0], dtype=dtype)
-        try:
-            if self._tokie is not None:
-                return self._fast_ids(text, dtype)
-            ids = self._tiktoken_ids(text).astype(dtype, copy=False)
-            self.used["tiktoken"] += 1
-            return ids
-        except _TiktokenCannot:
-            self.used["hf"] += 1
-            return self._hf_ids(text, dtype)
+        if self._tokie is not None:
+            try:
+                return self._fast_ids(text)
+            except _TiktokenCannot:
+                pass  # the whole text goes to the plain path, which falls back to HF
+        return self._plain(text)
 
     def plain_ids(self, text: str) -> np.ndarray:
         """GPT-2's ids by definition, in the shard dtype: tiktoken's `encode_ordinary` of the whole
@@ -183,18 +178,23 @@ class Tokenizer:
         checked against; for any other tokenizer, `shard_ids`."""
         if self._unbuilt is not None:
             self.prepare()
-        if self._tiktoken is None:
-            return np.array(self._hf_encode_batch([text])[0], dtype=self.dtype)
-        try:
-            return self._tiktoken_ids(text).astype(self.dtype, copy=False)
-        except _TiktokenCannot:
-            return self._hf_ids(text, self.dtype)
+        return self._plain(text)[0]
 
-    def _fast_ids(self, text: str, dtype: np.dtype) -> np.ndarray:
+    def _plain(self, text: str) -> tuple[np.ndarray, tuple[str, ...]]:
+        if self._tiktoken is not None:
+            try:
+                return self._tiktoken_ids(text).astype(self.dtype, copy=False), ("tiktoken",)
+            except _TiktokenCannot:
+                if self._hf is None:  # built on first use: most runs never need it
+                    self._hf = gpt2_hf(*self._files)
+                    self._hf.encode_special_tokens = True
+        return np.array(self._hf_encode_batch([text])[0], dtype=self.dtype), ("hf",)
+
+    def _fast_ids(self, text: str) -> tuple[np.ndarray, tuple[str, ...]]:
         """tokie on plain pieces of at most TOKIE_MAX_BYTES, tiktoken on the rest (see gpt2_fast.py)."""
+        dtype = self.dtype
         if len(text) <= TOKIE_MAX_BYTES and tokie_safe(text):
-            self.used["tokie"] += 1
-            return np.array(self._tokie.encode(text, add_special_tokens=False).ids, dtype=dtype)
+            return np.array(self._tokie.encode(text, add_special_tokens=False).ids, dtype=dtype), ("tokie",)
         parts, by = [], set()
         for a, b, plain in ascii_spans(text):
             if not plain or not tokie_safe(text[a:b]):
@@ -207,16 +207,9 @@ class Tokenizer:
                 else:
                     parts.append(self._tiktoken_ids(text[c:d]))
                 by.add("tokie" if tokie else "tiktoken")
-        self.used.update(by)  # counted once the whole text is done (tiktoken may still give up)
         if not parts:
-            return np.zeros(0, dtype=dtype)
-        return np.concatenate([p.astype(dtype, copy=False) for p in parts])
-
-    def _hf_ids(self, text: str, dtype: np.dtype) -> np.ndarray:
-        if self._hf is None:
-            self._hf = gpt2_hf(*self._files)
-            self._hf.encode_special_tokens = True
-        return np.array(self._hf_encode_batch([text])[0], dtype=dtype)
+            return np.zeros(0, dtype=dtype), ()
+        return np.concatenate([p.astype(dtype, copy=False) for p in parts]), tuple(sorted(by))
 
     def _tiktoken_ids(self, text: str) -> np.ndarray:
         # encode_to_numpy with no special tokens allowed or disallowed is encode_ordinary,

@@ -8,6 +8,7 @@ child starts in a fraction of a second; transforms/tokenize.py's Tokenize feeds 
 """
 from __future__ import annotations
 
+import collections
 import json
 import os
 import struct
@@ -134,7 +135,6 @@ def _serve(stdin, stdout) -> None:
     """The child's loop: the config, then batches of texts until the parent closes the pipe."""
     tokenizer = load(TokenizeConfig(**json.loads(_read_frame(stdin))))
     tokenizer.prepare()
-    tokenizer.used.clear()  # each batch reports the documents it tokenized, none before
     while True:
         header = stdin.read(8)
         if len(header) < 8:
@@ -143,14 +143,14 @@ def _serve(stdin, stdout) -> None:
         # it reads, so answering early could fill both pipes and stop both processes
         checks = _read_frame(stdin)
         texts = [_read_frame(stdin).decode("utf-8", "surrogatepass") for _ in range(_U64.unpack(header)[0])]
-        mismatches = []
+        mismatches, used = [], collections.Counter()
         for i, text in enumerate(texts):
-            ids = tokenizer.shard_ids(text)
+            ids, backends = tokenizer.tokenize(text)
+            used.update(backends)
             if checks[i] and not np.array_equal(ids, tokenizer.plain_ids(text)):
                 mismatches.append(i)
             stdout.write(_frame(ids.tobytes()))
-        stdout.write(_frame(json.dumps({"mismatches": mismatches, "used": tokenizer.used}).encode()))
-        tokenizer.used.clear()
+        stdout.write(_frame(json.dumps({"mismatches": mismatches, "used": used}).encode()))
         stdout.flush()
 
 

@@ -27,14 +27,13 @@ def test_a_tokie_that_fails_its_self_test_is_not_used(monkeypatch, caplog):
         tok.prepare()
     assert tok._tokie is None and tok.backend == "tiktoken"
     assert "failed its self-test" in caplog.text
-    assert tok.shard_ids("a\t'll b").tolist() == tok.plain_ids("a\t'll b").tolist()
-    assert set(tok.used) == {"tiktoken"}
+    ids, backends = tok.tokenize("a\t'll b")
+    assert ids.tolist() == tok.plain_ids("a\t'll b").tolist() and backends == ("tiktoken",)
 
 
 def test_a_sound_tokie_passes_its_self_test():
     tok = Tokenizer(TokenizeConfig())
     tok.prepare()
-    assert not tok.used  # the self-test's texts are not counted as documents
     assert tok.backend == ("tiktoken+tokie" if gpt2_fast.tokie_usable() else "tiktoken")
     assert gpt2_fast.self_test(tok) is None
 
@@ -74,13 +73,13 @@ def test_the_sample_is_seeded_and_about_one_in_n():
 def test_a_tokenizer_child_reports_a_mismatch(monkeypatch):
     """The child's loop, fed through in-memory pipes: a checked text whose fast ids differ from
     the plain ones is reported by its index; an unchecked one is not."""
-    real = Tokenizer.shard_ids
+    real = Tokenizer.tokenize
 
     def wrong_on_planted(self, text):
-        ids = real(self, text)
-        return ids[::-1].copy() if "planted" in text else ids
+        ids, backends = real(self, text)
+        return (ids[::-1].copy() if "planted" in text else ids), backends
 
-    monkeypatch.setattr(Tokenizer, "shard_ids", wrong_on_planted)
+    monkeypatch.setattr(Tokenizer, "tokenize", wrong_on_planted)
     texts, checks = ["fine text", "a planted bug here", "planted but unchecked", "ok"], [1, 1, 0, 1]
     request = _frame(json.dumps({"tokenizer": "gpt2", "eos_id": None, "backend": "auto", "content": None}).encode())
     request += _U64.pack(len(texts)) + _frame(bytes(checks)) + b"".join(_frame(t.encode()) for t in texts)
@@ -111,8 +110,13 @@ def _run_fails(corpus, **options) -> str:
 
 
 def test_a_run_whose_fast_tokenizer_differs_fails_naming_the_document(corpus, monkeypatch):
-    real = Tokenizer.shard_ids
-    monkeypatch.setattr(Tokenizer, "shard_ids", lambda self, text: real(self, text)[:-1])
+    real = Tokenizer.tokenize
+
+    def one_id_short(self, text):
+        ids, backends = real(self, text)
+        return ids[:-1], backends
+
+    monkeypatch.setattr(Tokenizer, "tokenize", one_id_short)
     message = _run_fails(corpus)
     assert "gets other token ids from the fast tokenizer" in message and ".jsonl.zst:" in message
     assert "--reference" in message
