@@ -25,7 +25,7 @@ import unicodedata
 import apache_beam as beam
 
 from transforms.errors import ConfigError, PileprepError
-from transforms.provenance import PROVENANCE, CheckConfig, library_version, stage_events
+from transforms.provenance import PROVENANCE, CheckConfig, bundle_outputs, library_version, stage_events
 
 if sys.version_info >= (3, 11):
     from re import _parser as _sre_parser  # the stdlib's regex parser and its opcode constants
@@ -339,13 +339,8 @@ class _NormalizeFn(beam.DoFn):
         yield {**doc, "text": text, "changed": text != doc["text"], "chars_in": len(doc["text"])}
 
     def finish_bundle(self):
-        from apache_beam.transforms.window import GlobalWindow
-        from apache_beam.utils.windowed_value import WindowedValue
-
         libraries = {} if self.fix.path == "off" else {"ftfy": library_version("ftfy")}
-        for event in stage_events("normalize", {self.fix.path: self.documents}, self.checked, libraries):
-            yield beam.pvalue.TaggedOutput(
-                PROVENANCE, WindowedValue(event, GlobalWindow().max_timestamp(), (GlobalWindow(),)))
+        yield from bundle_outputs(stage_events("normalize", {self.fix.path: self.documents}, self.checked, libraries))
 
 
 class Normalize(beam.PTransform):

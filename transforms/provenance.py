@@ -60,6 +60,18 @@ def stage_events(stage: str, paths: dict[str, int], checked: int, libraries: dic
     return events
 
 
+def bundle_outputs(events: list[Event]) -> list:
+    """The events as a DoFn's finish_bundle must give them: tagged PROVENANCE, in the global
+    window (the documents' window). Beam is imported here only: the rest of this module is not
+    the pipeline's."""
+    from apache_beam import pvalue
+    from apache_beam.transforms.window import GlobalWindow
+    from apache_beam.utils.windowed_value import WindowedValue
+
+    window = GlobalWindow()
+    return [pvalue.TaggedOutput(PROVENANCE, WindowedValue(e, window.max_timestamp(), (window,))) for e in events]
+
+
 def section(sums, check: CheckConfig) -> dict:
     """The manifest's provenance section from the combined ((section, field, value), documents)."""
     out = {"check_every": check.every, "libraries": {}, "normalize": {"paths": {}, "checked": 0},

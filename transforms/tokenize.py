@@ -21,7 +21,7 @@ import apache_beam as beam
 import numpy as np
 
 from transforms.errors import PileprepError
-from transforms.provenance import PROVENANCE, CheckConfig, stage_events
+from transforms.provenance import PROVENANCE, CheckConfig, bundle_outputs, stage_events
 from transforms.tokenizer import TokenizeConfig, libraries, load, shippable
 from transforms.tokenizer_processes import POOL_BATCH_CHARS, ChildFailed, tokenizer_pool
 
@@ -104,9 +104,7 @@ class _TokenizeFn(beam.DoFn):
         while self._pending:
             for out in self._collect():  # documents arrive in the global window (ReadPile's output)
                 yield WindowedValue(out, GlobalWindow().max_timestamp(), (GlobalWindow(),))
-        for event in stage_events("tokenize", self._used, self._checked, libraries(self._used)):
-            yield beam.pvalue.TaggedOutput(
-                PROVENANCE, WindowedValue(event, GlobalWindow().max_timestamp(), (GlobalWindow(),)))
+        yield from bundle_outputs(stage_events("tokenize", self._used, self._checked, libraries(self._used)))
 
     def teardown(self):
         self._pool = None  # shared by the process's DoFns; closed at exit (or by close_pools)
