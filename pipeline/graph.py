@@ -26,7 +26,7 @@ def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[Inpu
     normalized = read["docs"] | "Normalize" >> Normalize(config.normalize_config(), check)
     docs = normalized["docs"]
     kept, dropped = docs | "FilterDocuments" >> FilterDocuments(config.filter_config())
-    holdout = _holdout(p, config, holdout_files)
+    holdout = _holdout(p, config, holdout_files, check)
     unique, removed = kept | "Deduplicate" >> Deduplicate(
         config.dedup_config(), holdout["docs"] if holdout else None,
         spill=config.output if config.spill else None)
@@ -57,13 +57,13 @@ def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[Inpu
         holdout_inputs=holdout["files"] if holdout else p | "NoHoldout" >> beam.Create([]))
 
 
-def _holdout(p, config: RunConfig, files):
+def _holdout(p, config: RunConfig, files, check):
     """The holdout documents, read and normalized like the training ones (never filtered: any
     training document equal to a holdout document is contamination, whatever the rules say)."""
     if not config.holdout:
         return None
     read = p | "ReadHoldout" >> ReadPile(config.holdout_read_config(), list(files))
-    normalized = read["docs"] | "NormalizeHoldout" >> Normalize(config.normalize_config(), config.check_config())
+    normalized = read["docs"] | "NormalizeHoldout" >> Normalize(config.normalize_config(), check)
     return {"docs": normalized["docs"], "files": read["files"]}
 
 
