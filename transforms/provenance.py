@@ -27,8 +27,8 @@ _SALT = 0x5EED_C4EC  # the sample differs from the order key's hash of the same 
 
 @dataclasses.dataclass(frozen=True)
 class CheckConfig:
-    every: int = 100  # 1 document in `every` also through the plain implementation (0: none); ~1% of
-    # ftfy.fix_text's time is a few percent of a run's (README, benchmarks)
+    every: int = 100  # 1 document in `every` also through the plain implementation (0: none):
+    # ftfy.fix_text and plain GPT-2 on 1% of documents: 7-11% of a default run (benchmarks/bench_check.py)
     seed: int = 0  # the run's --seed: the same documents are checked on every runner
 
     def __post_init__(self):
