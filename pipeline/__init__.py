@@ -1,5 +1,5 @@
-"""Assembling the pileprep Beam graph, its options and the `pileprep` command line, and the tools
-that read a finished run.
+"""Assembling the pileprep Beam graph, its options and the `pileprep` command line; the tools
+around a run live apart, in pipeline/tools/.
 
 Building and running the graph:
 - graph.py: the graph itself, ReadPile -> Normalize -> FilterDocuments -> Deduplicate -> Tokenize
@@ -10,9 +10,6 @@ Building and running the graph:
 - cli.py: the `pileprep` command line (every subcommand dispatches from here);
 - summary.py: the one-screen summary printed when a run ends (and by `pileprep inspect`).
 
-Before a run, sample.py writes a synthetic Pile-format corpus (`pileprep sample`, `pileprep demo`).
-
-After a run, reading its output through manifest.json, with no pipeline:
-- verify.py (`pileprep verify`), inspection.py (`pileprep inspect`), report.py (`pileprep report`),
-  export.py (`pileprep export`, Megatron .bin/.idx), hf.py (Hugging Face `datasets` loaders).
+The tools around a run (verify, inspect, report, export, Hugging Face loaders, the synthetic
+sample) live apart in pipeline/tools/: none of them builds or runs the graph.
 """

@@ -92,7 +92,7 @@ def _parser(command: str | None = None):
     inspect = sub.add_parser("inspect", help="summarize a run; --decode N prints its first N rows as text")
     inspect.add_argument("dir")
     inspect.add_argument("--decode", type=int, default=0, metavar="N")
-    from pipeline import export, report
+    from pipeline.tools import export, report
 
     report.add_parser(sub)
     export.add_parser(sub)
@@ -103,7 +103,7 @@ def _parser(command: str | None = None):
 
 
 def cmd_verify(args, _beam_args) -> int:
-    from pipeline.verify import verify
+    from pipeline.tools.verify import verify
 
     from transforms.display import printable
 
@@ -118,7 +118,7 @@ def cmd_verify(args, _beam_args) -> int:
 
 
 def cmd_inspect(args, _beam_args) -> int:
-    from pipeline.inspection import decode_rows, describe
+    from pipeline.tools.inspection import decode_rows, describe
 
     print(describe(args.dir))  # a directory without manifest.json is refused (schemas/run.py load_manifest)
     if args.decode:
@@ -136,7 +136,7 @@ def cmd_run(args, beam_args) -> int:
 
 
 def cmd_sample(args, _beam_args) -> int:
-    from pipeline.sample import SampleConfig, write_sample
+    from pipeline.tools.sample import SampleConfig, write_sample
 
     summary = write_sample(args.output, SampleConfig(seed=args.seed, documents=args.documents, files=args.files))
     print(f"wrote {len(summary.paths)} files to {args.output}: {summary.documents:,} documents, "
@@ -145,7 +145,7 @@ def cmd_sample(args, _beam_args) -> int:
 
 
 def cmd_demo(args, beam_args) -> int:
-    from pipeline.sample import SampleConfig, write_sample
+    from pipeline.tools.sample import SampleConfig, write_sample
 
     started = time.monotonic()
     inputs, output = os.path.join(args.dir, "input"), os.path.join(args.dir, "output")
@@ -174,7 +174,7 @@ COMMANDS = {"run": cmd_run, "sample": cmd_sample, "demo": cmd_demo, "budget": cm
 def _command(name):
     if name in COMMANDS:
         return COMMANDS[name]
-    from pipeline import export, report
+    from pipeline.tools import export, report
     from trainer.cli import COMMANDS as TRAINER
 
     return {"report": report.cmd_report, "export": export.cmd_export, **TRAINER}[name]

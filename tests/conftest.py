@@ -32,7 +32,7 @@ def pipeline():
 def sample_run(root, *, seed: int = 1, documents: int = 200, rows_per_shard: int = 16, extra=()):
     """A small real run: the synthetic sample corpus under root/in, its output in root/out."""
     from pipeline.cli import main
-    from pipeline.sample import SampleConfig, write_sample
+    from pipeline.tools.sample import SampleConfig, write_sample
 
     write_sample(str(root / "in"), SampleConfig(seed=seed, documents=documents, files=1))
     out = root / "out"

@@ -65,7 +65,7 @@ def test_rule_engine_keeps_or_names_a_rule(source, text):
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     from pipeline.cli import main
-    from pipeline.sample import SampleConfig, write_sample
+    from pipeline.tools.sample import SampleConfig, write_sample
 
     root = tmp_path_factory.mktemp("fuzzrun")
     write_sample(str(root / "in"), SampleConfig(seed=9, documents=100, files=1))
@@ -77,7 +77,7 @@ def small_run(tmp_path_factory):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_verify_on_corrupted_runs_names_problems_and_never_crashes(small_run, tmp_path_factory, data):
-    from pipeline.verify import verify
+    from pipeline.tools.verify import verify
 
     copy = tmp_path_factory.mktemp("fz") / "run"
     shutil.copytree(small_run, copy)

@@ -12,7 +12,7 @@ import pytest
 import zstandard
 
 from pipeline.cli import main
-from pipeline.sample import SampleConfig, write_sample
+from pipeline.tools.sample import SampleConfig, write_sample
 from transforms.filter import apply_rules, load_rules
 from transforms.tokenizer import TokenizeConfig, load
 

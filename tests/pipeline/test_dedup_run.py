@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.cli import main
-from pipeline.sample import SampleConfig, write_sample
+from pipeline.tools.sample import SampleConfig, write_sample
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def _files(directory, under=("shards", "dedup", "documents")):
 
 
 def test_every_entry_pileprep_writes_is_one_overwrite_may_remove(dedup_run, tmp_path):
-    from pipeline.report import write_report
+    from pipeline.tools.report import write_report
     from schemas.run import ours
     from transforms.spill import SPILL_DIR
 
@@ -107,7 +107,7 @@ def test_every_entry_pileprep_writes_is_one_overwrite_may_remove(dedup_run, tmp_
 
 
 def test_overwrite_replaces_a_complete_dedup_run_and_its_report(dedup_run, tmp_path):
-    from pipeline.report import write_report
+    from pipeline.tools.report import write_report
 
     original, command = dedup_run
     out = tmp_path / "run"
@@ -136,7 +136,7 @@ def test_an_interrupted_dedup_run_is_replaced_by_rerunning(dedup_run, tmp_path, 
 
 
 def test_a_directory_with_a_foreign_file_is_still_refused(dedup_run, tmp_path, capsys):
-    from pipeline.report import write_report
+    from pipeline.tools.report import write_report
 
     original, command = dedup_run
     out = tmp_path / "run"

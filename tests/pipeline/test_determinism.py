@@ -11,7 +11,7 @@ import sys
 import orjson
 import pytest
 
-from pipeline.sample import SampleConfig, write_sample
+from pipeline.tools.sample import SampleConfig, write_sample
 from tests.transforms.test_long_documents import CLEAN, PROSE, _noise
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

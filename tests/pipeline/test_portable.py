@@ -10,7 +10,7 @@ import time
 import pytest
 
 from pipeline.cli import main
-from pipeline.sample import SampleConfig, write_sample
+from pipeline.tools.sample import SampleConfig, write_sample
 
 
 def _free_port() -> int:

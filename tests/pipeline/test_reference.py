@@ -8,7 +8,7 @@ import json
 import pytest
 
 from pipeline.cli import main
-from pipeline.sample import SampleConfig, write_sample
+from pipeline.tools.sample import SampleConfig, write_sample
 from transforms.gpt2_fast import tokie_usable
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.options import RunConfig
 from pipeline.run import run
-from pipeline.sample import SampleConfig, write_sample
+from pipeline.tools.sample import SampleConfig, write_sample
 from transforms import gpt2_fast, normalize as nm, tokenizer as tk
 from transforms.errors import find_message
 from transforms.provenance import CheckConfig

@@ -97,7 +97,7 @@ def _equal(actual, expected):
 def test_a_script_without_a_main_guard_runs_once(tmp_path):
     """multiprocessing's spawn would re-run such a script in every child; our children never
     import the caller's main module."""
-    from pipeline.sample import SampleConfig, write_sample
+    from pipeline.tools.sample import SampleConfig, write_sample
 
     write_sample(str(tmp_path / "in"), SampleConfig(seed=3, documents=100, files=1))
     script = tmp_path / "prepare.py"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pipeline.cli import main
-from pipeline.verify import verify
+from pipeline.tools.verify import verify
 from schemas.run import safe_path
 from tests.conftest import sample_run
 from transforms.errors import PileprepError
@@ -206,7 +206,7 @@ def _upload(local, store, prefix="memfs://bucket/run"):
 
 
 def test_verify_reads_a_run_on_another_file_system(run, memfs, monkeypatch, capsys):
-    import pipeline.verify as verify_module
+    import pipeline.tools.verify as verify_module
 
     store, largest = memfs
     url = _upload(run, store)
@@ -223,7 +223,7 @@ def test_verify_reads_a_run_on_another_file_system(run, memfs, monkeypatch, caps
 def test_verify_finds_a_corrupted_shard_on_another_file_system(run, memfs, monkeypatch, capsys):
     import hashlib
 
-    import pipeline.verify as verify_module
+    import pipeline.tools.verify as verify_module
 
     store, _ = memfs
     url = _upload(run, store)

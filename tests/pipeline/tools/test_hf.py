@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.hf import load_hf, load_lineage, rows_table
+from pipeline.tools.hf import load_hf, load_lineage, rows_table
 from tests.conftest import sample_run
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
-from pipeline.report import add_parser, cmd_report, render, write_report
+from pipeline.tools.report import add_parser, cmd_report, render, write_report
 from tests.conftest import sample_run
 
 CHROMIUM = "/usr/bin/chromium"
@@ -92,7 +92,7 @@ def test_names_from_the_data_are_escaped(run, tmp_path):
 
 
 def test_cli_hook(run, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("pipeline.report._pyplot", lambda: None)  # tables only: this checks the wiring
+    monkeypatch.setattr("pipeline.tools.report._pyplot", lambda: None)  # tables only: this checks the wiring
     parser = argparse.ArgumentParser()
     add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["report", str(run), "--out", str(tmp_path / "x.html")])

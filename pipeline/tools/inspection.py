@@ -7,7 +7,7 @@ rows of the shards are read (schemas/run.py open_file).
     print(decode_rows("gs://bucket/out/590M", 2))
 """
 from pipeline.summary import summary
-from pipeline.verify import row_blocks
+from pipeline.tools.verify import row_blocks
 from schemas.run import ROW_LEN, load_manifest, open_file, read_npy_header, safe_path
 from transforms.display import PATH_CHARS, printable
 from transforms.errors import PileprepError

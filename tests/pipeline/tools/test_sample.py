@@ -1,4 +1,4 @@
-"""Tests for pipeline.sample: the synthetic Pile corpus is deterministic and holds what it says it planted.
+"""Tests for pipeline.tools.sample: the synthetic Pile corpus is deterministic and holds what it says it planted.
 
 Every count is recovered from the files themselves (decompressed, split into lines, parsed) and compared
 with the summary, so a planted kind that silently stopped appearing fails here, not in a pipeline test.
@@ -21,11 +21,11 @@ import pytest
 import zstandard
 from hypothesis import given, settings, strategies as st
 
-from pipeline.sample import GITHUB_LIMIT, MALFORMED_KINDS, PILE_SUBSETS, SampleConfig, SampleSummary, \
+from pipeline.tools.sample import GITHUB_LIMIT, MALFORMED_KINDS, PILE_SUBSETS, SampleConfig, SampleSummary, \
     write_sample
 from transforms.errors import PileprepError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SMALL = SampleConfig(seed=7, documents=300, files=2)
 THE_PILE = {
     "Pile-CC", "PubMed Central", "Books3", "OpenWebText2", "ArXiv", "Github", "FreeLaw", "StackExchange",
@@ -248,7 +248,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
 
 
 def test_bytes_do_not_depend_on_hash_randomisation(tmp_path):
-    script = ("import sys; from pipeline.sample import SampleConfig, write_sample; "
+    script = ("import sys; from pipeline.tools.sample import SampleConfig, write_sample; "
               "write_sample(sys.argv[1], SampleConfig(seed=3, documents=200, files=1))")
     for hash_seed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=hash_seed, PYTHONPATH=ROOT)

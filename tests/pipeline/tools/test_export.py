@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.cli import main
-from pipeline.export import add_parser, cmd_export, export_megatron, stream_tokens
+from pipeline.tools.export import add_parser, cmd_export, export_megatron, stream_tokens
 from tests.conftest import sample_run
 
 EOS = 50256
