@@ -17,6 +17,7 @@ import re
 import numpy as np
 
 from schemas import SCHEMAS_DIR
+from schemas.records import TERMINAL
 from transforms.errors import PileprepError
 
 SEQ_LEN = 2048  # targets per row: the model reads row[:2048] and predicts row[1:]
@@ -130,6 +131,60 @@ def schema_problems(manifest: dict) -> list[str]:
         schema = json.load(f)
     return [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
             for e in jsonschema.Draft202012Validator(schema).iter_errors(manifest)]
+
+
+def manifest_problems(manifest: dict) -> list[str]:
+    """Schema violations and broken invariants; empty for a manifest that may be written."""
+    found = schema_problems(manifest)
+    if found:
+        return found
+    counts = manifest["counts"]
+    found += count_problems(counts)
+    read_lines = sum(f["lines"] for f in manifest["inputs"])
+    if read_lines != counts["documents"]["read"]:
+        found.append(f"inputs hold {read_lines} lines but {counts['documents']['read']} were counted")
+    kept = counts["documents"]["packed"] + counts["documents"]["over_budget"]
+    removed = sum(f["rows"] for f in manifest["dedup"]["files"])
+    if removed != counts["documents"]["deduplicated"]:
+        found.append(f"dedup files list {removed} documents, counts say {counts['documents']['deduplicated']}")
+    written = sum(f["rows"] for f in manifest["documents"])
+    if manifest["options"].get("write_documents", True) and written != kept:
+        found.append(f"document files hold {written} rows, but {kept} documents passed the filters and dedup")
+    shards, tokens = manifest["shards"], manifest["tokens"]
+    if sum(s["tokens"] for s in shards) != tokens["in_rows"]:
+        found.append(f"shards hold {sum(s['tokens'] for s in shards)} stream tokens, not {tokens['in_rows']}")
+    if tokens["left_over"] < 0:
+        found.append(f"packed {tokens['packed']} tokens but rows need {tokens['in_rows']}")
+    if [s["index"] for s in shards] != list(range(len(shards))):
+        found.append("shard indices are not 0..n-1")
+    budget = manifest["budget"]
+    if budget and budget["met"] and manifest["rows"] != budget["rows"]:
+        found.append(f"budget needs {budget['rows']} rows, shards hold {manifest['rows']}")
+    return found
+
+
+def count_problems(counts: dict) -> list[str]:
+    """Every way the counts fail to add up (empty when read = sum of outcomes everywhere)."""
+    problems = []
+    for where, c in [("total", counts["documents"])] + sorted(counts["by_source"].items()):
+        outcomes = sum(c.get(k, 0) for k in TERMINAL)
+        if c["read"] != outcomes:
+            problems.append(f"{where}: read {c['read']} != outcomes {outcomes}")
+    totals = counts["documents"]
+    for k in ("read",) + TERMINAL + ("tokens",):
+        if k == "tokens":
+            per_source = sum(s.get(k, 0) for s in counts["by_source"].values())
+            if per_source != counts["tokens_packed"]:
+                problems.append(f"tokens: per-source sum {per_source} != total {counts['tokens_packed']}")
+            continue
+        per_source = sum(s.get(k, 0) for s in counts["by_source"].values())
+        if per_source != totals[k]:
+            problems.append(f"{k}: per-source sum {per_source} != total {totals[k]}")
+    for key, total in (("malformed_by_reason", "malformed"), ("filtered_by_rule", "filtered"),
+                       ("deduplicated_by_kind", "deduplicated")):
+        if sum(counts[key].values()) != totals[total]:
+            problems.append(f"{key} sums to {sum(counts[key].values())}, not {totals[total]}")
+    return problems
 
 
 def npy_header(shape: tuple, dtype) -> bytes:

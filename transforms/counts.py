@@ -11,11 +11,12 @@ import typing
 
 import apache_beam as beam
 
-TERMINAL = ("malformed", "filtered", "deduplicated", "over_budget", "packed")
+from schemas.records import TERMINAL, Drop, Outcome, Passed, Reject, Removal
+
 Event = tuple[tuple[str, str, str], tuple[int, int]]  # ((outcome, source, reason), (docs, amount))
 
 
-def reject_events(reject: dict) -> list[Event]:
+def reject_events(reject: Reject) -> list[Event]:
     return [(("malformed", reject["source"], reject["reason"]), (1, 0))]
 
 
@@ -33,7 +34,7 @@ def _histogram(bins: dict[str, int]) -> list[dict]:
     return out
 
 
-def dropped_events(dropped: dict) -> list[Event]:
+def dropped_events(dropped: Drop) -> list[Event]:
     chars = dropped["chars_before_filter"]
     events = [(("filtered", dropped["source"], dropped["rule"]), (1, chars)),
               (("length", "before_filter", length_bin(chars)), (1, 0))]
@@ -42,7 +43,7 @@ def dropped_events(dropped: dict) -> list[Event]:
     return events
 
 
-def _passed_filters(record) -> list[Event]:
+def _passed_filters(record: Passed) -> list[Event]:
     """Annotations of a document that passed the filters: its length before them (normalized, not
     yet edited: chars_before_filter) and after their line edits (chars), and whether ftfy and the
     line edits changed it."""
@@ -57,12 +58,12 @@ def _passed_filters(record) -> list[Event]:
     return events
 
 
-def deduplicated_events(record) -> list[Event]:
+def deduplicated_events(record: Removal) -> list[Event]:
     """A document removed by Deduplicate: reason is its kind (exact, near, holdout)."""
     return [(("deduplicated", record["source"], record["kind"]), (1, record["chars"]))] + _passed_filters(record)
 
 
-def packed_events(record) -> list[Event]:
+def packed_events(record: Outcome) -> list[Event]:
     """A document that passed the filters: packed or over budget, with its stream tokens (ids
     and EOS)."""
     return [((record["outcome"], record["source"], ""), (1, record["tokens"]))] + _passed_filters(record)
@@ -112,30 +113,6 @@ def summarize(events) -> dict:
             "normalized_changed": normalized, "edited_by_rule": edited,
             "by_source": dict(sorted(by_source.items())),
             "length_histograms": {stage: _histogram(bins) for stage, bins in sorted(lengths.items())}}
-
-
-def identity_problems(counts: dict) -> list[str]:
-    """Every way the counts fail to add up (empty when read = sum of outcomes everywhere)."""
-    problems = []
-    for where, c in [("total", counts["documents"])] + sorted(counts["by_source"].items()):
-        outcomes = sum(c.get(k, 0) for k in TERMINAL)
-        if c["read"] != outcomes:
-            problems.append(f"{where}: read {c['read']} != outcomes {outcomes}")
-    totals = counts["documents"]
-    for k in ("read",) + TERMINAL + ("tokens",):
-        if k == "tokens":
-            per_source = sum(s.get(k, 0) for s in counts["by_source"].values())
-            if per_source != counts["tokens_packed"]:
-                problems.append(f"tokens: per-source sum {per_source} != total {counts['tokens_packed']}")
-            continue
-        per_source = sum(s.get(k, 0) for s in counts["by_source"].values())
-        if per_source != totals[k]:
-            problems.append(f"{k}: per-source sum {per_source} != total {totals[k]}")
-    for key, total in (("malformed_by_reason", "malformed"), ("filtered_by_rule", "filtered"),
-                       ("deduplicated_by_kind", "deduplicated")):
-        if sum(counts[key].values()) != totals[total]:
-            problems.append(f"{key} sums to {sum(counts[key].values())}, not {totals[total]}")
-    return problems
 
 
 class CountOutcomes(beam.PTransform):

@@ -14,10 +14,9 @@ test-set overlap), and they are never emitted themselves.
   so that no worker holds the index or the graph (kind "near", or "holdout").
 - none (with a holdout): only the exact holdout matches are removed.
 
-Every removed document yields a record {id, source, kind, cause, similarity, chars, changed,
-edits, chars_before_filter}: cause is the kept representative or the holdout document, similarity
-the estimated Jaccard to it (1.0 for exact matches); chars is its length after the filter's line
-edits, chars_before_filter before them (the removal files keep all but the last).
+Every removed document yields a Removal record (schemas/records.py): cause is the kept
+representative or the holdout document, similarity the estimated Jaccard to it (1.0 for exact
+matches); the removal files keep all its fields but chars_before_filter.
 
     kept, removed = docs | Deduplicate(DedupConfig(mode="minhash"), holdout=holdout_docs)
     files = removed | WriteRemovals(out_dir)          # dedup/removed-<kind>.parquet
@@ -29,11 +28,12 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.pvalue import TaggedOutput
 
+from schemas.records import TEXT_HASH, Cluster, Document, Removal, passed
 from schemas.run import DEDUP, parquet_bytes
 from transforms.components import ConnectedComponents
 from transforms.errors import ConfigError
 from transforms.minhash import MinHashConfig, band_keys, band_params, jaccard_estimate, signatures
-from transforms.spill import TEXT_CHARS, TEXT_HASH, TEXT_REF, RestoreText, SpillDoFn, StowText, restore_text
+from transforms.spill import RestoreText, SpillDoFn, StowText, restore_text
 from transforms.write import WriteGroups
 
 MODES = ("none", "exact", "minhash")
@@ -72,13 +72,8 @@ def text_hash(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
-def removal(doc: dict, kind: str, cause: str, similarity: float | None) -> dict:
-    chars = doc[TEXT_CHARS] if TEXT_REF in doc else len(doc["text"])  # after the filter's line edits
-    return {"id": doc["id"], "source": doc["source"], "kind": kind, "cause": cause,
-            "similarity": similarity, "chars": chars, "changed": doc.get("changed", False),
-            "edits": doc.get("edits", {}),
-            # before them; a document that met no filter had no edits (FilterDocuments sets it on the rest)
-            "chars_before_filter": doc.get("chars_before_filter", chars)}
+def removal(doc: Document, kind: str, cause: str, similarity: float | None) -> Removal:
+    return Removal(**passed(doc), kind=kind, cause=cause, similarity=similarity)
 
 
 def _digest(doc: dict) -> bytes:
@@ -299,10 +294,10 @@ class MeasureClusters(beam.PTransform):
         return (removed
                 | "ByCause" >> beam.Map(lambda r: ((r["kind"], r["cause"]), 1))
                 | "CountRemoved" >> beam.CombinePerKey(sum)
-                | "Describe" >> beam.MapTuple(lambda kc, n: {"kind": kc[0], "cause": kc[1], "size": n + 1}))
+                | "Describe" >> beam.MapTuple(lambda kc, n: Cluster(kind=kc[0], cause=kc[1], size=n + 1)))
 
 
-def removals_table(records: list[dict]):
+def removals_table(records: list[Removal]):
     import pyarrow as pa
 
     schema = pa.schema([("id", pa.string()), ("source", pa.string()), ("kind", pa.string()),

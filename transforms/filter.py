@@ -19,6 +19,7 @@ import string
 import apache_beam as beam
 
 from schemas import RULES_DIR, SCHEMAS_DIR
+from schemas.records import Drop
 from transforms.errors import PileprepError
 
 PRESETS = ("eleuther", "slimpajama", "none")
@@ -176,13 +177,13 @@ class _FilterFn(beam.DoFn):
         if kept:
             yield {**doc, "text": text, "edits": edits, "chars_before_filter": len(doc["text"])}
         else:
-            yield beam.pvalue.TaggedOutput("dropped", {
-                "id": doc["id"], "source": doc["source"], "rule": reason,
-                "chars_before_filter": len(doc["text"]), "changed": doc.get("changed", False)})
+            yield beam.pvalue.TaggedOutput("dropped", Drop(
+                id=doc["id"], source=doc["source"], rule=reason,
+                chars_before_filter=len(doc["text"]), changed=doc.get("changed", False)))
 
 
 class FilterDocuments(beam.PTransform):
-    """docs -> (kept docs, dropped records)."""
+    """Documents -> (kept Documents, with edits and chars_before_filter; Drop records)."""
 
     def __init__(self, config: FilterConfig):
         super().__init__()

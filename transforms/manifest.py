@@ -13,8 +13,7 @@ a temporary name and renamed.
 import apache_beam as beam
 import orjson
 
-from schemas.run import MANIFEST, ROW_LEN, SCHEMA_VERSION, SEQ_LEN, schema_problems
-from transforms.counts import identity_problems
+from schemas.run import MANIFEST, ROW_LEN, SCHEMA_VERSION, SEQ_LEN, manifest_problems
 from transforms.errors import PileprepError
 from transforms.provenance import CheckConfig, section
 from transforms.write import commit_bytes, remove_temporaries
@@ -84,36 +83,6 @@ def build_manifest(*, options: dict, inputs, counts: dict, documents, rejects, t
     }
 
 
-def problems(manifest: dict) -> list[str]:
-    """Schema violations and broken invariants; empty for a manifest that may be written."""
-    found = schema_problems(manifest)
-    if found:
-        return found
-    counts = manifest["counts"]
-    found += identity_problems(counts)
-    read_lines = sum(f["lines"] for f in manifest["inputs"])
-    if read_lines != counts["documents"]["read"]:
-        found.append(f"inputs hold {read_lines} lines but {counts['documents']['read']} were counted")
-    kept = counts["documents"]["packed"] + counts["documents"]["over_budget"]
-    removed = sum(f["rows"] for f in manifest["dedup"]["files"])
-    if removed != counts["documents"]["deduplicated"]:
-        found.append(f"dedup files list {removed} documents, counts say {counts['documents']['deduplicated']}")
-    written = sum(f["rows"] for f in manifest["documents"])
-    if manifest["options"].get("write_documents", True) and written != kept:
-        found.append(f"document files hold {written} rows, but {kept} documents passed the filters and dedup")
-    shards, tokens = manifest["shards"], manifest["tokens"]
-    if sum(s["tokens"] for s in shards) != tokens["in_rows"]:
-        found.append(f"shards hold {sum(s['tokens'] for s in shards)} stream tokens, not {tokens['in_rows']}")
-    if tokens["left_over"] < 0:
-        found.append(f"packed {tokens['packed']} tokens but rows need {tokens['in_rows']}")
-    if [s["index"] for s in shards] != list(range(len(shards))):
-        found.append("shard indices are not 0..n-1")
-    budget = manifest["budget"]
-    if budget and budget["met"] and manifest["rows"] != budget["rows"]:
-        found.append(f"budget needs {budget['rows']} rows, shards hold {manifest['rows']}")
-    return found
-
-
 def manifest_bytes(manifest: dict) -> bytes:
     return orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
 
@@ -124,7 +93,7 @@ def _write(_, out_dir, options, tokenizer, budget, dedup, check, counts, inputs,
                               rejects=rejects, tokenizer=tokenizer, budget=budget, shards=shards,
                               plan=plan, dedup=dedup, dedup_files=dedup_files, clusters=clusters,
                               holdout_inputs=holdout_inputs, provenance=section(provenance, check))
-    found = problems(manifest)
+    found = manifest_problems(manifest)
     if found:
         raise PileprepError("refusing to write a manifest that does not add up: " + "; ".join(found))
     from transforms.spill import remove

@@ -17,6 +17,7 @@ import math
 import apache_beam as beam
 import numpy as np
 
+from schemas.records import Document, LineageRow, Outcome, PackItem, ShardEntry, WrittenFile, passed, passed_of
 from schemas.run import ROW_LEN, SEQ_LEN, lineage_bytes, lineage_name, npy_header, shard_name
 from transforms.errors import ConfigError
 from transforms.spill import SpillDoFn, ref_length, sub_ref
@@ -88,7 +89,7 @@ def plan(hist: np.ndarray, config: PackConfig) -> Plan:
     return Plan(starts, total, needed, rows, False)
 
 
-def place_range(docs: list[dict], start: int, cut: int):
+def place_range(docs: list[PackItem], start: int, cut: int):
     """Sort one key range's documents and give each its stream span [begin, end) (end holds EOS).
 
     Yields (doc, begin, end, selected)."""
@@ -101,7 +102,7 @@ def place_range(docs: list[dict], start: int, cut: int):
             offset += n + 1
 
 
-def _count(doc: dict) -> int:
+def _count(doc: PackItem) -> int:
     """A document's token count: its "ids", or "n" when its ids went to a spill file."""
     return doc["n"] if "n" in doc else len(doc["ids"])
 
@@ -113,7 +114,7 @@ def shard_span(shard: int, plan_: Plan, rows_per_shard: int) -> tuple[int, int]:
     return first * SEQ_LEN, (first + rows) * SEQ_LEN + 1
 
 
-def fragments(doc: dict, begin: int, end: int, plan_: Plan, rows_per_shard: int, eos_id: int):
+def fragments(doc: PackItem, begin: int, end: int, plan_: Plan, rows_per_shard: int, eos_id: int):
     """(shard, (local offset, tokens, lineage)) for each shard the document's span [begin, end]
     (ids then EOS) overlaps; tokens past the last full row are left over and go nowhere. A spilled
     document's fragments carry (reference, EOS follows) instead of tokens (read back by `shard_chunks`)."""
@@ -142,8 +143,8 @@ def fragments(doc: dict, begin: int, end: int, plan_: Plan, rows_per_shard: int,
                 tokens[: body_end - a] = doc["ids"][a - begin: body_end - begin]
             if b == end + 1:
                 tokens[-1] = eos_id
-        lineage = {"id": doc["id"], "source": doc["source"], "start": begin - lo, "end": end - lo,
-                   "global_start": begin, "global_end": end}
+        lineage = LineageRow(id=doc["id"], source=doc["source"], start=begin - lo, end=end - lo,
+                             global_start=begin, global_end=end)
         yield shard, (a - lo, tokens, lineage)
 
 
@@ -155,7 +156,7 @@ def _lost(what: str):
                          f"with the runner and its options")
 
 
-def _placed(shard: int, frags, plan_: Plan, config: PackConfig) -> tuple[list[tuple], list[dict]]:
+def _placed(shard: int, frags, plan_: Plan, config: PackConfig) -> tuple[list[tuple], list[LineageRow]]:
     """The shard's fragments as (offset, size, piece) in stream order, and its lineage, after
     checking (before a token is read) that they cover the shard's stream exactly once."""
     lo, hi = shard_span(shard, plan_, config.rows_per_shard)
@@ -201,7 +202,7 @@ def _fill(buf: np.ndarray, start: int, items: list[tuple], config: PackConfig, r
 
 
 def shard_chunks(shard: int, frags, plan_: Plan, config: PackConfig, reader=None,
-                 rows_per_chunk: int = 4096) -> tuple[int, list[dict], object]:
+                 rows_per_chunk: int = 4096) -> tuple[int, list[LineageRow], object]:
     """(rows, lineage, the bytes of the shard's .npy file in pieces): the shard's [rows, 2049]
     array as np.save writes it, never whole in memory, only a chunk of rows of it (16 MB), filled
     straight from the fragments and the spill files (`reader`, a SpillReader), after checking that
@@ -251,11 +252,9 @@ class _PlaceRangeFn(beam.DoFn):
     def process(self, range_docs, plan_: Plan):
         key, docs = range_docs
         for doc, begin, end, selected in place_range(list(docs), int(plan_.starts[key]), plan_.cut):
-            yield beam.pvalue.TaggedOutput("outcomes", {
-                "id": doc["id"], "source": doc["source"], "tokens": end - begin + 1,
-                "outcome": "packed" if selected else "over_budget",
-                "changed": doc.get("changed", False), "edits": doc.get("edits", {}),
-                "chars": doc.get("chars", 0), "chars_before_filter": doc.get("chars_before_filter", 0)})
+            yield beam.pvalue.TaggedOutput("outcomes", Outcome(
+                **passed_of(doc), tokens=end - begin + 1,
+                outcome="packed" if selected else "over_budget"))
             if selected:
                 yield from fragments(doc, begin, end, plan_, self.config.rows_per_shard, self.config.eos_id)
 
@@ -275,19 +274,14 @@ class _WriteShardFn(SpillDoFn):
         side = commit_bytes(self.config.out_dir, lineage_name(shard), lineage_bytes(lineage))
         lo, hi = shard_span(shard, plan_, self.config.rows_per_shard)
         last = shard == (plan_.rows - 1) // self.config.rows_per_shard
-        yield {**info, "index": shard, "rows": rows, "stream_start": lo,
-               "tokens": hi - lo - (0 if last else 1),  # the shared token counts in the next shard
-               "lineage": {**side, "rows": len(lineage)}}
+        yield ShardEntry(**info, index=shard, rows=rows, stream_start=lo,
+                         tokens=hi - lo - (0 if last else 1),  # the shared token counts in the next shard
+                         lineage=WrittenFile(**side, rows=len(lineage)))
 
 
-def _for_packing(doc: dict):
+def _for_packing(doc: Document) -> tuple[int, PackItem]:
     """Keyed by range, without the text: only ids and what the counts need cross the shuffle."""
-    slim = {k: doc[k] for k in ("id", "source", "order_key", "ids") if k in doc}
-    slim["n"] = len(doc["ids"])
-    slim["changed"], slim["edits"] = doc.get("changed", False), doc.get("edits", {})
-    slim["chars"] = len(doc["text"]) if "text" in doc else 0  # after the filter's line edits
-    # before them; a document that met no filter had no edits (FilterDocuments sets it on the rest)
-    slim["chars_before_filter"] = doc.get("chars_before_filter", slim["chars"])
+    slim = PackItem(**passed(doc), order_key=doc["order_key"], n=len(doc["ids"]), ids=doc["ids"])
     return key_range(doc["order_key"]), slim
 
 

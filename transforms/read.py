@@ -21,6 +21,7 @@ import apache_beam as beam
 import orjson
 import zstandard
 
+from schemas.records import Document, InputDamage, InputSummary, Reject
 from transforms.columnar import format_of, iter_rows, saved_dataset_files
 from transforms.display import PATH_CHARS, printable
 from transforms.errors import ConfigError, PileprepError
@@ -234,9 +235,8 @@ def _head(raw: bytes) -> str:
     return raw[:cut].decode("utf-8", "backslashreplace")
 
 
-def reject_record(name: str, line: int, reason: str, raw: bytes, source: str) -> dict:
-    return {"file": name, "line": line, "reason": reason, "source": source,
-            "head": _head(raw)}
+def reject_record(name: str, line: int, reason: str, raw: bytes, source: str) -> Reject:
+    return Reject(file=name, line=line, reason=reason, source=source, head=_head(raw))
 
 
 def _records(fh, path: str, max_line_bytes: int):
@@ -269,8 +269,8 @@ def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progre
             if reason is None:
                 docs += 1
                 doc_id = f"{file.name}:{lines}"
-                yield "doc", {"id": doc_id, "source": fields["source"], "text": fields["text"],
-                              "order_key": order_key(seed, doc_id)}
+                yield "doc", Document(id=doc_id, source=fields["source"], text=fields["text"],
+                                      order_key=order_key(seed, doc_id))
             else:
                 rejects += 1
                 source = fields["source"] if fields else UNKNOWN_SOURCE
@@ -283,11 +283,11 @@ def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progre
                 f"input file {file.path} is damaged: {d.what} at byte {d.offset} of {file.size}. "
                 f"Re-download or re-create it, or pass --allow-corrupt-inputs to keep the "
                 f"{docs:,} documents read before the damage.") from None
-        damage = {"offset": d.offset, "what": d.what}
+        damage = InputDamage(offset=d.offset, what=d.what)
         _LOG.warning("input file %s is damaged (%s at byte %d): kept the %d documents read before it",
                      printable(file.path, PATH_CHARS), d.what, d.offset, docs)
-    yield "file", {"path": file.path, "name": file.name, "bytes": file.size, "lines": lines - first_line,
-                   "documents": docs, "malformed": rejects, "damage": damage}
+    yield "file", InputSummary(path=file.path, name=file.name, bytes=file.size, lines=lines - first_line,
+                               documents=docs, malformed=rejects, damage=damage)
 
 
 class _Progress:

@@ -27,6 +27,7 @@ import uuid
 
 import apache_beam as beam
 
+from schemas.records import TEXT_CHARS, TEXT_HASH, TEXT_REF
 from schemas.run import TMP_PREFIX
 
 SPILL_DIR = TMP_PREFIX + "spill"  # under the run's output; a temporary name, so a complete run has none
@@ -181,7 +182,6 @@ def remove(out_dir: str):
 
 # A document whose text waits in a spill file while a shuffle moves it: a stub, the document less
 # its text plus the text's reference, length and (for dedup) sha256.
-TEXT_REF, TEXT_CHARS, TEXT_HASH = "_spilled_text_ref", "_spilled_text_chars", "_spilled_text_sha256"
 
 
 class SpillDoFn(beam.DoFn):

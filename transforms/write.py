@@ -17,9 +17,9 @@ import uuid
 import apache_beam as beam
 import orjson
 
+from schemas.records import Committed, WrittenFile
 from schemas.run import DOCUMENTS, REJECTS, TMP_PREFIX
 from transforms.errors import ConfigError
-from transforms.files import file_sha256  # noqa: F401 - where callers have always found it
 from transforms.spill import SpillDoFn
 
 
@@ -29,12 +29,12 @@ def join(directory: str, *parts: str) -> str:
     return FileSystems.join(directory, *parts)
 
 
-def commit_bytes(directory: str, relpath: str, data: bytes) -> dict:
+def commit_bytes(directory: str, relpath: str, data: bytes) -> Committed:
     """Write data to directory/relpath atomically; returns its description for the manifest."""
     return commit_chunks(directory, relpath, [data])
 
 
-def commit_chunks(directory: str, relpath: str, chunks) -> dict:
+def commit_chunks(directory: str, relpath: str, chunks) -> Committed:
     """commit_bytes of b"".join(chunks), written piece by piece (a shard is never whole in memory)."""
     from apache_beam.io.filesystems import FileSystems
 
@@ -49,7 +49,7 @@ def commit_chunks(directory: str, relpath: str, chunks) -> dict:
     if FileSystems.exists(final):
         FileSystems.delete([final])
     FileSystems.rename([tmp], [final])
-    return {"path": relpath, "bytes": size, "sha256": digest.hexdigest()}
+    return Committed(path=relpath, bytes=size, sha256=digest.hexdigest())
 
 
 def temporary_name(final: str) -> str:
@@ -179,7 +179,7 @@ class _CommitGroupFn(SpillDoFn):
             records, count = (orjson.loads(self.reader.get(ref)) for ref in refs), len(refs)
         data = self.encode(records)  # bytes, or pieces of them
         info = commit_chunks(self.out_dir, self.relpath(key), [data] if isinstance(data, bytes) else data)
-        yield {**info, "rows": count}
+        yield WrittenFile(**info, rows=count)
 
 
 def _first(pair):

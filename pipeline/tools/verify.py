@@ -14,10 +14,11 @@ import hashlib
 
 import numpy as np
 
-from schemas.run import MANIFEST, ROW_LEN, SEQ_LEN, exists, load_manifest, open_file, read_npy_header, safe_path
+from schemas.run import (MANIFEST, ROW_LEN, SEQ_LEN, exists, load_manifest, manifest_problems, open_file,
+                         read_npy_header, safe_path)
 from transforms.display import PATH_CHARS, printable
 from transforms.errors import PileprepError
-from transforms.manifest import problems as manifest_problems
+
 
 BLOCK_BYTES = 16 << 20  # what a check holds of a shard at once: 4,096 rows of uint16
 

@@ -1,11 +1,13 @@
-"""Tests for transforms.counts: events per record, summarize, identity_problems and CountOutcomes."""
+"""Tests for transforms.counts: events per record, summarize, count_problems and CountOutcomes."""
 import copy
 
 import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, strategies as st
 
-from transforms.counts import (TERMINAL, CountOutcomes, dropped_events, identity_problems, packed_events,
+from schemas.records import TERMINAL
+from schemas.run import count_problems
+from transforms.counts import (CountOutcomes, dropped_events, packed_events,
                                reject_events, summarize)
 
 REJECTS = [{"file": "00.jsonl", "line": 2, "reason": "invalid_json", "source": "unknown", "head": "{"},
@@ -92,7 +94,7 @@ def test_summarize_exact():
     assert summarize(combine(all_events())) == EXPECTED
     assert summarize(all_events()) == EXPECTED  # uncombined events add up the same
     assert summarize(list(reversed(all_events()))) == EXPECTED
-    assert identity_problems(EXPECTED) == []
+    assert count_problems(EXPECTED) == []
 
 
 def test_summarize_nothing():
@@ -100,7 +102,7 @@ def test_summarize_nothing():
         "documents": {"read": 0, "malformed": 0, "filtered": 0, "deduplicated": 0, "over_budget": 0, "packed": 0},
         "tokens_packed": 0, "malformed_by_reason": {}, "filtered_by_rule": {}, "deduplicated_by_kind": {},
         "normalized_changed": 0, "edited_by_rule": {}, "by_source": {}, "length_histograms": {}}
-    assert identity_problems(summarize([])) == []
+    assert count_problems(summarize([])) == []
 
 
 def test_summarize_deduplicated_and_over_budget():
@@ -114,29 +116,29 @@ def test_summarize_deduplicated_and_over_budget():
     assert counts["by_source"] == {"ArXiv": {**ZERO, "read": 5, "deduplicated": 1, "over_budget": 3, "packed": 1,
                                              "tokens": 2048},
                                    "Pile-CC": {**ZERO, "read": 2, "deduplicated": 2}}
-    assert identity_problems(counts) == []
+    assert count_problems(counts) == []
 
 
-def test_identity_problems_names_each_inconsistency():
+def test_count_problems_names_each_inconsistency():
     counts = copy.deepcopy(EXPECTED)
     counts["documents"]["read"] = 10
-    assert identity_problems(counts) == ["total: read 10 != outcomes 9", "read: per-source sum 9 != total 10"]
+    assert count_problems(counts) == ["total: read 10 != outcomes 9", "read: per-source sum 9 != total 10"]
 
     counts = copy.deepcopy(EXPECTED)
     counts["by_source"]["Github"]["packed"] = 1
-    assert identity_problems(counts) == ["Github: read 2 != outcomes 3", "packed: per-source sum 4 != total 3"]
+    assert count_problems(counts) == ["Github: read 2 != outcomes 3", "packed: per-source sum 4 != total 3"]
 
     counts = copy.deepcopy(EXPECTED)
     counts["tokens_packed"] = 14
-    assert identity_problems(counts) == ["tokens: per-source sum 13 != total 14"]
+    assert count_problems(counts) == ["tokens: per-source sum 13 != total 14"]
 
     counts = copy.deepcopy(EXPECTED)
     counts["malformed_by_reason"]["invalid_json"] = 1
-    assert identity_problems(counts) == ["malformed_by_reason sums to 2, not 3"]
+    assert count_problems(counts) == ["malformed_by_reason sums to 2, not 3"]
 
     counts = copy.deepcopy(EXPECTED)
     del counts["filtered_by_rule"]["empty_document"]
-    assert identity_problems(counts) == ["filtered_by_rule sums to 1, not 2"]
+    assert count_problems(counts) == ["filtered_by_rule sums to 1, not 2"]
 
 
 OUTCOMES = st.sampled_from(["malformed", "filtered", "deduplicated", "over_budget", "packed", "normalized", "edited"])
@@ -147,7 +149,7 @@ EVENT = st.tuples(st.tuples(OUTCOMES, st.sampled_from(["A", "B", "C"]), st.sampl
 @given(st.lists(EVENT, max_size=40), st.randoms())
 def test_any_events_add_up_in_any_order(events, rnd):
     counts = summarize(events)
-    assert identity_problems(counts) == []
+    assert count_problems(counts) == []
     terminal = [docs for (outcome, _, _), (docs, _) in events if outcome in TERMINAL]
     assert counts["documents"]["read"] == sum(terminal)
     assert counts["tokens_packed"] == sum(amount for (outcome, _, _), (_, amount) in events if outcome == "packed")
