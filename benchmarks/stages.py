@@ -71,7 +71,8 @@ def read(paths: list[str]) -> tuple[dict, list[dict]]:
     """ReadPile's core (read_file) against zstandard's stream reader + json.loads per line."""
     import zstandard
 
-    from transforms.read import InputFile, read_file
+    from transforms.inputs import InputFile
+    from transforms.read import read_file
 
     def ours(path):
         with open(path, "rb") as fh:

@@ -15,7 +15,8 @@ from transforms.filter import FilterDocuments
 from transforms.manifest import WriteManifest
 from transforms.normalize import Normalize
 from transforms.pack import Pack
-from transforms.read import InputFile, ReadPile
+from transforms.inputs import InputFile
+from transforms.read import ReadPile
 from transforms.tokenize import Tokenize
 from transforms.write import WriteDocuments, WriteRejects
 

@@ -76,7 +76,7 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
     from pipeline.graph import build
     from pipeline.runners import filtered_stderr, in_process, local, make_pipeline, usable_cores
     from pipeline.summary import summary
-    from transforms.read import match_inputs
+    from transforms.inputs import match_inputs
 
     started = time.monotonic()
     p = make_pipeline(beam_args, workers=workers, verbose=verbose)

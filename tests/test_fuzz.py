@@ -9,7 +9,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from transforms.errors import PileprepError
 from transforms.filter import apply_rules, load_rules
-from transforms.read import InputFile, parse_line, read_file
+from transforms.inputs import InputFile
+from transforms.parse import parse_line
+from transforms.read import read_file
 
 REASONS = {"blank_line", "invalid_utf8", "lone_surrogate", "json_too_deep", "invalid_json", "not_an_object",
            "text_missing", "text_null", "text_not_string", "meta_not_object"}

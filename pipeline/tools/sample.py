@@ -37,7 +37,7 @@ _PLAN = {"empty": (500, 1), "whitespace_only": (500, 1), "mojibake": (150, 2), "
          "nfd": (300, 1), "exact_duplicate": (100, 2), "near_duplicate": (100, 2),
          "github_oversized": (1000, 1), "github_near_limit": (1000, 1), "advertisement_lines": (200, 1),
          "colon_lines": (200, 2), "short_docs": (100, 2), "extra_meta": (100, 1)}
-# Named as transforms.read.parse_line names its rejections, so planted and rejected counts compare directly.
+# Named as transforms.parse.parse_line names its rejections, so planted and rejected counts compare directly.
 MALFORMED_KINDS = ("invalid_json", "text_missing", "text_null", "text_not_string", "invalid_utf8", "lone_surrogate",
                    "blank_line")
 _MALFORMED_PER = 200  # 0.5% of lines, and at least one of each kind

@@ -10,7 +10,8 @@ from transforms import dedup, filter as filter_, normalize, pack, read, tokenize
 from transforms.filter import load_rules
 from transforms.normalize import NormalizeConfig
 from transforms.pack import PackConfig
-from transforms.read import InputFile, ReadConfig
+from transforms.inputs import InputFile
+from transforms.read import ReadConfig
 from transforms.tokenizer import TokenizeConfig
 
 PICKLERS = {"cloudpickle": cloudpickle_pickler, "dill": dill_pickler}

@@ -8,7 +8,8 @@ import pytest
 
 from transforms.columnar import iter_rows, saved_dataset_files
 from transforms.errors import PileprepError
-from transforms.read import InputFile, match_inputs, read_file
+from transforms.inputs import InputFile, match_inputs
+from transforms.read import read_file
 
 
 def _parquet(table) -> io.BytesIO:

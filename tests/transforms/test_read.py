@@ -1,4 +1,5 @@
-"""Tests for transforms.read: line parsing, streaming decompression, per-file reading and ReadPile."""
+"""Tests for reading input: transforms.parse (lines), transforms.streams (decompression), transforms.inputs
+(matching) and transforms.read (per-file reading and ReadPile)."""
 import gzip
 import io
 
@@ -10,9 +11,10 @@ from hypothesis import given, settings, strategies as st
 
 from transforms.errors import PileprepError
 from transforms.order import order_key
-from transforms.read import (HEAD_BYTES, Damage, InputFile, ReadConfig, ReadPile, compression_of,
-                             decompressed_blocks, display_names, match_inputs, parse_line, read_file,
-                             split_lines)
+from transforms.inputs import InputFile, display_names, match_inputs
+from transforms.parse import HEAD_BYTES, parse_line
+from transforms.read import ReadConfig, ReadPile, read_file
+from transforms.streams import Damage, compression_of, decompressed_blocks, split_lines
 
 ZSTD = zstandard.ZstdCompressor(write_checksum=True)  # the zstd CLI writes checksums too
 

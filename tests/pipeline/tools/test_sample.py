@@ -215,7 +215,7 @@ def test_zst_files_are_multi_frame_and_frames_split_lines(corpus):
 
 
 def test_malformed_kinds_are_named_as_the_reader_rejects_them(corpus):
-    from transforms.read import parse_line
+    from transforms.parse import parse_line
 
     summary, *_ = corpus
     for path in summary.paths:
