@@ -187,7 +187,8 @@ def pack(ids: list[np.ndarray], rows_per_shard: int = 4096) -> dict:
     key, no file writing) against np.concatenate of ids + EOS cut into strided rows."""
     from transforms.order import order_key
     from schemas.run import ROW_LEN, SEQ_LEN
-    from transforms.pack import PackConfig, fragments, histogram, key_range, place_range, plan, shard_chunks
+    from transforms.placement import PackConfig, fragments, histogram, key_range, place_range, plan
+    from transforms.shards import shard_chunks
 
     docs = [{"id": f"bench:{i}", "source": "x", "order_key": order_key(0, f"bench:{i}"), "ids": a}
             for i, a in enumerate(ids)]

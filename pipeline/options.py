@@ -14,12 +14,13 @@ import types
 import typing
 
 from schemas.family import CHINCHILLA_TOKENS_PER_PARAM, FAMILY, budget_for
+from schemas.run import ROW_LEN
 from transforms.dedup import MODES, DedupConfig
 from transforms.errors import ConfigError
 from transforms.filter import FilterConfig
 from transforms.minhash import SHINGLINGS, MinHashConfig
 from transforms.normalize import FORMS, NormalizeConfig
-from transforms.pack import ROW_LEN, PackConfig
+from transforms.placement import PackConfig
 from transforms.provenance import CheckConfig
 from transforms.read import ReadConfig
 

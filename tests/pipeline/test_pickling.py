@@ -9,7 +9,7 @@ from pipeline.runners import make_pipeline
 from transforms import dedup, filter as filter_, normalize, pack, read, tokenize, tokenizer, write
 from transforms.filter import load_rules
 from transforms.normalize import NormalizeConfig
-from transforms.pack import PackConfig
+from transforms.placement import PackConfig
 from transforms.inputs import InputFile
 from transforms.read import ReadConfig
 from transforms.tokenizer import TokenizeConfig

@@ -7,7 +7,8 @@ from hypothesis import example, given, settings, strategies as st
 
 from schemas.run import ROW_LEN, SEQ_LEN
 from transforms.errors import PileprepError
-from transforms.pack import PackConfig, fragments, histogram, key_range, place_range, plan, shard_chunks
+from transforms.placement import PackConfig, fragments, histogram, key_range, place_range, plan
+from transforms.shards import shard_chunks
 
 EOS = 50256
 

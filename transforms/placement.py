@@ -1,0 +1,143 @@
+"""Where every token lands: the seeded stream of documents cut into rows, planned without one worker
+seeing the whole stream.
+
+The stream is every selected document's ids followed by EOS, in increasing order key. A histogram
+of tokens per key range (the top RANGE_BITS bits of the order key) gives each range its starting
+offset (Plan); each range sorts its own documents and knows where each of its tokens lands
+(place_range), and cuts them into per-shard fragments (fragments). A token budget keeps the
+documents that start before the cut, so a smaller budget's rows are a prefix of a larger one's.
+
+    plan_ = plan(histogram([(doc["order_key"], doc["n"] + 1) for doc in docs]), PackConfig(out_dir="out"))
+"""
+import dataclasses
+import math
+
+import numpy as np
+
+from schemas.records import LineageRow, PackItem
+from schemas.run import ROW_LEN, SEQ_LEN
+from transforms.errors import ConfigError, PileprepError
+from transforms.spill import sub_ref
+
+RANGE_BITS = 16  # 65,536 key ranges: a 512 KiB side input, ranges small enough to sort anywhere
+
+
+@dataclasses.dataclass(frozen=True)
+class PackConfig:
+    out_dir: str
+    dtype: str = "uint16"  # follows the vocabulary: uint16 below 65,536 ids
+    eos_id: int = 50256  # GPT-2's <|endoftext|>, appended after every document
+    rows_per_shard: int = 65536  # 65,536 x 2,049 x 2 bytes = 268 MB per uint16 shard
+    target_tokens: int | None = None  # budget; None packs every document
+    allow_short: bool = False  # pack what there is when the input is smaller than the budget
+    spill: bool = False  # tokens cross the shuffles as references to spill files (local runners)
+
+    def __post_init__(self):
+        if self.dtype not in ("uint16", "uint32"):
+            raise ConfigError(f"shard dtype must be uint16 or uint32, got {self.dtype}")
+        if self.rows_per_shard < 1:
+            raise ConfigError(f"--rows-per-shard must be >= 1, got {self.rows_per_shard}")
+        if self.target_tokens is not None and self.target_tokens < 1:
+            raise ConfigError(f"the token budget must be >= 1, got {self.target_tokens}")
+
+
+def key_range(order_key: int) -> int:
+    return order_key >> (64 - RANGE_BITS)
+
+
+def histogram(pairs, hist: np.ndarray | None = None) -> np.ndarray:
+    """Stream tokens per key range from (order_key, tokens incl. EOS) pairs, added to hist if given."""
+    hist = np.zeros(1 << RANGE_BITS, dtype=np.int64) if hist is None else hist
+    for key, tokens in pairs:
+        hist[key_range(key)] += tokens
+    return hist
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """Where every key range starts in the stream, where the budget cuts it, and the rows."""
+    starts: np.ndarray  # stream offset of each key range's first token
+    total: int  # stream tokens of all candidate documents
+    cut: int  # documents starting at or after this offset are over budget
+    rows: int
+    short: bool  # the input held fewer tokens than the budget (only with allow_short)
+
+    def rows_of_shard(self, shard: int, rows_per_shard: int) -> int:
+        return max(0, min(rows_per_shard, self.rows - shard * rows_per_shard))
+
+
+def plan(hist: np.ndarray, config: PackConfig) -> Plan:
+    starts = np.concatenate([[0], np.cumsum(hist)[:-1]]).astype(np.int64)
+    total = int(hist.sum())
+    full_rows = max(0, (total - 1) // SEQ_LEN)  # rows the whole stream can fill
+    if config.target_tokens is None:
+        return Plan(starts, total, total, full_rows, False)
+    rows = math.ceil(config.target_tokens / SEQ_LEN)
+    needed = rows * SEQ_LEN + 1
+    if total < needed:
+        if not config.allow_short:
+            raise PileprepError(
+                f"the input holds {total:,} tokens after filtering but the budget needs {needed:,} "
+                f"({rows:,} rows of {ROW_LEN}): add input, choose a smaller --model-size or "
+                f"--token-budget, or pass --allow-short to pack the {full_rows:,} rows there are")
+        return Plan(starts, total, total, full_rows, True)
+    return Plan(starts, total, needed, rows, False)
+
+
+def place_range(docs: list[PackItem], start: int, cut: int):
+    """Sort one key range's documents and give each its stream span [begin, end) (end holds EOS).
+
+    Yields (doc, begin, end, selected)."""
+    offset = start
+    for doc in sorted(docs, key=lambda d: (d["order_key"], d["id"])):
+        n = _count(doc)
+        selected = offset < cut
+        yield doc, offset, offset + n, selected
+        if selected:
+            offset += n + 1
+
+
+def _count(doc: PackItem) -> int:
+    """A document's token count: its "ids", or "n" when its ids went to a spill file."""
+    return doc["n"] if "n" in doc else len(doc["ids"])
+
+
+def shard_span(shard: int, plan_: Plan, rows_per_shard: int) -> tuple[int, int]:
+    """Stream span [lo, hi) of a shard's rows: its last row reaches one token into the next."""
+    first = shard * rows_per_shard
+    rows = plan_.rows_of_shard(shard, rows_per_shard)
+    return first * SEQ_LEN, (first + rows) * SEQ_LEN + 1
+
+
+def fragments(doc: PackItem, begin: int, end: int, plan_: Plan, rows_per_shard: int, eos_id: int):
+    """(shard, (local offset, tokens, lineage)) for each shard the document's span [begin, end]
+    (ids then EOS) overlaps; tokens past the last full row are left over and go nowhere. A spilled
+    document's fragments carry (reference, EOS follows) instead of tokens (read back by `shard_chunks`)."""
+    limit = plan_.rows * SEQ_LEN + 1 if plan_.rows else 0
+    stop = min(end + 1, limit)
+    if begin >= stop:
+        return
+    span = SEQ_LEN * rows_per_shard
+    first, last = begin // span, (stop - 1) // span
+    if first and begin % span == 0:
+        first -= 1  # a shard's final token is the next shard's first: both need it
+    for shard in range(max(first, 0), last + 1):
+        if not plan_.rows_of_shard(shard, rows_per_shard):
+            continue  # the token after the last row, when the rows end exactly at a shard edge
+        lo, hi = shard_span(shard, plan_, rows_per_shard)
+        a, b = max(begin, lo), min(stop, hi)
+        if a >= b:
+            continue
+        body_end = min(b, end)
+        if "spill" in doc:  # the span's ids stay on disk: (reference to them, whether EOS follows)
+            size = doc["spill_itemsize"]
+            tokens = (sub_ref(doc["spill"], (a - begin) * size, max(body_end - a, 0) * size), b == end + 1)
+        else:
+            tokens = np.empty(b - a, dtype=np.asarray(doc["ids"]).dtype if len(doc["ids"]) else np.uint32)
+            if body_end > a:
+                tokens[: body_end - a] = doc["ids"][a - begin: body_end - begin]
+            if b == end + 1:
+                tokens[-1] = eos_id
+        lineage = LineageRow(id=doc["id"], source=doc["source"], start=begin - lo, end=end - lo,
+                             global_start=begin, global_end=end)
+        yield shard, (a - lo, tokens, lineage)
