@@ -10,7 +10,8 @@ import apache_beam as beam
 
 from pipeline.options import RunConfig
 from transforms.counts import CountOutcomes
-from transforms.dedup import Deduplicate, MeasureClusters, WriteRemovals, describe
+from transforms.dedup import Deduplicate, MeasureClusters, WriteRemovals
+from transforms.dedup_exact import describe
 from transforms.filter import FilterDocuments
 from transforms.manifest import WriteManifest
 from transforms.normalize import Normalize

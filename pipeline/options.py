@@ -15,7 +15,7 @@ import typing
 
 from schemas.family import CHINCHILLA_TOKENS_PER_PARAM, FAMILY, budget_for
 from schemas.run import ROW_LEN
-from transforms.dedup import MODES, DedupConfig
+from transforms.dedup_exact import MODES, DedupConfig
 from transforms.errors import ConfigError
 from transforms.filter import FilterConfig
 from transforms.minhash import SHINGLINGS, MinHashConfig

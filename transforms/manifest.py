@@ -40,7 +40,7 @@ def merge_ranges(inputs) -> list[dict]:
 
 
 def dedup_section(settings: dict, files, clusters) -> dict:
-    """What deduplication did: its settings (transforms.dedup.describe), removal files, clusters."""
+    """What deduplication did: its settings (transforms.dedup_exact.describe), removal files, clusters."""
     sizes: dict[str, dict[str, int]] = {}
     for (kind, size), count in sorted(clusters):
         sizes.setdefault(kind, {})[str(size)] = count

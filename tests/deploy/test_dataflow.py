@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.options import RunConfig
 from schemas.family import CHINCHILLA_TOKENS_PER_PARAM, FAMILY
-from transforms.dedup import MODES
+from transforms.dedup_exact import MODES
 from transforms.normalize import FORMS
 
 DATAFLOW = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "dataflow")

@@ -17,8 +17,9 @@ from apache_beam.testing.util import assert_that, equal_to
 from benchmarks.planted import near_copy, plant, random_text, s_curve
 from tests.transforms.test_components import union_find
 from transforms.counts import deduplicated_events
-from transforms.dedup import (DedupConfig, Deduplicate, MeasureClusters, WriteRemovals, bucket_edges,
-                              resolve_exact)
+from transforms.dedup import Deduplicate, MeasureClusters, WriteRemovals
+from transforms.dedup_exact import DedupConfig, resolve_exact
+from transforms.dedup_near import bucket_edges
 from transforms.minhash import MinHashConfig, band_params, jaccard_estimate, shingles, signature
 from transforms.order import order_key
 
@@ -157,7 +158,7 @@ def test_deduplicated_events():
 
 
 def test_removal_records_the_length_before_and_after_the_filter():
-    from transforms.dedup import removal as make_removal
+    from transforms.dedup_exact import removal as make_removal
 
     edited = doc("f:7", "x" * 40, "OpenWebText2", edits={"owt2_advertisement_lines": 10}, chars_before_filter=180)
     record = make_removal(edited, "exact", "f:1", 1.0)

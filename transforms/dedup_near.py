@@ -1,0 +1,147 @@
+"""Near-duplicate removal with MinHash-LSH, after exact dedup: sign, band, confirm, cluster, resolve.
+
+Documents sharing a band key are candidates, confirmed when their estimated Jaccard reaches the
+threshold; clusters are the connected components of the confirmed pairs (transforms/components.py),
+each a few GroupByKeys so that no worker holds the index or the graph. A cluster's smallest node is
+its representative: the other training documents in it are removed (kind "near", or "holdout" when
+the representative is a holdout document), with their similarity to it.
+
+    kept, removed = (docs, holdout_nodes) | RemoveNearDuplicates(DedupConfig(mode="minhash"))
+"""
+import apache_beam as beam
+import numpy as np
+from apache_beam.pvalue import TaggedOutput
+
+from transforms.components import ConnectedComponents
+from transforms.dedup_exact import HOLDOUT, DedupConfig, TagFn, node, removal
+from transforms.minhash import MinHashConfig, band_keys, band_params, jaccard_estimate, signatures
+from transforms.spill import SpillDoFn, restore_text
+
+SIGN_BATCH = 256  # documents per signatures() call: amortizes numpy's per-call cost
+
+
+def _as_signature(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype="<u4")  # every MinHash value fits 32 bits: half the shuffle
+
+
+def _same(data):
+    return data
+
+
+def bucket_edges(members, config: MinHashConfig, max_bucket: int, load=_same) -> list[tuple]:
+    """Confirmed pairs (u, v), u < v, among the (node, signature bytes) sharing one band key: all
+    pairs of a bucket up to max_bucket members, else the first member paired with every other.
+    `load` turns what members carry into signature bytes (spill references: SpillReader.get)."""
+    members = sorted(members)
+    if len(members) < 2:
+        return []
+    nodes = [n for n, _ in members]
+    sigs = np.stack([_as_signature(load(s)) for _, s in members])
+    edges = []
+    for i in range(len(members) - 1 if len(members) <= max_bucket else 1):
+        others = np.arange(i + 1, len(members))
+        if config.confirm:  # the same arithmetic as jaccard_estimate, for a row at a time
+            similar = np.count_nonzero(sigs[i + 1:] == sigs[i], axis=1) / sigs.shape[1] >= config.threshold
+            others = others[similar]
+        edges.extend((nodes[i], nodes[j]) for j in others.tolist())
+    return edges
+
+
+def split_node(n: tuple, values):
+    """Join one node's signed document with its cluster label (if any): (tag, value) pairs."""
+    doc = sig = label = None
+    for value in values:
+        if value[0] == "label":
+            label = value[1]
+        else:
+            _, doc, sig = value
+    training = n[0] != HOLDOUT
+    if label is None or label == n:
+        if training:
+            yield "kept", doc
+        if label == n:
+            yield "cluster", (n, ("rep", None, sig))
+    elif training:
+        kind = "holdout" if label[0] == HOLDOUT else "near"
+        yield "cluster", (label, ("leaf", removal(doc, kind, label[1], None), sig))
+
+
+def resolve_cluster(label: tuple, values, load=_same):
+    """Removal records of one cluster's training leaves, with their similarity to the label."""
+    rep = next(_as_signature(load(sig)) for tag, _, sig in values if tag == "rep")
+    for tag, record, sig in values:
+        if tag == "leaf":
+            yield {**record, "similarity": jaccard_estimate(_as_signature(load(sig)), rep)}
+
+
+class _LoadingFn(SpillDoFn):
+    """Runs fn(key, values, **kwargs, load=...) where load reads signatures back from the spill
+    files when the run spills (out_dir given), and passes them through otherwise."""
+
+    def __init__(self, fn, out_dir: str | None, **kwargs):
+        super().__init__(out_dir)
+        self.fn, self.kwargs = fn, kwargs
+
+    def process(self, key_values):
+        yield from self.fn(*key_values, **self.kwargs, load=self.reader.get if self.reader else _same)
+
+
+class _SignFn(SpillDoFn):
+    """A batch of (node, doc) -> (node, ("doc", doc, signature)) and (band key, (node, signature))."""
+
+    def __init__(self, config: MinHashConfig, out_dir: str | None = None):
+        super().__init__(out_dir)
+        self.config = config
+
+    def setup(self):
+        super().setup()
+        self.bands = band_params(self.config)  # datasketch's optimizer: scipy, once per worker
+
+    def process(self, batch):
+        bands, rows = self.bands
+        sigs = signatures([restore_text(doc, self.reader)["text"] for _, doc in batch], self.config)
+        for (n, doc), sig in zip(batch, sigs):
+            keys = band_keys(sig, bands, rows)
+            if not keys:  # no shingle: never a candidate, nothing to join
+                if n[0] != HOLDOUT:
+                    yield TaggedOutput("alone", doc)
+                continue
+            data = sig.astype("<u4").tobytes()
+            if self.writer is not None:  # the bands and the join carry a 28-byte reference instead
+                data = self.writer.put(data)
+            yield n, ("doc", doc if n[0] != HOLDOUT else None, data)
+            for key in keys:
+                yield TaggedOutput("bands", (key, (n, data)))
+
+
+class RemoveNearDuplicates(beam.PTransform):
+    """(training docs, holdout (node, doc)) -> (kept docs, removal records)."""
+
+    def __init__(self, config: DedupConfig, spill: str | None = None):
+        super().__init__()
+        self.config, self.spill = config, spill
+
+    def expand(self, inputs):
+        docs, holdout = inputs
+        cfg = self.config
+        signed = ((docs | "Nodes" >> beam.Map(lambda d: (node(d), d)), holdout)
+                  | "AllNodes" >> beam.Flatten()
+                  | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=SIGN_BATCH)
+                  | "Sign" >> beam.ParDo(_SignFn(cfg.minhash, self.spill))
+                  .with_outputs("bands", "alone", main="signed"))
+        edges = (signed.bands
+                 | "GroupBands" >> beam.GroupByKey()
+                 | "Confirm" >> beam.ParDo(_LoadingFn(lambda _, members, load: bucket_edges(
+                     members, cfg.minhash, cfg.max_bucket, load), self.spill)))
+        labels = (edges
+                  | "Components" >> ConnectedComponents(cfg.max_rounds)
+                  | "Labels" >> beam.MapTuple(lambda n, lab: (n, ("label", lab))))
+        joined = ((signed.signed, labels)
+                  | "SignedAndLabels" >> beam.Flatten()
+                  | "GroupByNode" >> beam.GroupByKey()
+                  | "Split" >> beam.ParDo(TagFn(split_node)).with_outputs("cluster", main="kept"))
+        removed = (joined.cluster
+                   | "GroupClusters" >> beam.GroupByKey()
+                   | "Similarity" >> beam.ParDo(_LoadingFn(resolve_cluster, self.spill)))
+        kept = (signed.alone, joined.kept) | "AllKept" >> beam.Flatten()
+        return kept, removed
