@@ -191,7 +191,8 @@ def _interrupted(error: BaseException) -> bool:
     return False
 
 
-COMMANDS_WITHOUT_BEAM = ("train", "scaling", "budget", "sample")  # whose parsing needs no stage module
+COMMANDS_WITHOUT_BEAM = ("train", "scaling", "budget", "sample", "verify", "inspect", "report",
+                         "export")  # whose parsing needs no stage module, so no Beam
 
 
 def main(argv=None) -> int:
