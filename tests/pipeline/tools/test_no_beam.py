@@ -19,7 +19,7 @@ _SCRIPT = textwrap.dedent("""
     run, out = sys.argv[1], sys.argv[2]
     assert verify(run) == []
     assert main(["verify", run]) == 0
-    assert main(["inspect", run, "--rows", "1"]) == 0
+    assert main(["inspect", run, "--decode", "1"]) == 0
     assert main(["report", run]) == 0
     assert main(["export", "--format", "megatron", run, out + "/megatron"]) == 0
     assert sys.modules["apache_beam"] is None and not [m for m in sys.modules if m.startswith("apache_beam.")]
