@@ -18,7 +18,7 @@ from schemas.run import ROW_LEN
 from transforms.dedup_exact import MODES, DedupConfig
 from transforms.errors import ConfigError
 from transforms.filter import FilterConfig
-from transforms.minhash import SHINGLINGS, MinHashConfig
+from transforms.minhash import PRESETS, SHINGLINGS, MinHashConfig
 from transforms.normalize import FORMS, NormalizeConfig
 from transforms.placement import PackConfig
 from transforms.provenance import CheckConfig
@@ -107,19 +107,23 @@ class RunConfig:
     # val/test patterns: exact (and with minhash, near) matches are removed
     holdout: tuple[str, ...] = option(
         (), "val/test files: training documents matching them are removed (repeatable)", metavar="PATTERN")
-    # SlimPajama's Jaccard threshold
-    minhash_threshold: float = option(MinHashConfig.threshold, "Jaccard threshold (default %(default)g)")
-    # datasketch's default, SlimPajama's
-    minhash_num_perm: int = option(MinHashConfig.num_perm, "permutations (default %(default)d)")
-    # datatrove's word 5-grams; "char13" as SlimPajama
-    minhash_shingles: str = option(MinHashConfig.shingles, choices=SHINGLINGS,
-                                   help="word 5-grams (datatrove, default) or character 13-grams (SlimPajama)")
-    # None: datasketch MinHashLSH's choice (9 x 13 at 0.8 / 128)
-    minhash_bands: int | None = option(None, "LSH bands (default: datasketch's choice)")
-    minhash_rows: int | None = option(None, "rows per band (default: datasketch's choice)")
-    # confirm LSH candidates by estimated Jaccard >= threshold
-    minhash_confirm: bool = option(MinHashConfig.confirm,
-                                   "keep every LSH candidate pair without checking its estimated Jaccard")
+    # named MinHash settings (transforms/minhash.py PRESETS); the flags below override single fields
+    minhash_preset: str = option("pileprep", choices=tuple(PRESETS),
+                                 help="MinHash settings: pileprep (default: 16 x 8 bands, confirmed at 0.8; finds "
+                                      "nearly all pairs at >= 0.9), slimpajama, datatrove")
+    # None: the preset's (pileprep: 0.8, SlimPajama's)
+    minhash_threshold: float | None = option(None, "Jaccard threshold (default: the preset's)")
+    # None: the preset's (pileprep, slimpajama: 128; datatrove: 112)
+    minhash_num_perm: int | None = option(None, "permutations (default: the preset's)")
+    # None: the preset's (word 5-grams as datatrove; slimpajama: character 13-grams)
+    minhash_shingles: str | None = option(None, choices=SHINGLINGS,
+                                          help="word 5-grams (datatrove) or character 13-grams (SlimPajama) "
+                                               "(default: the preset's)")
+    # None: the preset's (pileprep: 16 x 8)
+    minhash_bands: int | None = option(None, "LSH bands (default: the preset's)")
+    minhash_rows: int | None = option(None, "rows per band (default: the preset's)")
+    # confirm LSH candidates by estimated Jaccard >= threshold (when the preset does)
+    minhash_confirm: bool = option(True, "keep every LSH candidate pair without checking its estimated Jaccard")
     # connected-component rounds; enough for chains of ~2,000 documents
     dedup_max_rounds: int = option(DedupConfig.max_rounds,
                                    "connected-component rounds before giving up (default %(default)d)")
@@ -160,10 +164,20 @@ class RunConfig:
         return dataclasses.replace(self.read_config(), patterns=tuple(self.holdout), allow_corrupt=False)
 
     def dedup_config(self):
-        minhash = MinHashConfig(num_perm=self.minhash_num_perm, shingles=self.minhash_shingles,
-                                threshold=self.minhash_threshold, bands=self.minhash_bands,
-                                rows=self.minhash_rows, confirm=self.minhash_confirm, reference=self.reference)
-        return DedupConfig(mode=self.dedup, minhash=minhash, max_rounds=self.dedup_max_rounds)
+        return DedupConfig(mode=self.dedup, minhash=self.minhash_config(), max_rounds=self.dedup_max_rounds)
+
+    def minhash_config(self) -> MinHashConfig:
+        """The preset, with the fields given by their own flags replaced."""
+        if self.minhash_preset not in PRESETS:
+            raise ConfigError(f"unknown --minhash-preset {self.minhash_preset!r}: choose one of "
+                              f"{', '.join(PRESETS)}")
+        preset = PRESETS[self.minhash_preset]
+        given = {name: getattr(self, "minhash_" + name) for name in ("num_perm", "shingles", "threshold")}
+        changes = {k: v for k, v in given.items() if v is not None}
+        if self.minhash_bands is not None or self.minhash_rows is not None:
+            changes.update(bands=self.minhash_bands, rows=self.minhash_rows)  # both, or the config says so
+        return dataclasses.replace(preset, **changes, confirm=preset.confirm and self.minhash_confirm,
+                                   reference=self.reference)
 
     def tokenize_config(self):
         from transforms.tokenizer import TokenizeConfig

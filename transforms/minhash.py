@@ -8,7 +8,7 @@ after `update_batch(shingles(text))` (transforms/minhash_reference.py, the `--re
 shingle: shingles are byte ranges of one buffer, hashed and permuted by transforms/minhash_fast.py.
 
     sigs = signatures(texts, MinHashConfig())                 # (len(texts), 128) uint64
-    keys = band_keys(sigs[0], *band_params(MinHashConfig()))  # 9 keys of 54 bytes
+    keys = band_keys(sigs[0], *band_params(MinHashConfig()))  # 16 keys of 34 bytes
 """
 import dataclasses
 import functools
@@ -27,12 +27,18 @@ SHINGLINGS = ("word5", "char13")
 
 @dataclasses.dataclass(frozen=True)
 class MinHashConfig:
-    num_perm: int = 128  # datasketch's default, and SlimPajama's
+    """The defaults are the "pileprep" preset: chosen and measured to find nearly all near-duplicates
+    (benchmarks/bench_recall.py: recall >= 99% of pairs at Jaccard >= 0.9, >= 90% at 0.85, at most
+    1% of pairs at <= 0.7 removed). PRESETS below keeps SlimPajama's and datatrove's settings."""
+    num_perm: int = 128  # datasketch's default, and SlimPajama's: 512 bytes of signature to shuffle
     seed: int = 1  # datasketch MinHash's default seed: the same permutations as datasketch
     shingles: str = "word5"  # word 5-grams of datatrove's simplified text; "char13": SlimPajama's
     threshold: float = 0.8  # Jaccard similarity above which documents are duplicates (SlimPajama)
-    bands: int | None = None  # None: what datasketch.MinHashLSH picks (weights 0.5/0.5): 9 for 0.8/128
-    rows: int | None = None  # None: likewise, 13 for 0.8/128
+    # 16 x 8 = 128: a pair at 0.9 shares a band with probability 1 - (1 - 0.9^8)^16 = 0.99999, at
+    # 0.85 0.994 (datasketch's 9 x 13 for 0.8: 0.93 and 0.65); the confirmation removes what the
+    # looser bands let in below the threshold. None (both): datasketch.MinHashLSH's choice.
+    bands: int | None = 16
+    rows: int | None = 8
     confirm: bool = True  # keep only candidate pairs whose estimated Jaccard reaches the threshold
     reference: bool = False  # signatures by datasketch, one document at a time: the unoptimized path
 
@@ -59,6 +65,22 @@ class MinHashConfig:
             if self.bands * self.rows > self.num_perm:
                 raise ConfigError(f"bands x rows = {self.bands} x {self.rows} = {self.bands * self.rows} "
                                    f"exceeds num_perm = {self.num_perm}: lower one or raise num_perm")
+
+
+# Named settings, `--minhash-preset NAME`; the other --minhash-* flags override single fields.
+PRESETS = {
+    # measured with benchmarks/bench_recall.py (see README "Deduplicate")
+    "pileprep": MinHashConfig(),
+    # SlimPajama (Cerebras modelzoo, data_preparation/nlp/slimpajama): character 13-grams of
+    # get_features' text (dedup/to_hash.py), datasketch MinHash(num_perm=128), bands and range from
+    # datasketch's optimizer for Jaccard 0.8 (README, step 3.2: 9 x 13), and every pair sharing a
+    # band is a duplicate (dedup/generate_duplicate_pairs.py checks no Jaccard).
+    "slimpajama": MinHashConfig(shingles="char13", num_perm=128, threshold=0.8, bands=9, rows=13, confirm=False),
+    # datatrove 0.x (src/datatrove/pipeline/dedup/minhash.py, MinhashConfig): word 5-grams, 14
+    # buckets x 8 hashes = 112 permutations, seed 1, a shared bucket is a duplicate (no Jaccard
+    # check). Its comment puts the threshold at (1/14)^(1/8) = 0.72; recorded here, not used.
+    "datatrove": MinHashConfig(shingles="word5", num_perm=112, threshold=0.72, bands=14, rows=8, confirm=False),
+}
 
 
 # --- text to shingles ----------------------------------------------------------------------------

@@ -7,6 +7,8 @@ import pytest
 from pipeline.cli import _parser
 from pipeline.options import NOT_FLAGS, RunConfig, flag_of, from_args
 from schemas.family import CHINCHILLA_TOKENS_PER_PARAM
+from transforms.errors import ConfigError
+from transforms.minhash import PRESETS, MinHashConfig
 
 
 def _sub(name):
@@ -68,11 +70,32 @@ def test_the_special_flags_give_the_fields_values():
 def test_help_shows_the_dataclass_defaults():
     text = " ".join(_sub("run").format_help().split())  # unwrapped
     for shown in ("(default 0)", "(default 65536: 268 MB of uint16)", "(default 256)", "(default 128)",
-                  "(default 0.8)", "(default 128)", "(default 12)", "(default 100; 0: no check)",
+                  "{pileprep,slimpajama,datatrove}", "(default 12)", "(default 100; 0: no check)",
                   f"(default {CHINCHILLA_TOKENS_PER_PARAM:g}, Chinchilla)", "(default none, as Cerebras-GPT)",
                   "~512 MB of text each", "111M 256M 590M 1.3B 2.7B 6.7B 13B", "{nfc,nfkc,ftfy,off}",
                   "{none,exact,minhash}", "{word5,char13}", "{auto,on,off}"):
         assert shown in text
+
+
+def test_minhash_presets_and_the_flags_that_override_them():
+    def minhash(*flags):
+        args, _ = _parser().parse_known_args(["run", "--input", "a", "--output", "o", *flags])
+        return from_args(args).dedup_config().minhash
+
+    assert minhash() == PRESETS["pileprep"] == MinHashConfig()
+    for name in PRESETS:
+        assert minhash("--minhash-preset", name) == PRESETS[name]
+    assert minhash("--minhash-preset", "slimpajama") == MinHashConfig(
+        shingles="char13", num_perm=128, threshold=0.8, bands=9, rows=13, confirm=False)
+    assert minhash("--minhash-preset", "datatrove", "--minhash-threshold", "0.75") == MinHashConfig(
+        shingles="word5", num_perm=112, threshold=0.75, bands=14, rows=8, confirm=False)
+    assert minhash("--minhash-bands", "20", "--minhash-rows", "6", "--no-minhash-confirm") == MinHashConfig(
+        bands=20, rows=6, confirm=False)
+    assert minhash("--minhash-shingles", "char13").shingles == "char13"
+    with pytest.raises(ConfigError, match="exceeds num_perm = 64"):
+        minhash("--minhash-num-perm", "64")  # the preset's 16 x 8 needs 128: give bands and rows too
+    with pytest.raises(ConfigError, match="give bands and rows together"):
+        minhash("--minhash-bands", "20")
 
 
 @pytest.mark.parametrize("argv", [["--output", "o"], ["--input", "a"]])
