@@ -35,7 +35,7 @@ def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[Inpu
     tokenize = Tokenize(config.tokenize_config(), processes=config.tokenize_processes or 0,
                         check=check)  # loads the tokenizer: a bad one fails here, before the run
     tokenized = unique | "Tokenize" >> tokenize
-    packed = tokenized["docs"] | "Pack" >> Pack(config.pack_config(tokenize.tokenizer))
+    packed = tokenized["docs"] | "Pack" >> Pack(config.pack_config(tokenize.tokenizer, sum(f.size for f in files)))
 
     written = (unique | "WriteDocuments" >> WriteDocuments(
         config.output, files=config.files_for(sum(f.size for f in files)), spill=bool(config.spill))

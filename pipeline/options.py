@@ -20,7 +20,7 @@ from transforms.errors import ConfigError
 from transforms.filter import FilterConfig
 from transforms.minhash import PRESETS, SHINGLINGS, MinHashConfig
 from transforms.normalize import FORMS, NormalizeConfig
-from transforms.placement import PackConfig
+from transforms.placement import PackConfig, range_bits_for
 from transforms.provenance import CheckConfig
 from transforms.read import ReadConfig
 
@@ -193,12 +193,14 @@ class RunConfig:
             return budget_for(self.model_size, tokens_per_param=self.tokens_per_param)
         return budget_for(token_budget=self.token_budget)
 
-    def pack_config(self, tokenizer):
+    def pack_config(self, tokenizer, input_bytes: int = 0):
+        """Pack's config; its key-range count follows the input's size (the bytes do not)."""
         budget = self.budget()
         return PackConfig(out_dir=self.output, dtype=str(tokenizer.dtype), eos_id=tokenizer.eos_id,
                           rows_per_shard=self.rows_per_shard,
                           target_tokens=budget.target_tokens if budget else None,
-                          allow_short=self.allow_short, spill=bool(self.spill))
+                          allow_short=self.allow_short, spill=bool(self.spill),
+                          range_bits=range_bits_for(input_bytes))
 
     def read_config(self) -> ReadConfig:
         return ReadConfig(tuple(self.inputs), allow_corrupt=self.allow_corrupt_inputs, seed=self.seed,

@@ -13,27 +13,45 @@ import numpy as np
 
 from schemas.records import Document, Outcome, PackItem, ShardEntry, WrittenFile, passed, passed_of
 from schemas.run import lineage_bytes, lineage_name, shard_name
-from transforms.placement import PackConfig, Plan, fragments, histogram, key_range, place_range, plan, shard_span
+from transforms.placement import (PackConfig, Plan, add_counts, compact, dense, fragments, key_range, place_range,
+                                  plan, shard_span)
 from transforms.shards import shard_chunks
 from transforms.spill import SpillDoFn
 
 
+# Partial histograms are merged on HISTOGRAM_FANOUT workers first, so that no worker merges one
+# accumulator per bundle of the whole run (10^4 and more at Pile scale).
+HISTOGRAM_FANOUT = 64
+
+
 class _HistogramFn(beam.CombineFn):
+    """Tokens per key range, from (range, tokens) pairs; sparse accumulators (placement.add_counts)."""
+
+    def __init__(self, bits: int):
+        self.bits = bits
+
     def create_accumulator(self):
-        return histogram(())
+        return {}
 
-    def add_input(self, hist, pair):
-        return histogram((pair,), hist)
+    def add_input(self, counts, pair):
+        key, tokens = pair
+        if isinstance(counts, dict):
+            counts[key] = counts.get(key, 0) + tokens
+            return compact(counts, self.bits)
+        counts[key] += tokens
+        return counts
 
-    def merge_accumulators(self, hists):
-        hists = iter(hists)
-        total = next(hists).copy()
-        for h in hists:
-            total += h
+    def merge_accumulators(self, accumulators):
+        total = {}
+        for counts in accumulators:
+            total = compact(add_counts(total, counts), self.bits)
         return total
 
-    def extract_output(self, hist):
-        return hist
+    def compact(self, counts):
+        return compact(counts, self.bits)
+
+    def extract_output(self, counts):
+        return dense(counts, self.bits)
 
 
 class _PlaceRangeFn(beam.DoFn):
@@ -70,10 +88,10 @@ class _WriteShardFn(SpillDoFn):
                          lineage=WrittenFile(**side, rows=len(lineage)))
 
 
-def _for_packing(doc: Document) -> tuple[int, PackItem]:
+def _for_packing(doc: Document, bits: int) -> tuple[int, PackItem]:
     """Keyed by range, without the text: only ids and what the counts need cross the shuffle."""
     slim = PackItem(**passed(doc), order_key=doc["order_key"], n=len(doc["ids"]), ids=doc["ids"])
-    return key_range(doc["order_key"]), slim
+    return key_range(doc["order_key"], bits), slim
 
 
 class _SlimFn(SpillDoFn):
@@ -84,7 +102,7 @@ class _SlimFn(SpillDoFn):
         self.config = config
 
     def process(self, doc):
-        key, slim = _for_packing(doc)
+        key, slim = _for_packing(doc, self.config.range_bits)
         if self.writer is not None:
             ids = np.asarray(slim.pop("ids"), dtype=self.config.dtype)
             slim["spill"], slim["spill_itemsize"] = self.writer.put(ids.tobytes()), ids.itemsize
@@ -103,8 +121,9 @@ class Pack(beam.PTransform):
         # Drop the text first: only this slim form is buffered for the two branches below
         keyed = docs | "ByKeyRange" >> beam.ParDo(_SlimFn(self.config))
         plan_ = (keyed
-                 | "TokensPerDocument" >> beam.Map(lambda kv: (kv[1]["order_key"], kv[1]["n"] + 1))
-                 | "Histogram" >> beam.CombineGlobally(_HistogramFn())
+                 | "TokensPerDocument" >> beam.Map(lambda kv: (kv[0], kv[1]["n"] + 1))
+                 | "Histogram" >> beam.CombineGlobally(_HistogramFn(self.config.range_bits))
+                 .with_fanout(HISTOGRAM_FANOUT)
                  | "Plan" >> beam.Map(plan, self.config))
         placed = (keyed
                   | "GroupKeyRanges" >> beam.GroupByKey()

@@ -2,7 +2,7 @@
 seeing the whole stream.
 
 The stream is every selected document's ids followed by EOS, in increasing order key. A histogram
-of tokens per key range (the top RANGE_BITS bits of the order key) gives each range its starting
+of tokens per key range (the top `range_bits` bits of the order key) gives each range its starting
 offset (Plan); each range sorts its own documents and knows where each of its tokens lands
 (place_range), and cuts them into per-shard fragments (fragments). A token budget keeps the
 documents that start before the cut, so a smaller budget's rows are a prefix of a larger one's.
@@ -19,7 +19,21 @@ from schemas.run import ROW_LEN, SEQ_LEN
 from transforms.errors import ConfigError, PileprepError
 from transforms.spill import sub_ref
 
-RANGE_BITS = 16  # 65,536 key ranges: a 512 KiB side input, ranges small enough to sort anywhere
+RANGE_BITS = 16  # the default number of key-range bits: 65,536 ranges, a 512 KiB plan
+# The key-range count follows the input (range_bits_for): a range holds about RANGE_TOKENS tokens
+# or fewer, so GroupKeyRanges' groups stay a few tens of MB at any scale (a fixed 65,536 ranges
+# held ~250M tokens each at 50 TB) while a small run has few ranges and a small plan.
+RANGE_TOKENS = 1 << 25  # 33.5M tokens: 64 MB of uint16 ids per range at most, sorted by one worker
+TOKENS_PER_INPUT_BYTE = 1  # an upper bound: .jsonl.zst of the Pile holds ~0.9, plain .jsonl ~0.25
+MIN_RANGE_BITS, MAX_RANGE_BITS = 8, 21  # 256 ranges (2 KiB plan) .. 2M ranges (16 MiB plan)
+
+
+def range_bits_for(input_bytes: int) -> int:
+    """Key-range bits for an input of this many bytes (compressed or not): enough ranges that
+    each holds at most ~RANGE_TOKENS tokens. The Pile (~420 GB of .jsonl.zst): 14 bits; 50 TB: 21.
+    The bytes written do not depend on it (the stream is ordered by key whatever the ranges)."""
+    ranges = max(1, input_bytes) * TOKENS_PER_INPUT_BYTE / RANGE_TOKENS
+    return min(MAX_RANGE_BITS, max(MIN_RANGE_BITS, math.ceil(math.log2(max(ranges, 1)))))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +45,7 @@ class PackConfig:
     target_tokens: int | None = None  # budget; None packs every document
     allow_short: bool = False  # pack what there is when the input is smaller than the budget
     spill: bool = False  # tokens cross the shuffles as references to spill files (local runners)
+    range_bits: int = RANGE_BITS  # key ranges = 2**range_bits; range_bits_for(input size) in a run
 
     def __post_init__(self):
         if self.dtype not in ("uint16", "uint32"):
@@ -39,18 +54,55 @@ class PackConfig:
             raise ConfigError(f"--rows-per-shard must be >= 1, got {self.rows_per_shard}")
         if self.target_tokens is not None and self.target_tokens < 1:
             raise ConfigError(f"the token budget must be >= 1, got {self.target_tokens}")
+        if not MIN_RANGE_BITS <= self.range_bits <= MAX_RANGE_BITS:
+            raise ConfigError(f"range_bits must be in [{MIN_RANGE_BITS}, {MAX_RANGE_BITS}], got {self.range_bits}")
 
 
-def key_range(order_key: int) -> int:
-    return order_key >> (64 - RANGE_BITS)
+def key_range(order_key: int, bits: int = RANGE_BITS) -> int:
+    return order_key >> (64 - bits)
 
 
-def histogram(pairs, hist: np.ndarray | None = None) -> np.ndarray:
+def histogram(pairs, hist: np.ndarray | None = None, bits: int = RANGE_BITS) -> np.ndarray:
     """Stream tokens per key range from (order_key, tokens incl. EOS) pairs, added to hist if given."""
-    hist = np.zeros(1 << RANGE_BITS, dtype=np.int64) if hist is None else hist
+    hist = np.zeros(1 << bits, dtype=np.int64) if hist is None else hist
     for key, tokens in pairs:
-        hist[key_range(key)] += tokens
+        hist[key_range(key, bits)] += tokens
     return hist
+
+
+# --- the histogram as a combiner's accumulator: sparse while few ranges are seen -----------------
+# A bundle sees a few hundred documents: a dict {range: tokens} of that size, not a dense array of
+# 2**range_bits counters (16 MiB at 21 bits), crosses the shuffle; past DENSE_FRACTION of the
+# ranges the dense array is the smaller one and the accumulator becomes it.
+DENSE_FRACTION = 1 / 16
+
+
+def add_counts(acc, more):
+    """acc + more, each a dict {range: tokens} or a dense int64 array; may update acc in place."""
+    if isinstance(acc, dict) and isinstance(more, np.ndarray):
+        acc, more = more.copy(), acc
+    if isinstance(acc, np.ndarray):
+        if isinstance(more, np.ndarray):
+            acc += more
+        elif more:
+            np.add.at(acc, np.fromiter(more.keys(), np.int64, len(more)),
+                      np.fromiter(more.values(), np.int64, len(more)))
+        return acc
+    for key, tokens in more.items():
+        acc[key] = acc.get(key, 0) + tokens
+    return acc
+
+
+def compact(acc, bits: int):
+    """The smaller form of an accumulator: dense once it holds DENSE_FRACTION of the ranges."""
+    if isinstance(acc, dict) and len(acc) > (1 << bits) * DENSE_FRACTION:
+        return add_counts(np.zeros(1 << bits, dtype=np.int64), acc)
+    return acc
+
+
+def dense(acc, bits: int) -> np.ndarray:
+    """The histogram an accumulator holds, as the dense array `plan` takes."""
+    return acc if isinstance(acc, np.ndarray) else add_counts(np.zeros(1 << bits, dtype=np.int64), acc)
 
 
 @dataclasses.dataclass(frozen=True)

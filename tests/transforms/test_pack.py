@@ -7,7 +7,9 @@ from hypothesis import example, given, settings, strategies as st
 
 from schemas.run import ROW_LEN, SEQ_LEN
 from transforms.errors import PileprepError
-from transforms.placement import PackConfig, fragments, histogram, key_range, place_range, plan
+from transforms.pack import _HistogramFn
+from transforms.placement import (PackConfig, add_counts, compact, dense, fragments, histogram, key_range,
+                                  place_range, plan, range_bits_for)
 from transforms.shards import shard_chunks
 
 EOS = 50256
@@ -22,12 +24,12 @@ def _docs(lengths, seed=0):
     return docs
 
 
-def _pack(docs, config):
+def _pack(docs, config, bits=16):
     """Run the pure core end to end, as the PTransform wires it."""
-    p = plan(histogram((d["order_key"], len(d["ids"]) + 1) for d in docs), config)
+    p = plan(histogram(((d["order_key"], len(d["ids"]) + 1) for d in docs), bits=bits), config)
     ranges = {}
     for d in docs:
-        ranges.setdefault(key_range(d["order_key"]), []).append(d)
+        ranges.setdefault(key_range(d["order_key"], bits), []).append(d)
     by_shard, outcomes = {}, []
     for key in sorted(ranges):
         for doc, begin, end, selected in place_range(ranges[key], int(p.starts[key]), p.cut):
@@ -191,3 +193,72 @@ def test_shard_chunks_are_np_save_of_the_rows(tmp_path_factory, lengths, rows_pe
             lineages.append(lineage)
     reader.close()
     assert lineages[:len(lineages) // 2] == lineages[len(lineages) // 2:]  # spilled or not, the same
+
+
+# --- key ranges: their number follows the input, the bytes do not ------------------------------
+
+def test_range_bits_follow_the_input_size():
+    assert range_bits_for(0) == range_bits_for(10**6) == 8  # a demo: 256 ranges, a 2 KiB plan
+    assert range_bits_for(420 * 10**9) == 14  # the Pile's .jsonl.zst: ~23M tokens per range
+    assert range_bits_for(50 * 10**12) == 21  # 50 TB: ~24M tokens per range, not 250M
+    assert range_bits_for(10**16) == 21  # the plan stays 16 MiB
+    with pytest.raises(ValueError, match="range_bits must be in"):
+        PackConfig(out_dir="o", range_bits=30)
+
+
+@pytest.mark.parametrize("target", [None, 3 * SEQ_LEN + 5])
+def test_the_range_count_does_not_change_the_packing(target):
+    docs = _docs([0, 1, 5, 2048, 2049, 700, 3000, 12, 4096] * 5)
+    config = PackConfig(out_dir="unused", rows_per_shard=2, target_tokens=target)
+    results = [_pack(docs, config, bits) for bits in (8, 16, 21)]
+    for p, shards, outcomes in results[1:]:
+        assert (p.rows, p.cut, p.total) == (results[0][0].rows, results[0][0].cut, results[0][0].total)
+        # an over-budget document's span is never used (its outcome holds its token count only)
+        assert sorted(o if o[1] else o[:2] for o in outcomes) == sorted(o if o[1] else o[:2] for o in results[0][2])
+        assert len(shards) == len(results[0][1]) and all(np.array_equal(a, b) for a, b in zip(shards, results[0][1]))
+
+
+def test_sparse_histogram_accumulators_merge_to_the_dense_histogram():
+    rng = np.random.default_rng(5)
+    bits = 8
+    pairs = [(int(k), int(t)) for k, t in zip(rng.integers(0, 1 << bits, 3000), rng.integers(1, 5000, 3000))]
+    expected = np.zeros(1 << bits, dtype=np.int64)
+    for k, t in pairs:
+        expected[k] += t
+    fn = _HistogramFn(bits)
+    small = fn.create_accumulator()
+    for pair in pairs[:10]:
+        small = fn.add_input(small, pair)
+    assert isinstance(small, dict) and len(small) <= 10  # a bundle of few documents stays small
+    big = fn.create_accumulator()
+    for pair in pairs[10:]:
+        big = fn.add_input(big, pair)
+    assert isinstance(big, np.ndarray)  # past 1/16 of the ranges the dense array is smaller
+    for order in ([small, big], [big, small], [small, fn.create_accumulator(), big]):
+        copies = [a.copy() for a in order]
+        assert np.array_equal(fn.extract_output(fn.merge_accumulators(copies)), expected)
+    assert np.array_equal(fn.extract_output(fn.compact(small)), dense(small, bits))
+    assert add_counts({1: 2}, {1: 3, 4: 1}) == {1: 5, 4: 1}
+    assert compact({1: 2}, bits) == {1: 2}
+
+
+def test_runs_with_two_range_counts_write_the_same_bytes(tmp_path, monkeypatch):
+    """The whole run, with a budget that cuts inside a range, at 2**8 and 2**13 key ranges: every
+    file and the manifest byte for byte."""
+    import hashlib
+
+    from pipeline import options
+    from pipeline.cli import main
+    from pipeline.tools.sample import SampleConfig, write_sample
+
+    write_sample(str(tmp_path / "in"), SampleConfig(seed=4, documents=200, files=1))
+    found = {}
+    for bits in (8, 13):
+        monkeypatch.setattr(options, "range_bits_for", lambda _, bits=bits: bits)
+        out = tmp_path / f"out{bits}"
+        assert main(["run", "--input", f"{tmp_path}/in/*", "--output", str(out), "--rows-per-shard", "8",
+                     "--token-budget", "40000"]) == 0
+        found[bits] = {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+                       for p in sorted(out.rglob("*")) if p.is_file()}
+    assert "manifest.json" in found[8] and any(name.endswith(".npy") for name in found[8])
+    assert found[8] == found[13]
