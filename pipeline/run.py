@@ -74,12 +74,14 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
     from apache_beam.io.filesystems import FileSystems
 
     from pipeline.graph import build
+    from pipeline.launch import check_launch
     from pipeline.runners import filtered_stderr, in_process, local, make_pipeline, usable_cores
     from pipeline.summary import summary
     from transforms.inputs import match_inputs
 
     started = time.monotonic()
     p = make_pipeline(beam_args, workers=workers, verbose=verbose)
+    check_launch(config, p.options, wait=wait)  # the runner against the options: pipeline/launch.py
     if config.reshuffle and in_process(p):
         config = dataclasses.replace(config, reshuffle=False)  # same output, less memory
     if config.spill is None:  # the local runners hold shuffles in memory: spill the payloads to disk
