@@ -12,6 +12,7 @@ from transforms.errors import ConfigError
 
 CLUSTER_RUNNERS = ("dataflow", "spark", "flink", "portable")
 LOCAL_MASTERS = ("[local]", "[auto]", "[collection]")  # Flink masters that run inside the job server
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "embed")  # job services taken to run on this machine
 
 
 def _runner_name(runner) -> str | None:
@@ -26,7 +27,8 @@ def _runner_name(runner) -> str | None:
 def cluster_runner(options) -> str | None:
     """The cluster runner these Beam options choose (dataflow, spark, flink, portable), or None when
     the workers run on this machine (the local runners, Spark's local[N], Flink's [local]/[auto], a
-    portable job service with LOOPBACK workers)."""
+    portable job service with LOOPBACK workers or on localhost; a job server on localhost that fronts a
+    cluster, as deploy/spark/run.sh starts one, cannot be told apart and is not checked)."""
     from apache_beam.options.pipeline_options import (FlinkRunnerOptions, PortableOptions, SparkRunnerOptions,
                                                       StandardOptions)
 
@@ -42,7 +44,7 @@ def cluster_runner(options) -> str | None:
         return None
     if name == "flink" and (options.view_as(FlinkRunnerOptions).flink_master or "[auto]") in LOCAL_MASTERS:
         return None
-    if name == "portable" and portable.job_endpoint in (None, "", "embed"):
+    if name == "portable" and (portable.job_endpoint or "embed").rsplit(":", 1)[0] in LOCAL_HOSTS:
         return None
     return name
 

@@ -23,6 +23,7 @@ def _check(config, args, wait=True):
     (SPARK, "spark"), (["--runner=SparkRunner"], None),  # local[4]: Beam's default master
     (FLINK, "flink"), (["--runner=FlinkRunner"], None), (["--runner=FlinkRunner", "--flink_master=[local]"], None),
     (PORTABLE, "portable"), (["--runner=PortableRunner"], None),
+    (["--runner=PortableRunner", "--job_endpoint=localhost:8099", "--environment_type=EXTERNAL"], None),
     (PORTABLE + ["--environment_type=LOOPBACK"], None), (SPARK + ["--environment_type=DOCKER"], "spark"),
 ])
 def test_which_runners_are_clusters(args, expected):
