@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Shared by deploy/spark/run.sh and deploy/flink/run.sh (sourced, not run): the worker environment
-# and the pileprep arguments, as bash arrays ENV_ARGS and PIPELINE, and the worker image build.
+# and the pileprep arguments, as bash arrays ENV_ARGS and PIPELINE, the artifacts directory
+# (ARTIFACTS_DIR, ARTIFACTS_MOUNT) and the worker image build.
 #
 # ENVIRONMENT picks where the Python code runs on the cluster's workers:
 #   DOCKER   every worker host starts IMAGE with its own Docker engine (default)
@@ -17,6 +18,14 @@ INPUT="${INPUT:-gs://BUCKET/pile/train/*.jsonl.zst}"  # comma-separated; a file 
 OUTPUT="${OUTPUT:-gs://BUCKET/pileprep/590M}"
 MODEL_SIZE="${MODEL_SIZE-590M}"                     # "" packs every document
 read -ra EXTRA_ARGS <<<"${EXTRA_ARGS:-}"            # more pileprep/Beam options, split on spaces
+# Where the job server stores the artifacts Beam stages with every job (apache-beam 2.77's stager
+# always stages submission_environment_dependencies.txt, and more without a prebuilt image) and
+# where the executors / TaskManagers read them back: a directory they all can read, i.e. a shared
+# file system (gs://, hdfs://, s3://) or the same mounted volume on every host. Beam's default is
+# a temp directory on the job server host only. Uber-jars carry their artifacts and need none.
+ARTIFACTS_DIR="${ARTIFACTS_DIR:-/tmp/beam-artifact-staging}"
+ARTIFACTS_MOUNT=()                                  # docker -v for a local ARTIFACTS_DIR
+if [[ "$ARTIFACTS_DIR" != *://* ]]; then ARTIFACTS_MOUNT=(-v "${ARTIFACTS_DIR}:${ARTIFACTS_DIR}"); fi
 
 DEPLOY="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 

@@ -24,12 +24,15 @@ OUTPUT="${OUTPUT:-gs://${BUCKET}/pileprep/${MODEL_SIZE:-all}-$(date -u +%Y%m%d-%
 JOB_NAME="${JOB_NAME:-pileprep-$(echo "${MODEL_SIZE:-all}" | tr 'A-Z.' 'a-z-')-$(date -u +%Y%m%d-%H%M%S)}"
 MACHINE_TYPE="${MACHINE_TYPE:-n2-highmem-8}"         # see README: Pack/WriteShards memory
 MAX_WORKERS="${MAX_WORKERS:-40}"
-DISK_GB="${DISK_GB:-50}"                             # boot disk; the batch default is 25 GB
+DISK_GB="${DISK_GB:-50}"                             # worker disk; the batch default is 25 GB
 EXTRA_PARAMETERS="${EXTRA_PARAMETERS:-}"             # e.g. "~normalize=nfkc~seed=7" (~-separated)
 
 # gcloud's --parameters is a dictionary: KEY=VALUE pairs separated by commas, each key once.
 # `input` may itself hold commas, so switch the pair separator to "~" (gcloud topic escaping).
-PARAMS="^~^input=${INPUT}~output=${OUTPUT}~sdk_container_image=${IMAGE}~disk_size_gb=${DISK_GB}"
+# Only parameters metadata.json declares, and sdk_container_image (which Google documents as a Flex
+# Template parameter). The disk size is a pipeline option, not a template parameter: it goes to
+# the job through --additional-pipeline-options (the launcher adds it to main.py's arguments).
+PARAMS="^~^input=${INPUT}~output=${OUTPUT}~sdk_container_image=${IMAGE}"
 if [[ -n "$MODEL_SIZE" ]]; then PARAMS+="~model_size=${MODEL_SIZE}"; fi
 PARAMS+="${EXTRA_PARAMETERS}"
 
@@ -42,6 +45,7 @@ gcloud dataflow flex-template run "$JOB_NAME" \
   --worker-machine-type "$MACHINE_TYPE" \
   --max-workers "$MAX_WORKERS" \
   --additional-experiments use_runner_v2 \
+  --additional-pipeline-options "disk_size_gb=${DISK_GB}" \
   --parameters "$PARAMS"
 
 echo "submitted $JOB_NAME; output: $OUTPUT (manifest.json appears last)"

@@ -16,8 +16,8 @@
 #   deploy/flink/run.sh jar          build the uber-jar only (--output_executable_path)
 #   deploy/flink/run.sh flink-run    flink run that uber-jar on the cluster
 #
-# ENVIRONMENT (DOCKER, PROCESS, EXTERNAL, LOOPBACK), IMAGE, INPUT, OUTPUT, MODEL_SIZE, EXTRA_ARGS:
-# see deploy/portable.sh.
+# ENVIRONMENT (DOCKER, PROCESS, EXTERNAL, LOOPBACK), IMAGE, INPUT, OUTPUT, MODEL_SIZE, EXTRA_ARGS,
+# ARTIFACTS_DIR: see deploy/portable.sh.
 set -euo pipefail
 
 FLINK_VERSION="${FLINK_VERSION:-1.20}"              # 1.19 1.20 2.0 2.1 2.2 (Beam 2.77's list)
@@ -26,7 +26,6 @@ PARALLELISM="${PARALLELISM:-}"                      # default: the cluster's par
 JOB_ENDPOINT="${JOB_ENDPOINT:-localhost:8099}"
 JOBSERVER_IMAGE="${JOBSERVER_IMAGE:-apache/beam_flink${FLINK_VERSION}_job_server:2.77.0}"
 JOBSERVER_JAR="${JOBSERVER_JAR:-beam-runners-flink-${FLINK_VERSION}-job-server-2.77.0.jar}"
-ARTIFACTS_DIR="${ARTIFACTS_DIR:-/tmp/beam-artifact-staging}"  # must be readable by every TaskManager
 JAR="${JAR:-pileprep-flink.jar}"
 # shellcheck source=SCRIPTDIR/../portable.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../portable.sh"   # ENV_ARGS, PIPELINE, build_worker_image
@@ -41,12 +40,13 @@ case "${1:-}" in
     ;;
   runner)
     pileprep "${PIPELINE[@]}" -v \
-      --runner=FlinkRunner --flink_master="$FLINK_MASTER" "${FLINK_ARGS[@]}" "${ENV_ARGS[@]}"
+      --runner=FlinkRunner --flink_master="$FLINK_MASTER" "${FLINK_ARGS[@]}" \
+      --artifacts_dir="$ARTIFACTS_DIR" "${ENV_ARGS[@]}"
     ;;
   jobserver)
     # Listens on 8099 (jobs), 8098 (artifacts), 8097 (expansion). Staged artifacts are written to
-    # ARTIFACTS_DIR and read back by the TaskManagers: mount the same volume there.
-    docker run --rm --net=host -v "${ARTIFACTS_DIR}:${ARTIFACTS_DIR}" "$JOBSERVER_IMAGE" \
+    # ARTIFACTS_DIR and read back by the TaskManagers (see deploy/portable.sh).
+    docker run --rm --net=host "${ARTIFACTS_MOUNT[@]}" "$JOBSERVER_IMAGE" \
       --flink-master="$FLINK_MASTER" --artifacts-dir="$ARTIFACTS_DIR" \
       --job-port=8099 --artifact-port=8098 --expansion-port=8097
     ;;

@@ -12,8 +12,8 @@
 #   deploy/spark/run.sh jar          build the uber-jar (--output_executable_path), run nothing
 #   deploy/spark/run.sh spark-submit spark-submit that uber-jar to SPARK_MASTER
 #
-# ENVIRONMENT (DOCKER, PROCESS, EXTERNAL, LOOPBACK), IMAGE, INPUT, OUTPUT, MODEL_SIZE, EXTRA_ARGS:
-# see deploy/portable.sh.
+# ENVIRONMENT (DOCKER, PROCESS, EXTERNAL, LOOPBACK), IMAGE, INPUT, OUTPUT, MODEL_SIZE, EXTRA_ARGS,
+# ARTIFACTS_DIR: see deploy/portable.sh.
 set -euo pipefail
 
 SPARK_MASTER="${SPARK_MASTER:-spark://localhost:7077}"
@@ -31,9 +31,11 @@ case "${1:-}" in
     ;;
   jobserver)
     # Listens on 8099 (jobs), 8098 (artifacts), 8097 (expansion). --net=host so the Spark
-    # driver it starts is reachable from the executors.
-    docker run --rm --net=host "$JOBSERVER_IMAGE" \
-      --spark-master-url="$SPARK_MASTER" --job-port=8099 --artifact-port=8098 --expansion-port=8097
+    # driver it starts is reachable from the executors, which read the staged artifacts from
+    # ARTIFACTS_DIR (see deploy/portable.sh).
+    docker run --rm --net=host "${ARTIFACTS_MOUNT[@]}" "$JOBSERVER_IMAGE" \
+      --spark-master-url="$SPARK_MASTER" --artifacts-dir="$ARTIFACTS_DIR" \
+      --job-port=8099 --artifact-port=8098 --expansion-port=8097
     ;;
   jobserver-jar)
     # The jar Beam's SparkRunner would download itself:
@@ -42,7 +44,8 @@ case "${1:-}" in
     java --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED \
       --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang.invoke=ALL-UNNAMED \
       -jar "$JOBSERVER_JAR" \
-      --spark-master-url="$SPARK_MASTER" --job-port=8099 --artifact-port=8098 --expansion-port=8097
+      --spark-master-url="$SPARK_MASTER" --artifacts-dir="$ARTIFACTS_DIR" \
+      --job-port=8099 --artifact-port=8098 --expansion-port=8097
     ;;
   submit)
     artifacts=()
@@ -57,7 +60,7 @@ case "${1:-}" in
     if [[ -f "$JOBSERVER_JAR" ]]; then jarserver=(--spark_job_server_jar="$JOBSERVER_JAR"); fi
     pileprep "${PIPELINE[@]}" -v \
       --runner=SparkRunner --spark_master_url="$SPARK_MASTER" --spark_version=3 "${jarserver[@]}" \
-      "${ENV_ARGS[@]}"
+      --artifacts_dir="$ARTIFACTS_DIR" "${ENV_ARGS[@]}"
     ;;
   jar)
     # SparkRunner starts the job server jar locally (Java; downloads JOBSERVER_JAR from Maven
