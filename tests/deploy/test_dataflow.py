@@ -11,6 +11,7 @@ import pytest
 from pipeline.options import RunConfig
 from schemas.family import CHINCHILLA_TOKENS_PER_PARAM, FAMILY
 from transforms.dedup_exact import MODES
+from transforms.minhash import PRESETS
 from transforms.normalize import FORMS
 
 DATAFLOW = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "dataflow")
@@ -60,5 +61,29 @@ def test_metadata_states_the_run_defaults(params):
         "^(" + "|".join(s.name.replace(".", "[.]") for s in FAMILY) + ")$"]
     assert params["normalize"]["regexes"] == ["^(" + "|".join(FORMS) + ")$"]
     assert params["dedup"]["regexes"] == ["^(" + "|".join(MODES) + ")$"]
-    minhash = params["dedup"]["helpText"]
-    assert f"Jaccard {defaults['minhash_threshold']:g}, {defaults['minhash_num_perm']} permutations" in minhash
+    minhash, preset = params["dedup"]["helpText"], PRESETS[defaults["minhash_preset"]]
+    assert (f"Jaccard {preset.threshold:g}, {preset.num_perm} permutations, {preset.bands} bands x "
+            f"{preset.rows} rows") in minhash
+
+
+def _launch_parameters() -> list[str]:
+    """The template parameters deploy/dataflow/launch.sh passes in gcloud's --parameters."""
+    with open(os.path.join(DATAFLOW, "launch.sh")) as f:
+        text = f.read()
+    given = re.findall(r'PARAMS\+?="([^"]*)"', text)
+    pairs = [pair for value in given for pair in value.removeprefix("^~^").split("~")]
+    return [pair.split("=", 1)[0] for pair in pairs if pair and not pair.startswith("$")]  # not EXTRA_PARAMETERS
+
+
+def test_every_parameter_launch_sh_passes_is_declared(params):
+    passed = _launch_parameters()
+    assert {"input", "output", "model_size", "sdk_container_image"} <= set(passed)
+    # sdk_container_image: Google documents it as a Flex Template parameter; every other one must be
+    # in metadata.json, or the launcher refuses it (disk_size_gb goes in --additional-pipeline-options)
+    assert set(passed) - {"sdk_container_image"} <= set(params)
+
+
+def test_every_template_parameter_is_a_run_config_flag(main):
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    assert set(main.TEMPLATE_PARAMETERS) <= fields | {"input"}
+    assert "inputs" in fields  # --input is RunConfig.inputs
