@@ -24,7 +24,7 @@ from transforms.minhash import MinHashConfig, band_params, jaccard_estimate, shi
 from transforms.order import order_key
 
 SEED = 1234
-MINHASH = MinHashConfig()  # word 5-grams, 128 permutations, threshold 0.8: (9, 13) bands
+MINHASH = MinHashConfig()  # word 5-grams, 128 permutations, threshold 0.8: (16, 8) bands
 FIELDS = {"id", "source", "kind", "cause", "similarity", "chars", "changed", "edits", "chars_before_filter"}
 
 
@@ -242,7 +242,7 @@ def datasketch_reference(docs) -> dict:
     """{removed id: cause}: datasketch MinHash (legacy scheme) + MinHashLSH, confirmation, union-find."""
     from datasketch import MinHash, MinHashLSH
 
-    lsh = MinHashLSH(threshold=0.8, num_perm=128)
+    lsh = MinHashLSH(threshold=0.8, num_perm=128, params=band_params(MINHASH))  # the default's 16 x 8
     assert (lsh.b, lsh.r) == band_params(MINHASH)
     hashes, edges = {}, []
     for d in docs:
