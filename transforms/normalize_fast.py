@@ -106,27 +106,8 @@ class Fixer:
         return out
 
     def _bad_lines(self, text: str) -> set[int]:
-        """Start offsets of the lines ftfy's mojibake heuristic may match: searched, with its
-        branches the characters present can match, in a window around each anchor character
-        (every match holds one and is at most `width` long)."""
-        badness = self.t["badness"]
-        found = badness.for_text(text)
-        if found is None:
-            return set()
-        rx, anchors = found
-        w, n, out, end = badness.width, len(text), set(), -1
-        for m in anchors.finditer(text):
-            p = m.start()
-            if p < end:
-                continue  # on a line already found
-            lo = max(0, p - w + 1)
-            lo = text.rfind("\n", lo, p) + 1 or lo
-            hi = text.find("\n", p, p + w)
-            hi = hi + 1 if hi >= 0 else min(n, p + w)
-            if rx.search(text, lo, hi):
-                out.add(_line_start(text, p))
-                end = text.find("\n", p) + 1 or n
-        return out
+        """Start offsets of the lines ftfy's mojibake heuristic may match (all it matches)."""
+        return self.t["badness"].lines(text)
 
     def _fix_local(self, text: str, starts: list[int], html_end: int) -> dict[int, str]:
         """The lines starting at `starts` fixed by the local steps and the normal form, by start

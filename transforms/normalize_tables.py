@@ -9,10 +9,10 @@ and the fast normalizer is then not used.
 
     t = tables()   # None, or {"acts": re.Pattern, "badness": Badness, "local_steps": [...], ...}
 """
-import collections
 import functools
 import re
 import sys
+import unicodedata
 
 if sys.version_info >= (3, 11):
     from re import _parser as _sre_parser  # the stdlib's regex parser and its opcode constants
@@ -74,15 +74,15 @@ def _walk(node, found: set[int]) -> bool:
     return True
 
 
-def _required(branch, named: set[int]) -> list[frozenset[int]]:
-    """Classes of named characters that every match of the parsed sequence holds one of: its
+def _required(branch, named: set[int]) -> list[tuple[int, frozenset[int]]]:
+    """(position, class) of the items of the parsed sequence every match holds a character of: its
     single characters that are a literal or a positive class of named characters only."""
     out = []
-    for op, av in branch:
+    for k, (op, av) in enumerate(branch):
         if op is _P.LITERAL and av in named:
-            out.append(frozenset([av]))
+            out.append((k, frozenset([av])))
         elif op is _P.IN and (m := _members(av)) is not None and m <= named:
-            out.append(frozenset(m))
+            out.append((k, frozenset(m)))
     return out
 
 
@@ -101,7 +101,7 @@ def _pattern(node) -> str:
         elif op is _P.IN:
             out.append("[" + "".join(_class_item(o, a) for o, a in av) + "]")
         elif op is _P.MAX_REPEAT and len(av[2]) == 1:
-            out.append(_pattern(av[2]) + "{%d,%s}" % (av[0], "" if av[1] is _P.MAXREPEAT else av[1]))
+            out.append(_pattern(av[2]) + "{%d,%s}" % (av[0], "" if av[1] == _P.MAXREPEAT else av[1]))
         else:
             raise ValueError(f"no source for {op}")
     return "".join(out)
@@ -118,45 +118,43 @@ def _class_item(op, av) -> str:
 
 
 class Badness:
-    """ftfy's mojibake heuristic (BADNESS_RE, its ^ at each line start) as one regex per set of
-    characters present: only the branches whose every required class has a character present,
-    and the `anchors` class, one required class of each such branch, that each match contains."""
+    """ftfy's mojibake heuristic (BADNESS_RE) as one regex that only stops at gate characters.
 
-    def __init__(self, branches: list[str], required: list[list[frozenset[int]]], flags: int, width: int):
-        self.branches, self.required, self.flags, self.width = branches, required, flags, width
-        self.named = char_class(set().union(*(c for req in required for c in req)))
-        self._cache: dict = {}  # characters present -> (regex, anchors) or None
-        self._regexes: dict = {}  # (branches, anchors) -> (regex, anchors): few distinct ones
+    Each branch of BADNESS_RE has a gate: the class, among those every match of it holds a
+    character of, with the fewest letters (letters make most of clean text). The branch
+    `P G S` (items before the gate, the gate, after it) becomes `(?<=P G)S` after a gate
+    character, so the regex `[gates](?:(?<=P1 G1)S1|(?<=P2 G2)S2|...)` matches at the gate
+    character of each match of BADNESS_RE, and the regex engine skips to gate characters.
+    Searched over a whole document (^ at each line start), a match may reach across a line
+    break where ftfy's, searched line by line, cannot: `lines` names every line a match touches,
+    which includes every line BADNESS_RE matches (a match it hides overlaps the one found)."""
 
-    def for_text(self, text: str):
-        """(regex, anchors regex) for this text (cached by the named characters it holds), or
-        None when no branch can match it."""
-        found = self.named.findall(text)
-        chars = frozenset(found)
-        if chars not in self._cache:
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            codes = {ord(c) for c in chars}
-            counts = collections.Counter(found)
-            chosen, anchors = [], set()
-            for i, req in enumerate(self.required):
-                present = [r & codes for r in req]
-                if all(present):  # anchor on the class this text holds fewest of: fewer windows
-                    chosen.append(i)
-                    anchors |= min(present, key=lambda r: sum(counts[chr(c)] for c in r))
-            key = (tuple(chosen), frozenset(anchors))
-            if chosen and key not in self._regexes:
-                if len(self._regexes) > 1024:
-                    self._regexes.clear()
-                self._regexes[key] = (re.compile("|".join(self.branches[i] for i in chosen), self.flags),
-                                      char_class(anchors))
-            self._cache[chars] = self._regexes[key] if chosen else None
-        return self._cache[chars]
+    def __init__(self, regex: re.Pattern, gates: re.Pattern):
+        self.regex, self.gates = regex, gates
+
+    def lines(self, text: str) -> set[int]:
+        """Start offsets of the lines of `text` (split at '\\n') the heuristic may match."""
+        out = set()
+        for m in self.regex.finditer(text):
+            a, end = m.start(), m.end()
+            while True:
+                a = text.rfind("\n", 0, a) + 1
+                out.add(a)
+                a = text.find("\n", a, end) + 1
+                if not a:
+                    break
+        return out
+
+
+def _letters(codepoints) -> tuple[int, int, int]:
+    """Cased letters, lower-case letters and size of a class: the gate is the smallest."""
+    categories = [unicodedata.category(chr(c)) for c in codepoints]
+    return sum(c in ("Lu", "Ll") for c in categories), categories.count("Ll"), len(categories)
 
 
 def _badness(BADNESS_RE) -> Badness | None:
-    """The heuristic split into its top-level branches, each rebuilt from its parse (and checked to
-    parse back the same), with the named characters each requires; None if it cannot be."""
+    """BADNESS_RE rebuilt gate first (see Badness) from its parse, each branch checked to parse
+    back the same; None if a branch requires no named character or cannot be rebuilt."""
     tree = _P.parse(BADNESS_RE.pattern, BADNESS_RE.flags)
     found: set[int] = set()
     if BADNESS_RE.flags & re.IGNORECASE or not _walk(tree, found):
@@ -164,19 +162,36 @@ def _badness(BADNESS_RE) -> Badness | None:
     named = {c for c in found if c > 0x7F}  # every non-ASCII character the heuristic names
     if len(tree.data) != 1 or tree.data[0][0] is not _P.BRANCH:
         return None
-    branches, required = [], []
+    alternatives, gates = [], set()
     for branch in tree.data[0][1][1]:
+        required = _required(branch, named)
+        if not required:
+            return None
+        k, gate = min(required, key=lambda r: _letters(r[1]))
+        items = list(branch.data)
         try:
-            source = _pattern(branch)
+            if repr(_P.parse(_pattern(items)).data) != repr(branch.data):
+                return None
+            for before in _expand(items[:k]):  # a lookbehind has a fixed width: x? becomes two
+                alternatives.append(f"(?<={_pattern(before + [items[k]])}){_pattern(items[k + 1:])}")
         except (ValueError, KeyError):
             return None
-        req = _required(branch, named)
-        if not req or repr(_P.parse(source).data) != repr(branch.data):
-            return None  # a branch that needs no named character, or that does not parse back
-        branches.append(source)
-        required.append(req)
-    # ftfy searches each line apart, where ^ is the line start: MULTILINE says the same
-    return Badness(branches, required, re.MULTILINE, tree.getwidth()[1])
+        gates |= gate
+    gate_class = char_class(gates).pattern
+    try:  # MULTILINE: ftfy searches each line apart, where ^ is the line start
+        regex = re.compile(gate_class + "(?:" + "|".join(alternatives) + ")", re.MULTILINE)
+    except re.error:  # a lookbehind of variable width
+        return None
+    return Badness(regex, re.compile(gate_class))
+
+
+def _expand(items: list) -> list[list]:
+    """The item lists an optional single item (x?) stands for, as one without it and one with."""
+    for k, (op, av) in enumerate(items):
+        if op is _P.MAX_REPEAT and (av[0], av[1]) == (0, 1) and len(av[2]) == 1:
+            return [items[:k] + rest for rest in _expand(items[k + 1:])] + \
+                   [items[:k] + [av[2][0]] + rest for rest in _expand(items[k + 1:])]
+    return [items]
 
 
 def _local_steps(fixers, chardata) -> list:
