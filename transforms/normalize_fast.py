@@ -16,8 +16,8 @@ control characters: `LOCAL_STEPS`), then the normal form. So a line L is
 The local steps and the normal form run once over all the lines fixed here, joined: none of them
 reaches across a '\\n' (tested), and a document whose line count they change goes to ftfy.
 
-    fix = Fixer(ftfy.TextFixerConfig(normalization="NFC"), tables())
-    fix(text) == ftfy.fix_text(text, fix.config)   # fix.paths: how each document was handled
+    fix = Fixer(..., ...)    # an ftfy.TextFixerConfig, transforms.normalize_tables.tables()
+    fixed = fix(text)        # == ftfy.fix_text(text, fix.config); fix.paths counts the paths taken
 """
 import bisect
 import collections
