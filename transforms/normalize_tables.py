@@ -121,10 +121,10 @@ class Badness:
     """ftfy's mojibake heuristic (BADNESS_RE) as one regex that only stops at gate characters.
 
     Each branch of BADNESS_RE has a gate: the class, among those every match of it holds a
-    character of, with the fewest letters (letters make most of clean text). The branch
-    `P G S` (items before the gate, the gate, after it) becomes `(?<=P G)S` after a gate
-    character, so the regex `[gates](?:(?<=P1 G1)S1|(?<=P2 G2)S2|...)` matches at the gate
-    character of each match of BADNESS_RE, and the regex engine skips to gate characters.
+    character of, with the fewest letters (letters make most of clean text). The branch `P G S`
+    (items before the gate, the gate, after it) becomes `(?<=P.)S` after a character of G, so
+    `[gates](?:(?<=[G1])(?:(?<=P1.)S1|...)|(?<=[G2])(?:...)|...)` matches at the gate character of
+    each match of BADNESS_RE, and the regex engine skips from one gate character to the next.
     Searched over a whole document (^ at each line start), a match may reach across a line
     break where ftfy's, searched line by line, cannot: `lines` names every line a match touches,
     which includes every line BADNESS_RE matches (a match it hides overlaps the one found)."""
@@ -162,7 +162,7 @@ def _badness(BADNESS_RE) -> Badness | None:
     named = {c for c in found if c > 0x7F}  # every non-ASCII character the heuristic names
     if len(tree.data) != 1 or tree.data[0][0] is not _P.BRANCH:
         return None
-    alternatives, gates = [], set()
+    by_gate: dict[frozenset[int], list[str]] = {}  # gate -> its branches' rest, gate first
     for branch in tree.data[0][1][1]:
         required = _required(branch, named)
         if not required:
@@ -173,11 +173,13 @@ def _badness(BADNESS_RE) -> Badness | None:
             if repr(_P.parse(_pattern(items)).data) != repr(branch.data):
                 return None
             for before in _expand(items[:k]):  # a lookbehind has a fixed width: x? becomes two
-                alternatives.append(f"(?<={_pattern(before + [items[k]])}){_pattern(items[k + 1:])}")
+                rest = _pattern(items[k + 1:])
+                by_gate.setdefault(gate, []).append(f"(?<={_pattern(before)}.){rest}" if before else rest)
         except (ValueError, KeyError):
             return None
-        gates |= gate
-    gate_class = char_class(gates).pattern
+    # after a gate character: which gate's class holds it (a one-character look back), then its branches
+    alternatives = [f"(?<={char_class(g).pattern})(?:{'|'.join(rests)})" for g, rests in by_gate.items()]
+    gate_class = char_class(set().union(*by_gate)).pattern
     try:  # MULTILINE: ftfy searches each line apart, where ^ is the line start
         regex = re.compile(gate_class + "(?:" + "|".join(alternatives) + ")", re.MULTILINE)
     except re.error:  # a lookbehind of variable width
@@ -192,6 +194,12 @@ def _expand(items: list) -> list[list]:
             return [items[:k] + rest for rest in _expand(items[k + 1:])] + \
                    [items[:k] + [av[2][0]] + rest for rest in _expand(items[k + 1:])]
     return [items]
+
+
+def _lines(pattern: str) -> re.Pattern:
+    """A regex matching from the start of each line that holds a match of `pattern` (which
+    matches no '\\n') to that match: one match a line, found by the regex engine alone."""
+    return re.compile(f"^.*{pattern}", re.MULTILINE)
 
 
 def _local_steps(fixers, chardata) -> list:
@@ -225,8 +233,9 @@ def tables():
     return {
         "acts_ascii": char_class(c for c in acts if c < 0x80),
         "acts": char_class(acts),
+        "acts_lines": _lines(char_class(acts).pattern),
         # line breaks fix_line_breaks would add inside a line: that line goes to ftfy whole
-        "breaks": re.compile("\r(?!\n)|[\x85\u2028\u2029]"),
+        "breaks_lines": _lines("(?:\r(?!\n)|[\x85\u2028\u2029])"),
         "badness": badness,
         "local_steps": _local_steps(ftfy.FIXERS, chardata),
         "entity": chardata.HTML_ENTITY_RE,
