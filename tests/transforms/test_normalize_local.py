@@ -10,9 +10,12 @@ import pytest
 from ftfy.badness import BADNESS_RE
 from hypothesis import given, settings, strategies as st
 
+from transforms import normalize
+from transforms.errors import PileprepError
 from transforms.normalize import NormalizeConfig, fixer
 from transforms.normalize_fast import Fixer
 from transforms.normalize_tables import LOCAL_STEPS, tables
+from transforms.provenance import CheckConfig
 
 FTFY_CONFIGS = {"nfc": ftfy.TextFixerConfig(normalization="NFC"),
                 "nfkc": ftfy.TextFixerConfig(normalization="NFKC"),
@@ -127,3 +130,27 @@ def test_local_steps_are_ftfys_in_its_order():
     # tables() checks the order against fix_and_explain's code; the steps are ftfy's own functions.
     assert [name for name, _, _ in tables()["local_steps"]] == list(LOCAL_STEPS)
     assert all(step is ftfy.FIXERS[name] for name, step, _ in tables()["local_steps"])
+
+
+def _without_uncurling(self, text, starts, html_end):
+    """A broken local fix: every line comes back as it was."""
+    ends = [text.find("\n", a) + 1 or len(text) for a in starts]
+    return {a: text[a:b] for a, b in zip(starts, ends)}
+
+
+def test_a_wrong_local_fix_fails_the_self_test(monkeypatch):
+    fast = Fixer(FTFY_CONFIGS["nfc"], tables())
+    monkeypatch.setattr(Fixer, "_fix_local", _without_uncurling)
+    assert normalize.self_test(fast, fast.config) is not None
+
+
+def test_a_wrong_local_fix_fails_the_run_time_cross_check(monkeypatch):
+    fn = normalize._NormalizeFn(NormalizeConfig("nfc"), CheckConfig(every=1))
+    fn.setup()
+    fn.start_bundle()
+    doc = {"id": "a:1", "text": TYPOGRAPHIC}
+    assert next(fn.process(doc))["text"] == ftfy.fix_text(TYPOGRAPHIC)
+    assert fn.fix.paths == {"local": 1} and fn.checked == 1
+    monkeypatch.setattr(Fixer, "_fix_local", _without_uncurling)
+    with pytest.raises(PileprepError, match="normalized differently by the fast normalizer"):
+        next(fn.process(doc))
