@@ -2,10 +2,10 @@
 
 `tables()` parses ftfy's regexes with the standard library's regex parser and returns the character
 classes every fixer acts on, the fixers that replace characters one by one (in the order
-`fix_and_explain` applies them), and `Badness`: ftfy's mojibake heuristic cut down to the branches
-a given set of characters can match. It returns None when the installed ftfy is not shaped as this
-derivation assumes (another version, a construct of the heuristic that looks beyond its match),
-and the fast normalizer is then not used.
+`fix_and_explain` applies them), and `Badness`: ftfy's mojibake heuristic rebuilt to be searched
+over a whole document at once, stopping only at the few characters that can start a match. It
+returns None when the installed ftfy is not shaped as this derivation assumes (another version,
+a construct of the heuristic that looks beyond its match), and the fast normalizer is then not used.
 
     t = tables()   # None, or {"acts": re.Pattern, "badness": Badness, "local_steps": [...], ...}
 """
