@@ -76,9 +76,9 @@ class Fixer:
         """Start offsets of the lines to fix here and of those to hand to ftfy; every other line
         ftfy returns as it is."""
         t = self.t
-        local = {m.start() for m in t["acts_lines"].finditer(text)}
+        local = _lines_with(t["acts"], text)
         hard = {_line_start(text, q) for q in self._entities(text, html_end)}
-        hard |= {m.start() for m in t["breaks_lines"].finditer(text)}
+        hard |= _lines_with(t["breaks"], text)
         if not text.isascii():
             hard |= self._bad_lines(text)
             if self.form and not unicodedata.is_normalized(self.form, text):
@@ -136,3 +136,13 @@ class Fixer:
 
 def _line_start(text: str, q: int) -> int:
     return text.rfind("\n", 0, q) + 1
+
+
+def _lines_with(rx, text: str) -> set[int]:
+    """Start offsets of the lines holding a match of `rx` (whose matches hold no '\\n')."""
+    out, n = set(), len(text)
+    m = rx.search(text)
+    while m:
+        out.add(_line_start(text, m.start()))
+        m = rx.search(text, text.find("\n", m.start()) + 1 or n)
+    return out

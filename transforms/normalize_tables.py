@@ -196,12 +196,6 @@ def _expand(items: list) -> list[list]:
     return [items]
 
 
-def _lines(pattern: str) -> re.Pattern:
-    """A regex matching from the start of each line that holds a match of `pattern` (which
-    matches no '\\n') to that match: one match a line, found by the regex engine alone."""
-    return re.compile(f"^.*{pattern}", re.MULTILINE)
-
-
 def _local_steps(fixers, chardata) -> list:
     """(name, fixer, the class of characters it changes or None) for each of LOCAL_STEPS: the three
     that are `text.translate(table)` are the identity on text without a key of their table."""
@@ -233,9 +227,9 @@ def tables():
     return {
         "acts_ascii": char_class(c for c in acts if c < 0x80),
         "acts": char_class(acts),
-        "acts_lines": _lines(char_class(acts).pattern),
-        # line breaks fix_line_breaks would add inside a line: that line goes to ftfy whole
-        "breaks_lines": _lines("(?:\r(?!\n)|[\x85\u2028\u2029])"),
+        # line breaks fix_line_breaks would add inside a line (all but the \r of \r\n): that line
+        # goes to ftfy; a class first, so the regex engine skips to its characters
+        "breaks": re.compile("[\r\x85\u2028\u2029](?!(?<=\r)\n)"),
         "badness": badness,
         "local_steps": _local_steps(ftfy.FIXERS, chardata),
         "entity": chardata.HTML_ENTITY_RE,
