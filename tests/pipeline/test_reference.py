@@ -55,12 +55,13 @@ def test_reference_run_is_byte_identical_to_the_fast_run(corpus):
 
 def test_reference_selects_the_unoptimized_implementations():
     from pipeline.options import RunConfig
-    from transforms.normalize import _Fixer, fixer
+    from transforms.normalize import fixer
+    from transforms.normalize_fast import Fixer
     from transforms.tokenizer import load
 
     fast, ref = RunConfig(inputs=("x",), output="o"), RunConfig(inputs=("x",), output="o", reference=True)
-    assert isinstance(fixer(fast.normalize_config()), _Fixer)
-    assert not isinstance(fixer(ref.normalize_config()), _Fixer)
+    assert isinstance(fixer(fast.normalize_config()), Fixer)
+    assert not isinstance(fixer(ref.normalize_config()), Fixer)
     assert load(fast.tokenize_config()).backend.startswith("tiktoken") and load(ref.tokenize_config()).backend == "hf"
     assert not fast.dedup_config().minhash.reference and ref.dedup_config().minhash.reference
     assert fast.recorded() == ref.recorded()  # the manifest cannot tell the two apart

@@ -11,7 +11,7 @@ import pytest
 from pipeline.options import RunConfig
 from pipeline.run import run
 from pipeline.tools.sample import SampleConfig, write_sample
-from transforms import gpt2_fast, normalize as nm, tokenizer as tk
+from transforms import gpt2_fast, normalize as nm, normalize_fast, normalize_tables, tokenizer as tk
 from transforms.errors import find_message
 from transforms.provenance import CheckConfig
 from transforms.tokenizer import TokenizeConfig, Tokenizer
@@ -42,7 +42,7 @@ def test_a_fast_normalizer_that_fails_its_self_test_is_not_used(monkeypatch, cap
     import ftfy
 
     monkeypatch.setattr(nm, "_TESTED", {})
-    monkeypatch.setattr(nm._Fixer, "__call__", lambda self, text: text)  # fixes nothing
+    monkeypatch.setattr(normalize_fast.Fixer, "__call__", lambda self, text: text)  # fixes nothing
     with caplog.at_level(logging.WARNING, logger="pileprep"):
         fix = nm.fixer(nm.NormalizeConfig())
     assert fix.path == "ftfy" and "failed its self-test" in caplog.text
@@ -52,7 +52,7 @@ def test_a_fast_normalizer_that_fails_its_self_test_is_not_used(monkeypatch, cap
 def test_a_sound_fast_normalizer_passes_its_self_test():
     import ftfy
 
-    fast = nm._Fixer(ftfy.TextFixerConfig(normalization="NFC"), nm._tables())
+    fast = normalize_fast.Fixer(ftfy.TextFixerConfig(normalization="NFC"), normalize_tables.tables())
     assert nm.self_test(fast, fast.config) is None
     assert nm.fixer(nm.NormalizeConfig()).path == "fast"
 
@@ -123,10 +123,10 @@ def test_a_run_whose_fast_tokenizer_differs_fails_naming_the_document(corpus, mo
 
 
 def test_a_run_whose_fast_normalizer_differs_fails_naming_the_document(corpus, monkeypatch):
-    real = nm._Fixer.__call__
+    real = normalize_fast.Fixer.__call__
     monkeypatch.setattr(nm, "_TESTED", {})
     monkeypatch.setattr(nm, "self_test", lambda fix, config: None)  # as if it had passed
-    monkeypatch.setattr(nm._Fixer, "__call__", lambda self, text: real(self, text) + " ")
+    monkeypatch.setattr(normalize_fast.Fixer, "__call__", lambda self, text: real(self, text) + " ")
     message = _run_fails(corpus)
     assert "normalized differently by the fast normalizer" in message and ".jsonl.zst:" in message
 

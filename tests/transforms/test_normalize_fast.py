@@ -14,7 +14,9 @@ import ftfy
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from transforms.normalize import NormalizeConfig, _Fixer, _tables, fixer
+from transforms.normalize import NormalizeConfig, fixer
+from transforms.normalize_fast import Fixer
+from transforms.normalize_tables import tables
 
 FTFY_CONFIGS = {"nfc": ftfy.TextFixerConfig(normalization="NFC"),
                 "nfkc": ftfy.TextFixerConfig(normalization="NFKC"),
@@ -86,7 +88,7 @@ def test_long_documents_with_a_few_bad_lines(lines):
 @given(text=TEXT, limit=st.integers(2, 40))
 def test_lines_longer_than_ftfy_segments(text, limit):
     config = ftfy.TextFixerConfig(max_decode_length=limit)
-    assert _Fixer(config, _tables())(text) == ftfy.fix_text(text, config)
+    assert Fixer(config, tables())(text) == ftfy.fix_text(text, config)
 
 
 TRICKY = ["\u00c3 la", "a \u00c3 la", "a\u00c3 la", ". \u00c2 \u201c", "\u0413\u045e\u0412\u0402\u0412\u2122x",
@@ -150,12 +152,14 @@ def test_plain_ascii_prose_takes_the_fast_path():
     assert fix.paths == {"unchanged": 3}
 
 
-def test_only_the_lines_ftfy_changes_go_to_ftfy():
+def test_only_the_lines_ftfy_changes_are_fixed():
     fix = fixer(NormalizeConfig("nfc"))
     text = PROSE * 20 + "it\u2019s\n" + PROSE * 20
     assert fix(text) == PROSE * 20 + "it's\n" + PROSE * 20
     assert fix(PROSE + "cafe\u0301\n" + PROSE) == PROSE + "caf\u00e9\n" + PROSE  # the line not in NFC
-    assert fix.paths == {"lines": 2}
+    assert fix.paths == {"local": 2}  # character by character: no ftfy
+    assert fix(PROSE + "caf\u00c3\u00a9\n" + PROSE) == PROSE + "caf\u00e9\n" + PROSE  # mojibake: ftfy
+    assert fix.paths == {"local": 2, "lines": 1}
 
 
 @pytest.mark.parametrize("form", ["NFC", "NFKC"])
@@ -168,9 +172,9 @@ def test_normal_forms_do_not_reach_across_a_line_break(form, left, right):
 
 
 def test_badness_heuristic_needs_a_named_non_ascii_character():
-    # The fast path's premise, re-derived from the installed ftfy: no character class of its
-    # mojibake heuristic is ASCII-only where it is required, so ASCII lines never look bad.
-    tables = _tables()
-    assert tables is not None
-    assert tables["width"] <= 8
-    assert tables["suspicious"].search("plain ascii text, <html> & 'quotes' \"too\"") is None
+    # The fast path's premise, re-derived from the installed ftfy: every branch of its mojibake
+    # heuristic requires a non-ASCII character (its gate), so ASCII lines never look bad.
+    t = tables()
+    assert t is not None
+    assert t["badness"].gates.search("plain ascii text, <html> & 'quotes' \"too\"") is None
+    assert t["badness"].lines("caf\u00c3\u00a9\nplain\n\u201cok\u201d caf\u00e9\n") == {0}
