@@ -78,7 +78,7 @@ def _write_index_arrays(run_dir, manifest, itemsize, sizes_path, pointers_path) 
 
 def _copy_into(f, path: str) -> None:
     with open(path, "rb") as src:
-        shutil.copyfileobj(src, f, 1 << 24)
+        shutil.copyfileobj(src, f, 1 << 20)
     os.remove(path)
 
 

@@ -20,7 +20,7 @@ from transforms.errors import PileprepError
 
 BLOCK_ROWS = 4096  # rows per read: 16 MiB of uint16, whatever the shard's size
 RECORD = "export.json"  # beside a directory export's files: what was written, from which run
-_HASH_BLOCK = 1 << 24
+_HASH_BLOCK = 1 << 20  # read to hash: 1 MiB at a time
 
 
 def manifest_sha256(run_dir: str) -> str:
