@@ -5,9 +5,7 @@ TokensLoader())` writes: each item is one row of 2049 token ids as a headerless 
 dtype ("no_header_tensor", torch.uint16 = LitData's dtype index 20, int32 = 15); a chunk is
 num_items (uint32), num_items + 1 offsets from the chunk's start (uint32), then the items. A chunk
 holds whole rows only, so `TokensLoader(block_size=2049)` reads row i as block i:
-
-    StreamingDataset("OUT", item_loader=TokensLoader(block_size=2049), shuffle=False)[i]  # row i
-
+`litdata.StreamingDataset("OUT", item_loader=TokensLoader(block_size=2049), shuffle=False)[i]` is row i.
 litgpt's pretraining data modules read exactly this (`block_size = max_seq_length + 1`). Written
 here without litdata (no timestamps: `updated_at` "0" makes litdata key its cache on the path), a
 chunk at a time, so memory holds one chunk.

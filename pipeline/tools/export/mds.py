@@ -9,8 +9,8 @@ max_seq_len 2048 each row gives its 2048 inputs and the next row starts where it
 
 An MDS shard is num_samples (uint32), num_samples + 1 offsets (uint32), the writer's config as
 sorted JSON, then the samples (each: its size as uint32, then its bytes); a shard takes samples
-while it stays within size_limit (MDSWriter's rule). Written here without `streaming`, a shard at
-a time, so memory holds one shard.
+while it stays within size_limit (MDSWriter's rule). Written here without `streaming`, 256
+samples at a time, so memory holds one shard's rows (16 MiB of uint16 by default) and a block.
 
     export_mds("out/", "mds/", token_dtype="int64")   # -> record of OUT/export.json
 """
@@ -33,15 +33,20 @@ def _config(size_limit: int) -> dict:
     return {**_COLUMNS, "compression": None, "format": "mds", "hashes": [], "size_limit": size_limit, "version": 2}
 
 
-def shard_bytes(rows: np.ndarray, dtype: np.dtype, config_data: bytes) -> bytes:
-    """One MDS shard of the rows, one sample each."""
+def write_shard(f, rows: np.ndarray, dtype: np.dtype, config_data: bytes, block: int = 256) -> int:
+    """Write one MDS shard of the rows (one sample each) to f, `block` samples at a time; its size."""
     item = ROW_LEN * dtype.itemsize
     n = len(rows)
     offsets = 4 + 4 * (n + 1) + len(config_data) + (4 + item) * np.arange(n + 1, dtype=np.int64)
-    samples = np.empty((n, 4 + item), np.uint8)
-    samples[:, :4] = np.frombuffer(np.uint32(item).tobytes(), np.uint8)
-    samples[:, 4:] = rows.astype(dtype.newbyteorder("<"), copy=False).view(np.uint8).reshape(n, item)
-    return np.uint32(n).tobytes() + offsets.astype("<u4").tobytes() + config_data + samples.tobytes()
+    f.write(np.uint32(n).tobytes() + offsets.astype("<u4").tobytes() + config_data)
+    size = np.frombuffer(np.uint32(item).tobytes(), np.uint8)
+    for r0 in range(0, n, block):
+        part = rows[r0:r0 + block]
+        samples = np.empty((len(part), 4 + item), np.uint8)
+        samples[:, :4] = size
+        samples[:, 4:] = part.astype(dtype.newbyteorder("<")).view(np.uint8).reshape(len(part), item)
+        f.write(samples.data)
+    return int(offsets[-1])
 
 
 def export_mds(run_dir: str, out_dir: str, *, token_dtype: str = "int64", size_limit: int = SIZE_LIMIT) -> dict:
@@ -65,11 +70,10 @@ def export_mds(run_dir: str, out_dir: str, *, token_dtype: str = "int64", size_l
     for k, rows in enumerate(regroup(row_blocks(run_dir, manifest), per_shard)):
         name = f"shard.{k:05d}.mds"
         path = os.path.join(out_dir, name)
-        data = shard_bytes(rows, dtype, config_data)
         with open(tmp_path(path), "wb") as f:
-            f.write(data)
+            size = write_shard(f, rows, dtype, config_data)
         files.append(seal(tmp_path(path), path, root=out_dir))
-        shards.append({**config, "raw_data": {"basename": name, "bytes": len(data), "hashes": {}},
+        shards.append({**config, "raw_data": {"basename": name, "bytes": size, "hashes": {}},
                        "samples": len(rows), "zip_data": None})
     index = os.path.join(out_dir, "index.json")
     with open(tmp_path(index), "w", encoding="utf-8") as f:

@@ -5,6 +5,7 @@ OUT/data/train-00000-of-0000N.parquet, one file per shard of the run, each row a
 groups of 1024 rows, written as they are read, so memory holds one row group. OUT/README.md is a
 dataset card whose `configs` name the files, so the folder itself is a dataset repository:
 
+    import datasets
     ds = datasets.load_dataset("parquet", data_files="OUT/data/*.parquet", split="train")
     ds.push_to_hub("me/pile-gpt2-2049")        # or: hf upload me/pile-gpt2-2049 OUT --repo-type dataset
 
@@ -47,7 +48,8 @@ def export_parquet(run_dir: str, out_dir: str) -> dict:
     blocks = row_blocks(run_dir, manifest, ROW_GROUP)
     for k, shard in enumerate(shards):
         path = os.path.join(out_dir, DATA, f"train-{k:05d}-of-{len(shards):05d}.parquet")
-        with pq.ParquetWriter(tmp_path(path), schema, compression="zstd") as writer:
+        # no dictionary: 4x faster on token ids (44 vs 11 MB/s measured), 1.24x vs 1.03x the .npy size
+        with pq.ParquetWriter(tmp_path(path), schema, compression="zstd", use_dictionary=False) as writer:
             for _ in range(-(-shard["rows"] // ROW_GROUP)):  # row_blocks never crosses a shard
                 _, rows = next(blocks)
                 writer.write_table(pa.table([rows_array(rows)], schema=schema))

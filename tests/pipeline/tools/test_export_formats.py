@@ -2,6 +2,7 @@
 with (datasets, litdata, MosaicML streaming, numpy memmap as nanoGPT reads it): every token equals
 the shards'. Also: byte-identical reruns, the records' sha256, refusals that name the fix."""
 import hashlib
+import io
 import json
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.tools.export import export
-from pipeline.tools.export.mds import _config, shard_bytes
+from pipeline.tools.export.mds import _config, write_shard
 from tests.pipeline.tools.conftest import manifest_of, run_rows, run_stream, streaming_dataset_class, synthetic_run
 from transforms.errors import PileprepError
 
@@ -76,7 +77,9 @@ def test_mds_shards_are_mdswriters_bytes(tmp_path):
     theirs = (tmp_path / "theirs" / "shard.00000.mds").read_bytes()
     n = int(np.frombuffer(theirs[:4], np.uint32)[0])
     config = json.dumps(_config(limit), sort_keys=True).encode()
-    assert 1 <= n < 7 and shard_bytes(rows[:n], np.dtype(np.int64), config) == theirs
+    ours = io.BytesIO()
+    assert write_shard(ours, rows[:n], np.dtype(np.int64), config, block=2) == len(theirs)
+    assert 1 <= n < 7 and ours.getvalue() == theirs
 
 
 def test_mds_multiple_shards_and_small_limit(export_run, tmp_path):
