@@ -191,7 +191,7 @@ def _interrupted(error: BaseException) -> bool:
     return False
 
 
-COMMANDS_WITHOUT_BEAM = ("train", "scaling", "budget", "sample")  # whose parsing needs no stage module
+COMMANDS_WITHOUT_BEAM = ("train", "scaling", "budget", "sample", "export")  # whose parsing needs no stage module
 
 
 def main(argv=None) -> int:
