@@ -14,6 +14,8 @@ it wrote (counts, sha256 of every file) last. None imports the library that read
 
     record = export("out/", "mds/", "mds", token_dtype="uint16")
 """
+import os
+
 from pipeline.tools.export import litdata, mds, megatron, nanogpt, parquet
 from pipeline.tools.export.megatron import document_spans, export_megatron  # noqa: F401 (public API)
 from pipeline.tools.export.stream import stream_tokens  # noqa: F401 (public API)
@@ -59,6 +61,8 @@ def _options(args) -> dict:
 
 def cmd_export(args, _beam_args) -> int:
     record = export(args.dir, args.out, args.format, **_options(args))
-    where = " and ".join(f["path"] for f in record["files"][:2]) + (" ..." if len(record["files"]) > 2 else "")
+    root = os.path.dirname(args.out) if args.format == "megatron" else args.out
+    paths = [os.path.join(root, f["path"]) for f in record["files"]]
+    where = " and ".join(paths[:2]) + (f" and {len(paths) - 2} more" if len(paths) > 2 else "")
     print(f"wrote {where} ({args.format}): {_MODULES[args.format].describe(record, args.dir)}")
     return 0
