@@ -17,8 +17,10 @@ it wrote (counts, sha256 of every file) last. None imports the library that read
 import os
 
 from pipeline.tools.export import litdata, mds, megatron, nanogpt, parquet
-from pipeline.tools.export.megatron import document_spans, export_megatron  # noqa: F401 (public API)
-from pipeline.tools.export.stream import stream_tokens  # noqa: F401 (public API)
+from pipeline.tools.export.megatron import document_spans, export_megatron
+from pipeline.tools.export.stream import stream_tokens
+
+__all__ = ["FORMATS", "add_parser", "cmd_export", "document_spans", "export", "export_megatron", "stream_tokens"]
 
 _MODULES = {"hf": parquet, "litdata": litdata, "mds": mds, "nanogpt": nanogpt, "megatron": megatron}
 FORMATS = tuple(_MODULES)

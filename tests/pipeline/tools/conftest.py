@@ -76,10 +76,11 @@ def streaming_dataset_class():
     """MosaicML Streaming's own StreamingDataset, reading local MDS files.
 
     `import streaming` imports its vision and text helpers too, and with them torchvision and
-    transformers; PyPI's torchvision does not import beside the CPU build of torch 2.13 that this
-    project pins ("operator torchvision::nms does not exist"). So the packages `streaming` and
-    `streaming.base` are entered without running their __init__, and the reader module itself,
-    streaming.base.dataset, is imported as is: the code that reads the shards is the library's.
+    transformers; PyPI's torchvision does not import beside the CPU build of torch 2.13 that CI
+    pins ("operator torchvision::nms does not exist"), and .ci/run installs streaming without
+    transformers. Where `import streaming` fails, the packages `streaming` and `streaming.base`
+    are entered without running their __init__ and the reader module, streaming.base.dataset, is
+    imported as is: the code that reads the shards is still the library's.
     """
     if importlib.util.find_spec("streaming") is None:  # finds the package without importing it
         pytest.skip("mosaicml-streaming is not installed (.ci/run installs it)")
