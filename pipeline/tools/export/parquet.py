@@ -61,7 +61,8 @@ def export_parquet(run_dir: str, out_dir: str) -> dict:
                              tokenizer=manifest.get("tokenizer", {}).get("name"), eos=record["eos_id"],
                              sha=record["run_manifest_sha256"]))
     files.append(seal(tmp_path(card), card, root=out_dir))
-    record.update(rows=manifest["rows"], tokens=manifest["rows"] * ROW_LEN, column="input_ids", files=files)
+    record.update(rows=manifest["rows"], tokens=manifest["rows"] * ROW_LEN, column="input_ids", files=files,
+                  data_files=[f["path"] for f in files[:-1]])  # for load_dataset("parquet", data_files=...)
     return write_record(os.path.join(out_dir, RECORD), record)
 
 

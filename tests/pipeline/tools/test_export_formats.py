@@ -36,6 +36,9 @@ def test_hf_parquet_loads_with_datasets(export_run, tmp_path, no_network):
     by_card = datasets.load_dataset(str(tmp_path / "hf"), split="train", cache_dir=str(tmp_path / "cache2"))
     assert by_card.num_rows == len(rows) == record["rows"]
     assert len(record["files"]) == len(manifest_of(export_run)["shards"]) + 1
+    listed = datasets.load_dataset("parquet", data_files=[str(tmp_path / "hf" / p) for p in record["data_files"]],
+                                   split="train", cache_dir=str(tmp_path / "cache3"))
+    assert listed.num_rows == len(rows)
 
 
 def test_litdata_streams_every_row(export_run, tmp_path):
