@@ -15,7 +15,7 @@ import os
 from schemas.family import CHINCHILLA_TOKENS_PER_PARAM
 from transforms.errors import ConfigError
 
-_NEEDS_TORCH = "this command needs PyTorch and matplotlib: pip install 'pileprep[train]' (torch==2.13.0)"
+_NEEDS_TORCH = "this command needs PyTorch and matplotlib: pip install 'pileprep[train]' (torch>=2.1,<3)"
 
 
 def _positive(text: str) -> int:
@@ -26,7 +26,7 @@ def _positive(text: str) -> int:
 
 
 def register(subparsers) -> None:
-    train = subparsers.add_parser("train", help="train a GPT on a run's shards (Cerebras-GPT recipe, CPU)",
+    train = subparsers.add_parser("train", help="train a GPT on a run's shards (Cerebras-GPT recipe, CPU or CUDA)",
                                   description="Train a Cerebras-GPT size or a tiny CPU size on the shards of a "
                                   "pileprep run: AdamW (0.9, 0.95), wd 0.1, warmup then cosine to 10%% of "
                                   "the peak LR, steps = budget / (batch x context). Writes checkpoint.pt, "
@@ -46,7 +46,10 @@ def register(subparsers) -> None:
     train.add_argument("--lr", type=float, default=None, help="peak LR (default: the card's)")
     train.add_argument("--checkpoint-every", type=_positive, default=100, metavar="N")
     train.add_argument("--resume", action="store_true", help="continue from --out's checkpoint.pt")
-    train.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32")
+    train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                       help="auto: cuda when torch sees a GPU, else cpu (default auto)")
+    train.add_argument("--dtype", choices=("auto", "fp32", "bf16"), default="auto",
+                       help="autocast: auto is bf16 on a bf16-capable GPU, fp32 elsewhere (default auto)")
     train.add_argument("--seed", type=int, default=0)
     scaling = subparsers.add_parser("scaling",
                                     help=f"train tiny models at {CHINCHILLA_TOKENS_PER_PARAM:g} tokens/param and "
@@ -75,7 +78,8 @@ def cmd_train(args, _beam_args) -> int:
         data=args.dir, out=args.out or os.path.join("runs", args.model), model=args.model, val=args.val,
         val_rows=args.val_rows, eval_every=args.eval_every, batch_size=args.batch_size,
         micro_batch=args.micro_batch, steps=args.steps, max_steps=args.max_steps, lr=args.lr,
-        checkpoint_every=args.checkpoint_every, resume=args.resume, dtype=args.dtype, seed=args.seed))
+        checkpoint_every=args.checkpoint_every, resume=args.resume, dtype=args.dtype, device=args.device,
+        seed=args.seed))
     print(json.dumps({k: v for k, v in summary.items() if k != "val_history"}))
     return 0
 

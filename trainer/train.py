@@ -1,8 +1,8 @@
-"""Train a GPT on a pileprep run with the Cerebras-GPT recipe, on a CPU.
+"""Train a GPT on a pileprep run with the Cerebras-GPT recipe, on the CPU or a CUDA GPU.
 
 AdamW (0.9, 0.95) with the family's eps, weight decay 0.1 on 2-D weight matrices only, linear
 warmup then cosine decay to 10% of the peak LR, gradient accumulation up to the batch size,
-clipping at 1.0, fp32 or bf16 autocast. Total steps = budget / (batch x context), the budget being
+clipping at 1.0, fp32 or bf16 autocast (bf16 and fused AdamW on CUDA: trainer/device.py). Total steps = budget / (batch x context), the budget being
 the manifest's when it was packed for this model, else 20 tokens per parameter (see GPTConfig).
 Checkpoints (model, optimizer, step, RNG states, data position) are written atomically, and
 `resume` continues with exactly the losses an uninterrupted run would have had.
@@ -15,11 +15,13 @@ import os
 import random
 import time
 from dataclasses import asdict, dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 
 from schemas.family import CHINCHILLA_TOKENS_PER_PARAM
+from trainer import device as dev
 from trainer.data import EpochOrder, ShardRows
 from trainer.model import GPT, GPTConfig, get_config
 from transforms.errors import ConfigError
@@ -46,13 +48,15 @@ class TrainConfig:
     lr: float | None = None  # peak LR; default: the model's (the card's)
     checkpoint_every: int = 100
     resume: bool = False
-    dtype: str = "fp32"  # fp32 | bf16 (autocast)
+    dtype: str = "auto"  # auto (bf16 on a bf16-capable GPU, else fp32) | fp32 | bf16 (autocast)
+    device: str = "auto"  # auto (cuda when torch sees a GPU) | cpu | cuda
     seed: int = 0  # model init and data order
     quiet: bool = False
 
     def __post_init__(self):
-        if self.dtype not in ("fp32", "bf16"):
-            raise ConfigError(f"dtype must be fp32 or bf16, got {self.dtype!r}")
+        if self.dtype not in dev.DTYPES or self.device not in dev.DEVICES:
+            raise ConfigError(f"dtype must be one of {', '.join(dev.DTYPES)} and device one of "
+                              f"{', '.join(dev.DEVICES)}, got {self.dtype!r} and {self.device!r}")
         for name in ("batch_size", "micro_batch", "steps", "max_steps", "rows", "tokens", "checkpoint_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -114,39 +118,38 @@ def lr_at(step: int, *, peak: float, warmup: int, total: int, floor: float = 0.1
     return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def configure_optimizer(model: GPT, lr: float, eps: float, weight_decay: float = 0.1) -> torch.optim.AdamW:
+def configure_optimizer(model: GPT, lr: float, eps: float, weight_decay: float = 0.1, *,
+                        fused: bool = False) -> torch.optim.AdamW:
     # nanoGPT's rule: decay every 2-D tensor, never biases or LayerNorm gains and shifts. Embeddings
     # are 2-D, so the tied token embedding (= output layer) and the position table are decayed too.
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), eps=eps)
-
-
-def _autocast(dtype: str):
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16")
+    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), eps=eps, **({"fused": True} if fused else {}))
 
 
 @torch.no_grad()
-def evaluate(model: GPT, rows: ShardRows, *, n_rows: int, micro: int, dtype: str) -> float:
+def evaluate(model: GPT, rows: ShardRows, *, n_rows: int, micro: int, dtype: str,
+             device: torch.device = torch.device("cpu")) -> float:
     """Mean cross-entropy in nats per token over the first n_rows rows."""
     total, count = 0.0, 0
     for s in range(0, min(n_rows, len(rows)), micro):
-        x, y = rows.batch(range(s, min(s + micro, n_rows, len(rows))))
-        with _autocast(dtype):
+        x, y = dev.to_device(rows.batch(range(s, min(s + micro, n_rows, len(rows)))), device)
+        with dev.autocast(device, dtype):
             _, loss = model(x, y)
         total, count = total + loss.item() * y.numel(), count + y.numel()
     return total / count
 
 
-def _rng_state() -> dict:
+def _rng_state(device: torch.device) -> dict:
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {"torch": torch.get_rng_state(), "python": random.getstate(),
-            "numpy": [kind, keys.tolist(), pos, has_gauss, cached]}
+            "numpy": [kind, keys.tolist(), pos, has_gauss, cached], **dev.rng_state(device)}
 
 
-def _set_rng_state(state: dict) -> None:
+def _set_rng_state(state: dict, device: torch.device) -> None:
     torch.set_rng_state(state["torch"])
+    dev.set_rng_state(state, device)
     random.setstate((state["python"][0], tuple(state["python"][1]), state["python"][2]))
     kind, keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
@@ -189,76 +192,108 @@ def plot_loss(log_path: str, png_path: str, title: str) -> None:
     plt.close(fig)
 
 
-def train(cfg: TrainConfig) -> dict:
+def _setup(cfg: TrainConfig) -> SimpleNamespace:
+    """What a run is: its model config, data, plan, device and files; refuses a checkpoint left behind."""
     config = cfg.model if isinstance(cfg.model, GPTConfig) else get_config(cfg.model)
     rows = ShardRows(cfg.data, config, limit=cfg.rows)
-    val = ShardRows(cfg.val, config, start=cfg.val_start) if cfg.val else None
     plan = make_plan(cfg, config, rows.manifest, len(rows))
-    stop = min(plan.steps, cfg.max_steps or plan.steps)
-    eval_every = cfg.eval_every or max(1, plan.steps // 10)
+    device = dev.resolve_device(cfg.device)
+    run = SimpleNamespace(config=config, rows=rows, plan=plan, device=device,
+                          dtype=dev.resolve_dtype(cfg.dtype, device),
+                          val=ShardRows(cfg.val, config, start=cfg.val_start) if cfg.val else None,
+                          stop=min(plan.steps, cfg.max_steps or plan.steps),
+                          eval_every=cfg.eval_every or max(1, plan.steps // 10),
+                          ckpt_path=os.path.join(cfg.out, CHECKPOINT))
     os.makedirs(cfg.out, exist_ok=True)
-    ckpt_path = os.path.join(cfg.out, CHECKPOINT)
-    if os.path.exists(ckpt_path) and not cfg.resume:
+    if os.path.exists(run.ckpt_path) and not cfg.resume:
         raise ConfigError(f"{cfg.out} already holds a checkpoint: pass --resume to continue it, or choose another --out")
+    return run
 
+
+def _start(cfg: TrainConfig, run: SimpleNamespace) -> int:
+    """Build the model, optimizer and data order (on run), from the checkpoint with --resume; the next step."""
+    dev.prepare(run.device)
     torch.manual_seed(cfg.seed)
-    model = GPT(config)
-    optimizer = configure_optimizer(model, plan.lr, config.adam_eps)
-    order = EpochOrder(len(rows), cfg.seed)
-    step = 0
-    if cfg.resume:
-        if not os.path.exists(ckpt_path):
-            raise ConfigError(f"--resume: {cfg.out} has no {CHECKPOINT} to resume from")
-        state = torch.load(ckpt_path, weights_only=True)
-        if state["plan"] != asdict(plan) or state["model_name"] != config.name:
-            raise ConfigError(f"{ckpt_path} was written by a run with another model or plan "
-                               f"({state['model_name']}, {state['plan']}): resume with the same options")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        order.load_state_dict(state["data"])
-        _set_rng_state(state["rng"])
-        step = state["step"]
+    run.model = GPT(run.config).to(run.device)  # initialized on the CPU: the same weights on every device
+    run.optimizer = configure_optimizer(run.model, run.plan.lr, run.config.adam_eps, fused=dev.fused_adamw(run.device))
+    run.order = EpochOrder(len(run.rows), cfg.seed)
+    if not cfg.resume:
+        return 0
+    if not os.path.exists(run.ckpt_path):
+        raise ConfigError(f"--resume: {cfg.out} has no {CHECKPOINT} to resume from")
+    state = torch.load(run.ckpt_path, weights_only=True, map_location=run.device)
+    if state["plan"] != asdict(run.plan) or state["model_name"] != run.config.name:
+        raise ConfigError(f"{run.ckpt_path} was written by a run with another model or plan "
+                          f"({state['model_name']}, {state['plan']}): resume with the same options")
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.order.load_state_dict(state["data"])
+    state["rng"]["torch"] = state["rng"]["torch"].cpu()  # map_location moved the CPU generator's state too
+    _set_rng_state(state["rng"], run.device)
+    return state["step"]
+
+
+def _step(run: SimpleNamespace, step: int) -> dict:
+    """One optimizer update (gradient accumulation over micro-batches); its log record."""
+    plan, model, optimizer = run.plan, run.model, run.optimizer
+    lr = lr_at(step, peak=plan.lr, warmup=plan.warmup, total=plan.steps)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    accum = plan.batch_size // plan.micro_batch
+    t0, loss_sum = time.perf_counter(), 0.0
+    for _ in range(accum):
+        x, y = dev.to_device(run.rows.batch(run.order.take(plan.micro_batch)), run.device)
+        with dev.autocast(run.device, run.dtype):
+            _, loss = model(x, y)
+        (loss / accum).backward()
+        loss_sum += loss.item()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0).item()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    elapsed = time.perf_counter() - t0
+    return {"step": step + 1, "tokens": (step + 1) * plan.tokens_per_step, "loss": loss_sum / accum, "lr": lr,
+            "grad_norm": grad_norm, "tokens_per_s": plan.tokens_per_step / elapsed}
+
+
+def _after_step(cfg: TrainConfig, run: SimpleNamespace, record: dict, log, say) -> None:
+    """Evaluate, log, report and checkpoint as the step's number asks."""
+    step, plan = record["step"], run.plan
+    if run.val is not None and (step % run.eval_every == 0 or step == run.stop):
+        record["val_loss"] = evaluate(run.model, run.val, n_rows=cfg.val_rows, micro=plan.micro_batch,
+                                      dtype=run.dtype, device=run.device)
+        run.history.append((step, record["val_loss"]))
+    log.write(json.dumps(record) + "\n")
+    log.flush()
+    if step % max(1, plan.steps // 20) == 0 or step == run.stop:
+        say(f"step {step}/{plan.steps} loss {record['loss']:.4f} lr {record['lr']:.2e} "
+            f"{record['tokens_per_s']:,.0f} tok/s" + (f" val {record['val_loss']:.4f}" if "val_loss" in record else ""))
+    if step % cfg.checkpoint_every == 0 or step == run.stop:
+        save_checkpoint(run.ckpt_path, model=run.model.state_dict(), optimizer=run.optimizer.state_dict(), step=step,
+                        data=run.order.state_dict(), rng=_rng_state(run.device), plan=asdict(plan),
+                        model_name=run.config.name)
+
+
+def train(cfg: TrainConfig) -> dict:
+    run = _setup(cfg)
+    step = _start(cfg, run)
+    config, plan = run.config, run.plan
     log = _open_log(os.path.join(cfg.out, LOG), step)
     say = (lambda *a: None) if cfg.quiet else print
     say(f"{config.name}: {config.parameters:,} parameters, {plan.steps} steps of {plan.batch_size} x "
-        f"{config.n_ctx} tokens ({plan.budget_source}), warmup {plan.warmup}, lr {plan.lr:g}, {cfg.dtype}")
-    accum = plan.batch_size // plan.micro_batch
-    started, trained_tokens, val_loss, history = time.perf_counter(), 0, None, []
-    while step < stop:
-        lr = lr_at(step, peak=plan.lr, warmup=plan.warmup, total=plan.steps)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        t0, loss_sum = time.perf_counter(), 0.0
-        for _ in range(accum):
-            x, y = rows.batch(order.take(plan.micro_batch))
-            with _autocast(cfg.dtype):
-                _, loss = model(x, y)
-            (loss / accum).backward()
-            loss_sum += loss.item()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0).item()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        step, elapsed = step + 1, time.perf_counter() - t0
-        trained_tokens += plan.tokens_per_step
-        record = {"step": step, "tokens": step * plan.tokens_per_step, "loss": loss_sum / accum, "lr": lr,
-                  "grad_norm": grad_norm, "tokens_per_s": plan.tokens_per_step / elapsed}
-        if val is not None and (step % eval_every == 0 or step == stop):
-            val_loss = record["val_loss"] = evaluate(model, val, n_rows=cfg.val_rows, micro=plan.micro_batch,
-                                                     dtype=cfg.dtype)
-            history.append((step, val_loss))
-        log.write(json.dumps(record) + "\n")
-        log.flush()
-        if step % max(1, plan.steps // 20) == 0 or step == stop:
-            say(f"step {step}/{plan.steps} loss {record['loss']:.4f} lr {lr:.2e} "
-                f"{record['tokens_per_s']:,.0f} tok/s" + (f" val {val_loss:.4f}" if "val_loss" in record else ""))
-        if step % cfg.checkpoint_every == 0 or step == stop:
-            save_checkpoint(ckpt_path, model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,
-                            data=order.state_dict(), rng=_rng_state(), plan=asdict(plan), model_name=config.name)
+        f"{config.n_ctx} tokens ({plan.budget_source}), warmup {plan.warmup}, lr {plan.lr:g}, "
+        f"{run.dtype} on {run.device.type}")
+    started, trained_tokens, run.history = time.perf_counter(), 0, []
+    val_loss = None
+    while step < run.stop:
+        record = _step(run, step)
+        _after_step(cfg, run, record, log, say)
+        step, trained_tokens = record["step"], trained_tokens + plan.tokens_per_step
+        val_loss = record.get("val_loss", val_loss)
     log.close()
     wall = time.perf_counter() - started
     plot_loss(os.path.join(cfg.out, LOG), os.path.join(cfg.out, PLOT), f"{config.name} on {cfg.data}")
     return {"model": config.name, "parameters": config.parameters,
             "non_embedding_parameters": config.non_embedding_parameters, "steps": step,
             "planned_steps": plan.steps, "tokens": step * plan.tokens_per_step, "val_loss": val_loss,
-            "val_history": history, "wall_s": wall,
+            "val_history": run.history, "wall_s": wall, "device": run.device.type, "dtype": run.dtype,
             "tokens_per_s": trained_tokens / wall if wall > 0 else None, "plan": asdict(plan)}

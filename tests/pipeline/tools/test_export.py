@@ -1,6 +1,8 @@
 """pileprep export --format megatron: read back with a reader written here from the MMIDIDX format
-description alone, the documents equal the shards' token stream split after each EOS."""
+description alone and with megatron-core's own IndexedDataset, the documents equal the shards'
+token stream split after each EOS."""
 import argparse
+import hashlib
 import json
 import struct
 from pathlib import Path
@@ -11,27 +13,19 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.tools.export import add_parser, cmd_export, export_megatron, stream_tokens
-from tests.conftest import sample_run
+from tests.pipeline.tools.conftest import manifest_of, run_stream
 
 EOS = 50256
 # Megatron-LM DType / GPT-NeoX dtypes: the codes a reader must understand for pileprep's shards
 CODES = {4: np.int32, 8: np.uint16}
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    # 7 rows a shard: several shards, with documents crossing their edges
-    return sample_run(tmp_path_factory.mktemp("export"), rows_per_shard=7)
+@pytest.fixture
+def run(export_run):
+    return export_run
 
 
-def _manifest(run):
-    return json.loads((run / "manifest.json").read_text())
-
-
-def _stream(run):
-    """The whole token stream: each shard's rows without their shared last column, then the final token."""
-    shards = [np.load(run / s["path"]) for s in _manifest(run)["shards"]]
-    return np.concatenate([r[:, :2048].reshape(-1) for r in shards] + [shards[-1][-1, 2048:]])
+_manifest, _stream = manifest_of, run_stream
 
 
 def _read_megatron(prefix):
@@ -54,14 +48,14 @@ def test_round_trip_equals_the_stream_split_after_each_eos(run, tmp_path):
     stream = _stream(run)
     ends = np.flatnonzero(stream == EOS)
     expected = np.split(stream, ends + 1)[:-1]  # the tail after the last EOS is a cut document
-    assert len(expected) > 50 and len(docs) == len(expected) == exported.documents
+    assert len(expected) > 50 and len(docs) == len(expected) == exported["documents"]
     for got, want in zip(docs, expected):
         assert got.tolist() == want.tolist() and got[-1] == EOS and EOS not in got[:-1]
-    assert code == 8 and exported.dtype == "uint16" and exported.dtype_code == 8
+    assert code == 8 and exported["dtype"] == "uint16" and exported["dtype_code"] == 8
     assert doc_idx.tolist() == list(range(len(docs) + 1))  # count written as len(doc_idx), as Megatron does
     assert pointers.tolist() == (np.concatenate([[0], np.cumsum(sizes)[:-1]]) * 2).tolist()
-    assert nbytes == 2 * int(sizes.sum()) == 2 * exported.tokens
-    assert exported.tokens == int(ends[-1]) + 1
+    assert nbytes == 2 * int(sizes.sum()) == 2 * exported["tokens"]
+    assert exported["tokens"] == int(ends[-1]) + 1
 
 
 def test_counts_match_the_lineage(run, tmp_path):
@@ -75,8 +69,8 @@ def test_counts_match_the_lineage(run, tmp_path):
     exported = export_megatron(str(run), str(tmp_path / "p"))
     _, sizes, *_ = _read_megatron(tmp_path / "p")
     assert sizes.tolist() == [r["global_end"] - r["global_start"] + 1 for r in whole]
-    assert exported.partial == len(unique) - len(whole) == 1
-    assert exported.documents + exported.partial + exported.left_over == manifest["counts"]["documents"]["packed"]
+    assert exported["partial"] == len(unique) - len(whole) == 1
+    assert exported["documents"] + exported["partial"] + exported["left_over"] == manifest["counts"]["documents"]["packed"]
 
 
 @pytest.mark.parametrize("block_rows", [1, 3, 1000])
@@ -102,3 +96,32 @@ def test_cli_hook(run, tmp_path, capsys):
     assert (tmp_path / "out.bin").exists() and (tmp_path / "out.idx").exists()
     assert main(["export", str(tmp_path), str(tmp_path / "x")]) == 2  # load_manifest's user error
     assert "no manifest.json" in capsys.readouterr().err
+
+
+def _expected_documents(run):
+    stream = run_stream(run)
+    return np.split(stream, np.flatnonzero(stream == EOS) + 1)[:-1]
+
+
+def test_megatron_core_indexed_dataset_reads_every_document(run, tmp_path):
+    indexed = pytest.importorskip("megatron.core.datasets.indexed_dataset")
+    export_megatron(str(run), str(tmp_path / "pile_text_document"))
+    dataset = indexed.IndexedDataset(str(tmp_path / "pile_text_document"))
+    expected = _expected_documents(run)
+    assert len(dataset) == len(expected)
+    assert dataset.sequence_lengths.tolist() == [len(d) for d in expected]
+    assert dataset.document_indices.tolist() == list(range(len(expected) + 1))
+    for k, want in enumerate(expected):
+        assert dataset[k].dtype == np.uint16 and dataset[k].tolist() == want.tolist()
+    assert dataset.get(3, offset=2, length=5).tolist() == expected[3][2:7].tolist()
+
+
+def test_record_and_determinism(run, tmp_path):
+    first = export_megatron(str(run), str(tmp_path / "a" / "x"))
+    second = export_megatron(str(run), str(tmp_path / "b" / "x"))
+    assert json.loads((tmp_path / "a" / "x.export.json").read_text()) == first == second
+    for entry in first["files"]:
+        data = (tmp_path / "a" / entry["path"]).read_bytes()
+        assert (tmp_path / "b" / entry["path"]).read_bytes() == data
+        assert entry["bytes"] == len(data) and entry["sha256"] == hashlib.sha256(data).hexdigest()
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["x.bin", "x.export.json", "x.idx"]

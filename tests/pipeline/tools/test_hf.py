@@ -9,20 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.tools.hf import load_hf, load_lineage, rows_table
-from tests.conftest import sample_run
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    return sample_run(tmp_path_factory.mktemp("hf"))
-
-
-@pytest.fixture(autouse=True)
-def hf_env(monkeypatch):
-    """Unset the offline switches for each test, and restore them after: load_* set them."""
-    for name in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"):
-        monkeypatch.setenv(name, "")  # records the original value for teardown
-        monkeypatch.delenv(name)
+@pytest.fixture
+def run(export_run):
+    return export_run
 
 
 def _manifest(run):
@@ -53,7 +44,6 @@ def test_one_arrow_chunk_per_shard_over_the_shards_values(run):
 def test_lineage_loads_offline_and_equals_the_sidecars(run, tmp_path, no_network):
     manifest = _manifest(run)
     lineage = load_lineage(str(run), cache_dir=str(tmp_path / "cache"))
-    assert os.environ["HF_DATASETS_OFFLINE"] == os.environ["HF_HUB_OFFLINE"] == "1"
     expected = pa.concat_tables([pq.read_table(run / s["lineage"]["path"]) for s in manifest["shards"]])
     assert lineage.column_names == ["id", "source", "start", "end", "global_start", "global_end"]
     assert lineage.num_rows == expected.num_rows
@@ -64,3 +54,13 @@ def test_lineage_loads_offline_and_equals_the_sidecars(run, tmp_path, no_network
 
 def test_load_hf_offline(run, no_network):
     assert load_hf(str(run)).num_rows == _manifest(run)["rows"]
+
+
+def test_no_process_wide_offline_switch(run, monkeypatch, tmp_path):
+    """load_hf(d).push_to_hub(...) must be able to reach the hub: pileprep never sets the switches
+    (this directory's conftest sets them for the tests only)."""
+    for name in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(name)
+    load_hf(str(run))
+    load_lineage(str(run), cache_dir=str(tmp_path / "cache"))
+    assert "HF_HUB_OFFLINE" not in os.environ and "HF_DATASETS_OFFLINE" not in os.environ
