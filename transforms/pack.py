@@ -18,6 +18,7 @@ import apache_beam as beam
 import numpy as np
 
 from schemas.run import ROW_LEN, SEQ_LEN, lineage_bytes, lineage_name, npy_header, shard_name
+from transforms import progress
 from transforms.errors import ConfigError
 from transforms.spill import SpillDoFn, ref_length, sub_ref
 
@@ -250,6 +251,7 @@ class _PlaceRangeFn(beam.DoFn):
 
     def process(self, range_docs, plan_: Plan):
         key, docs = range_docs
+        progress.reached("pack")
         for doc, begin, end, selected in place_range(list(docs), int(plan_.starts[key]), plan_.cut):
             yield beam.pvalue.TaggedOutput("outcomes", {
                 "id": doc["id"], "source": doc["source"], "tokens": end - begin + 1,
@@ -269,6 +271,7 @@ class _WriteShardFn(SpillDoFn):
         from transforms.write import commit_bytes, commit_chunks
 
         shard, frags = shard_frags
+        progress.reached("write")
         rows, lineage, pieces = shard_chunks(shard, frags, plan_, self.config, self.reader)
         name = shard_name(shard)
         info = commit_chunks(self.config.out_dir, name, pieces)

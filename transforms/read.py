@@ -12,8 +12,6 @@ import errno
 import logging
 import os
 import re
-import sys
-import time
 import zlib
 from typing import Iterator, NamedTuple
 
@@ -25,6 +23,7 @@ from transforms.columnar import format_of, iter_rows, saved_dataset_files
 from transforms.display import PATH_CHARS, printable
 from transforms.errors import ConfigError, PileprepError
 from transforms.order import order_key
+from transforms.progress import ReadProgress
 from transforms.spill import RestoreText, StowText
 from transforms.split import Limited, plan_ranges
 
@@ -290,26 +289,6 @@ def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progre
                    "documents": docs, "malformed": rejects, "damage": damage}
 
 
-class _Progress:
-    """Prints documents, bytes and docs/s per file to stderr at most every `every` seconds.
-
-    Plain stderr rather than logging: local worker processes share the launcher's terminal, and
-    on Dataflow stderr lands in the worker logs."""
-
-    def __init__(self, every: float = 10.0, stream=None):
-        self.every, self.start, self.last = every, time.monotonic(), time.monotonic()
-        self.stream = stream
-
-    def __call__(self, name: str, lines: int, nbytes: int):
-        now = time.monotonic()
-        if now - self.last >= self.every:
-            self.last = now
-            elapsed = max(now - self.start, 1e-9)
-            print(f"pileprep: reading {printable(name, PATH_CHARS)}: {lines:,} lines, {nbytes / 1e6:,.1f} MB, "
-                  f"{lines / elapsed:,.0f} docs/s, {nbytes / 1e6 / elapsed:.1f} MB/s",
-                  file=self.stream or sys.stderr, flush=True)
-
-
 def match_inputs(patterns) -> list[InputFile]:
     """Expand patterns through FileSystems; a pattern matching nothing, or a broken or looping
     symlink among what it names, is an error naming it."""
@@ -425,8 +404,8 @@ class _ReadFileFn(beam.DoFn):
     def process(self, item):
         file, start, end, first_line = item
         file = InputFile(*file)
-        progress = _Progress()
         with open_input(file.path) as fh:
+            progress = ReadProgress(fh, start, file.size if end is None else end, first_line)
             if end is not None:
                 fh.seek(start)
                 fh = Limited(fh, end - start)
@@ -437,6 +416,8 @@ class _ReadFileFn(beam.DoFn):
                 if kind == "doc":
                     yield record
                 else:
+                    if kind == "file":
+                        progress.finish(record["lines"])
                     yield beam.pvalue.TaggedOutput(kind + "s", record)
 
 

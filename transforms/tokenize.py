@@ -20,6 +20,7 @@ import collections
 import apache_beam as beam
 import numpy as np
 
+from transforms import progress
 from transforms.errors import PileprepError
 from transforms.provenance import PROVENANCE, CheckConfig, bundle_outputs, stage_events
 from transforms.tokenizer import TokenizeConfig, libraries, load, shippable
@@ -51,6 +52,7 @@ class _TokenizeFn(beam.DoFn):
     def _output(self, doc: dict, ids: np.ndarray) -> dict:
         self._documents.inc()
         self._tokens.inc(len(ids))
+        progress.add(tokens=len(ids))
         return {**doc, "ids": ids}  # a new dict: Beam forbids mutating an input element
 
     def process(self, doc: dict):
