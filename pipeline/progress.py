@@ -111,7 +111,8 @@ class Progress:
 
     def _columns(self) -> int:
         try:
-            return max(os.get_terminal_size(self._out.fileno()).columns, 20)
+            columns = os.get_terminal_size(self._out.fileno()).columns
         except OSError:
-            return 80
+            columns = 0
+        return max(columns, 20) if columns else 80  # 0: a terminal that does not say (a new pty)
 
