@@ -52,7 +52,6 @@ class _TokenizeFn(beam.DoFn):
     def _output(self, doc: dict, ids: np.ndarray) -> dict:
         self._documents.inc()
         self._tokens.inc(len(ids))
-        progress.add(tokens=len(ids))
         return {**doc, "ids": ids}  # a new dict: Beam forbids mutating an input element
 
     def process(self, doc: dict):
@@ -64,6 +63,7 @@ class _TokenizeFn(beam.DoFn):
             self._used.update(backends)
             if check and not np.array_equal(ids, tok.plain_ids(doc["text"])):
                 raise PileprepError(_mismatch(doc["id"], tok.backend))
+            progress.add(tokens=len(ids))
             yield self._output(doc, ids)
             return
         self._batch.append((doc, check))
@@ -95,6 +95,7 @@ class _TokenizeFn(beam.DoFn):
         if report["mismatches"]:
             raise PileprepError(_mismatch(docs[report["mismatches"][0]]["id"], self._tokenizer.backend))
         self._used.update(report["used"])
+        progress.add(tokens=sum(map(len, ids)))  # once a batch (a MiB of text), not per document
         for doc, doc_ids in zip(docs, ids):
             yield self._output(doc, doc_ids)
 

@@ -108,17 +108,21 @@ def _cli(corpus, name, *extra, stderr=subprocess.PIPE):
     return subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, timeout=600), out
 
 
-def _total_docs(out) -> int:
+def _totals(out) -> tuple[int, int]:
+    """Documents read, and tokens tokenized (packed ones without their EOS: no budget here)."""
     import json
 
-    return json.loads((out / "manifest.json").read_bytes())["counts"]["documents"]["read"]
+    counts = json.loads((out / "manifest.json").read_bytes())["counts"]
+    return counts["documents"]["read"], counts["tokens_packed"] - counts["documents"]["packed"]
 
 
 def _check_log(text: str, out):
     found = [LINE.fullmatch(line) for line in text.splitlines() if line.startswith("pileprep: ") and " docs, " in line]
     assert found and all(found), text
     docs = [int(m[2].replace(",", "")) for m in found]
-    assert docs == sorted(docs) and docs[-1] == _total_docs(out)  # the last line has every document
+    tokens = [int(m[6].replace(",", "")) for m in found]
+    assert docs == sorted(docs) and tokens == sorted(tokens)
+    assert (docs[-1], tokens[-1]) == _totals(out)  # the last line has every document and token
     assert all(int(m[5]) <= 100 and float(m[3].replace(",", "")) <= float(m[4].replace(",", "")) for m in found)
     assert found[-1][5] == "100" and "\r" not in text
 
