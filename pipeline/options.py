@@ -4,8 +4,8 @@ Each field is also the `pileprep run` flag of the same name (`minhash_num_perm` 
 `option(default, help)` gives its help line, and the CLI builds its flags from the fields with
 `add_flags(parser)` and the config from what it parsed with `from_args(args)`. Adding an option is
 adding a field. The SHOWN fields (--quiet, --progress-every) say what the terminal shows and are
-not recorded in the manifest. The CLI leaves every other argument to Beam's PipelineOptions untouched, so
-`--runner DataflowRunner --project ...` passes straight through.
+not recorded in the manifest. The CLI leaves every other argument to Beam's PipelineOptions
+untouched, so `--runner DataflowRunner --project ...` passes straight through.
 
     config = RunConfig(inputs=("data/*.jsonl.zst",), output="out/")
 """

@@ -22,7 +22,8 @@ from transforms.errors import ConfigError
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LINE = re.compile(r"pileprep: (starting|reading|tokenizing|packing|writing shards): ([\d,]+) docs, "
-                  r"([\d,.]+) of ([\d,.]+) MB read \((\d+)%\), [\d,.]+ MB/s, ([\d,]+) tokens, \w+ elapsed(, ETA \w+)?")
+                  r"([\d,.]+) of ([\d,.]+) MB read \((\d+)%\), [\d,.]+ MB/s, ([\d,]+) tokens, "
+                  r"\w+ elapsed(, ETA \w+)?")
 
 
 def test_the_line_shows_stage_documents_mb_of_total_rate_tokens_elapsed_and_eta():
@@ -117,7 +118,8 @@ def _totals(out) -> tuple[int, int]:
 
 
 def _check_log(text: str, out):
-    found = [LINE.fullmatch(line) for line in text.splitlines() if line.startswith("pileprep: ") and " docs, " in line]
+    found = [LINE.fullmatch(line) for line in text.splitlines()
+             if line.startswith("pileprep: ") and " docs, " in line]
     assert found and all(found), text
     docs = [int(m[2].replace(",", "")) for m in found]
     tokens = [int(m[6].replace(",", "")) for m in found]
@@ -181,6 +183,7 @@ def test_on_a_terminal_one_line_is_rewritten_and_cleared_before_the_summary(corp
     shown = [u.rstrip() for u in updates if u.startswith("pileprep: ")]
     assert len(shown) >= 2 and all(LINE.fullmatch(u) for u in shown), text  # rewritten in place
     assert "\n" not in rest.rstrip("\r\n")  # no line of its own for any update
-    assert rest.endswith("\r" + " " * len(updates[-3].rstrip()) + "\r")  # cleared: the summary (stdout) starts clean
+    # cleared at the end: the summary (on stdout) starts on a clean line
+    assert rest.endswith("\r" + " " * len(updates[-3].rstrip()) + "\r")
     assert b"pileprep run summary" in done.stdout
     _same_output(out, quiet)
