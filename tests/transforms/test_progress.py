@@ -1,14 +1,14 @@
 """The live counts: per-thread tallies summed, a new run starts from zero, worker files add up,
-and a file's reading counts exactly its lines and its stored bytes."""
+a file's reading counts exactly its lines and its stored bytes, and every add is a Beam counter."""
 import io
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import textwrap
 import threading
 import time
-import pathlib
 
 from transforms import progress
 
@@ -82,3 +82,18 @@ def test_read_progress_counts_stored_bytes_of_its_range_and_reaches_its_length()
     assert progress.snapshot()["bytes_read"] == 500
     reading.finish(1234)  # read_file's summary: lines of the range
     assert progress.snapshot() == {"documents": 1234, "bytes_read": 500, "tokens": 0, "stage": 0}
+
+
+def test_adds_are_beam_counters_of_the_same_names(pipeline):
+    import apache_beam as beam
+    from apache_beam.metrics.metric import MetricsFilter
+
+    def count(n):
+        progress.add(documents=1, bytes_read=n, tokens=2 * n)
+        yield n
+
+    _ = pipeline | beam.Create([1, 2, 3]) | beam.FlatMap(count)
+    result = pipeline.run()
+    result.wait_until_finish()
+    found = result.metrics().query(MetricsFilter().with_namespace(progress.NAMESPACE))["counters"]
+    assert {c.key.metric.name: c.committed for c in found} == {"documents": 3, "bytes_read": 6, "tokens": 12}
