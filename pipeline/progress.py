@@ -20,6 +20,7 @@ from transforms import progress as counts
 
 TTY_SECONDS = 0.5  # twice a second looks live, and each update costs a few microseconds
 STAGE_WORDS = ("starting", "reading", "tokenizing", "packing", "writing shards")  # by index + 1
+_on_terminal = None  # the Progress drawing a line on the terminal, if one is
 
 
 def duration(seconds: float) -> str:
@@ -46,6 +47,14 @@ def progress_line(stage: int, documents: int, bytes_read: int, total_bytes: int,
     return ", ".join(parts)
 
 
+def clear_line():
+    """Clear the progress line before another line (a warning, a worker's traceback) is written to
+    the terminal, so that it starts at column 0; the next update draws the progress below it."""
+    shown = _on_terminal
+    if shown is not None:
+        shown._clear()
+
+
 class Progress:
     """A thread of the launching process that shows the run's counts on stderr until the block
     ends (normally, on an error or on Ctrl-C). It writes to its own copy of file descriptor 2,
@@ -64,6 +73,10 @@ class Progress:
         os.environ[counts.DIRECTORY], os.environ[counts.LAUNCHER] = self._directory, str(os.getpid())
         counts.reset()
         self._started, self._width = time.monotonic(), 0
+        self._lock = threading.Lock()  # the reporter's thread and clear_line's caller both write
+        if self._tty:
+            global _on_terminal
+            _on_terminal = self
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="pileprep-progress-line")
         self._thread.start()
@@ -72,9 +85,10 @@ class Progress:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+        global _on_terminal
+        _on_terminal = None
         try:
-            if self._tty and self._width:
-                self._out.write("\r" + " " * self._width + "\r")
+            self._clear()
             self._out.close()
         except OSError:
             pass  # the terminal went away: nothing to clear
@@ -100,14 +114,22 @@ class Progress:
 
     def _show(self):
         text = "pileprep: " + self.line()
-        if self._tty:  # cut to the terminal's width: a line that wraps cannot be rewritten
-            text = text[:self._columns() - 1]
-            self._out.write("\r" + text.ljust(self._width))
-            self._width = len(text)
-        else:
-            self._out.write(text + "\n")
-        self._out.flush()
-        self.shown += 1
+        with self._lock:
+            if self._tty:  # cut to the terminal's width: a line that wraps cannot be rewritten
+                text = text[:self._columns() - 1]
+                self._out.write("\r" + text.ljust(self._width))
+                self._width = len(text)
+            else:
+                self._out.write(text + "\n")
+            self._out.flush()
+            self.shown += 1
+
+    def _clear(self):
+        with self._lock:
+            if self._width:
+                self._out.write("\r" + " " * self._width + "\r")
+                self._out.flush()
+                self._width = 0
 
     def _columns(self) -> int:
         try:

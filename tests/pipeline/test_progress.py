@@ -15,7 +15,7 @@ import time
 import pytest
 
 from pipeline.options import RunConfig
-from pipeline.progress import Progress, duration, progress_line
+from pipeline.progress import Progress, clear_line, duration, progress_line
 from pipeline.tools.sample import SampleConfig, write_sample
 from transforms import progress as counts
 from transforms.errors import ConfigError
@@ -87,6 +87,27 @@ def test_on_a_narrow_terminal_the_line_is_cut_to_fit_and_cleared_at_the_end():
     updates = text.split("\r")
     assert updates[0] == "" and updates[1] == "pileprep: reading: 5 docs, 2.0 of 10.0 "  # 39 columns
     assert text.endswith("\r" + " " * 39 + "\r") and "\n" not in text
+
+
+def test_another_line_on_the_terminal_first_clears_the_progress_line():
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 200, 0, 0))
+    try:
+        with Progress(10_000_000, every=1000, fd=slave) as shown:
+            while shown.shown < 1:
+                time.sleep(0.01)
+            clear_line()  # as runners.filtered_stderr does before each line it passes on
+            os.write(slave, b"a warning\n")
+            while shown.shown < 2:
+                time.sleep(0.01)
+        text = os.read(master, 65536).decode()
+    finally:
+        os.close(slave)
+        os.close(master)
+    first, second = text.split("a warning\r\n")
+    width = len(first.split("\r")[1])
+    assert first == "\r" + first.split("\r")[1] + "\r" + " " * width + "\r"
+    assert second.startswith("\rpileprep: starting: ")
 
 
 @pytest.fixture(scope="module")
