@@ -60,8 +60,7 @@ def test_the_reporter_logs_lines_and_stops_cleanly_on_an_error(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         with Progress(10_000_000, every=0.05, fd=write_fd) as shown:
             counts.add(documents=5, bytes_read=2_000_000)
-            while shown.shown < 2:
-                time.sleep(0.01)
+            _wait_for(shown, 2)
             raise KeyboardInterrupt
     assert not shown._thread.is_alive() and not os.path.exists(shown._directory)
     assert counts.DIRECTORY not in os.environ
@@ -72,38 +71,48 @@ def test_the_reporter_logs_lines_and_stops_cleanly_on_an_error(tmp_path):
     assert "reading: 5 docs, 2.0 of 10.0 MB read (20%)" in lines[-1]
 
 
-def test_on_a_narrow_terminal_the_line_is_cut_to_fit_and_cleared_at_the_end():
+def _pty(columns: int) -> tuple[int, int]:
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 40, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))  # rows, columns
+    return master, slave
+
+
+def _on_terminal(columns: int, during) -> str:
+    """What a Progress on a pty `columns` wide wrote while `during(progress)` ran, and on ending."""
+    master, slave = _pty(columns)
     try:
         with Progress(10_000_000, every=1000, fd=slave) as shown:
-            counts.add(documents=5, bytes_read=2_000_000)
-            while shown.shown < 2:
-                time.sleep(0.01)
-        text = os.read(master, 65536).decode()
+            during(shown)
+        return os.read(master, 65536).decode()
     finally:
         os.close(slave)
         os.close(master)
+
+
+def _wait_for(shown, updates: int):
+    while shown.shown < updates:
+        time.sleep(0.01)
+
+
+def test_on_a_narrow_terminal_the_line_is_cut_to_fit_and_cleared_at_the_end():
+    def during(shown):
+        counts.add(documents=5, bytes_read=2_000_000)
+        _wait_for(shown, 2)
+
+    text = _on_terminal(40, during)
     updates = text.split("\r")
     assert updates[0] == "" and updates[1] == "pileprep: reading: 5 docs, 2.0 of 10.0 "  # 39 columns
     assert text.endswith("\r" + " " * 39 + "\r") and "\n" not in text
 
 
 def test_another_line_on_the_terminal_first_clears_the_progress_line():
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 200, 0, 0))
-    try:
-        with Progress(10_000_000, every=1000, fd=slave) as shown:
-            while shown.shown < 1:
-                time.sleep(0.01)
-            clear_line()  # as runners.filtered_stderr does before each line it passes on
-            os.write(slave, b"a warning\n")
-            while shown.shown < 2:
-                time.sleep(0.01)
-        text = os.read(master, 65536).decode()
-    finally:
-        os.close(slave)
-        os.close(master)
+    def during(shown):
+        _wait_for(shown, 1)
+        clear_line()  # as runners.filtered_stderr does before each line it passes on
+        os.write(shown.fd, b"a warning\n")
+        _wait_for(shown, 2)
+
+    text = _on_terminal(200, during)
     first, second = text.split("a warning\r\n")
     width = len(first.split("\r")[1])
     assert first == "\r" + first.split("\r")[1] + "\r" + " " * width + "\r"
@@ -185,8 +194,7 @@ def _read_all(fd: int, into: list):
 
 
 def test_on_a_terminal_one_line_is_rewritten_and_cleared_before_the_summary(corpus, quiet):
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))  # rows, columns
+    master, slave = _pty(200)
     chunks = []
     reader = threading.Thread(target=_read_all, args=(master, chunks))
     reader.start()
