@@ -3,8 +3,9 @@
 Each field is also the `pileprep run` flag of the same name (`minhash_num_perm` -> --minhash-num-perm):
 `option(default, help)` gives its help line, and the CLI builds its flags from the fields with
 `add_flags(parser)` and the config from what it parsed with `from_args(args)`. Adding an option is
-adding a field. The CLI leaves every other argument to Beam's PipelineOptions untouched, so
-`--runner DataflowRunner --project ...` passes straight through.
+adding a field. The SHOWN fields (--quiet, --progress-every) say what the terminal shows and are
+not recorded in the manifest. The CLI leaves every other argument to Beam's PipelineOptions
+untouched, so `--runner DataflowRunner --project ...` passes straight through.
 
     config = RunConfig(inputs=("data/*.jsonl.zst",), output="out/")
 """
@@ -29,6 +30,7 @@ ZSTD_RATIO = 4  # Pile .jsonl.zst expands about 4x; used only to size document f
 MB = 1 << 20  # the unit of --split-mb and --max-line-mb
 # Fields that are not flags: the runner decides them (pipeline/run.py), not the user.
 NOT_FLAGS = ("reshuffle", "tokenize_processes")
+SHOWN = ("quiet", "progress_every")  # fields about what the terminal shows, not the output
 
 
 def option(default=dataclasses.MISSING, help=None, *, flag=None, metavar=None, choices=None, unit=None):
@@ -139,12 +141,21 @@ class RunConfig:
         CheckConfig.every, metavar="N",
         help="also run 1 document in N through the plain ftfy and GPT-2 tokenizer and fail the run, naming "
              "it, if the fast paths differ (default %(default)d; 0: no check)")
+    # how the run is shown, not what it writes: never recorded in the manifest (SHOWN)
+    quiet: bool = option(False, "print no progress, start line or summary: only warnings and errors")
+    # a line every 30 s is enough to see that a long run in a log is alive, without flooding it
+    progress_every: float = option(
+        30.0, metavar="SECONDS", help="when stderr is not a terminal, a progress line every SECONDS "
+                                      "(default %(default)g; on a terminal one line updates in place)")
 
     def __post_init__(self):
         if not self.inputs:
             raise ConfigError("give at least one --input PATTERN")
         if not self.output:
             raise ConfigError("give --output DIR")
+        if not self.progress_every > 0:
+            raise ConfigError(f"--progress-every must be a number of seconds > 0, got {self.progress_every} "
+                              f"(--quiet turns progress off)")
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"--seed must be in [0, 2**63), got {self.seed}")
         if self.split_bytes < 1 << 10:
@@ -230,7 +241,7 @@ class RunConfig:
         manifests)."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
                 if k not in ("output", "overwrite", "split_bytes", "reshuffle", "spill", "tokenize_processes",
-                             "reference", "check_every")}
+                             "reference", "check_every") + SHOWN}
 
 
 def _flag_fields() -> list[dataclasses.Field]:

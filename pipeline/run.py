@@ -1,4 +1,5 @@
-"""run(config, beam_args): check what can be checked, run the graph, print the summary.
+"""run(config, beam_args): check what can be checked, run the graph showing its progress, print the
+summary.
 
 Input patterns and the output directory are checked before the pipeline starts, so the common
 mistakes fail in a second with a clear message instead of minutes later inside a worker.
@@ -67,57 +68,89 @@ def prepare_output(output: str, overwrite: bool):
         FileSystems.delete(rest)
 
 
-def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, quiet: bool = False,
-        verbose: bool = False, wait: bool = True) -> dict | None:
+def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, verbose: bool = False,
+        wait: bool = True) -> dict | None:
     """Run the pipeline to completion and return the manifest it wrote; with wait=False, submit
     it and return None (a Flex Template launcher, building a portable uber-jar)."""
-    from apache_beam.io.filesystems import FileSystems
-
     from pipeline.graph import build
     from pipeline.launch import check_launch
-    from pipeline.runners import filtered_stderr, in_process, local, make_pipeline, usable_cores
+    from pipeline.runners import make_pipeline
     from pipeline.summary import summary
     from transforms.inputs import match_inputs
 
     started = time.monotonic()
     p = make_pipeline(beam_args, workers=workers, verbose=verbose)
     check_launch(config, p.options, wait=wait)  # the runner against the options: pipeline/launch.py
+    config = _for_runner(config, p)
+    files = match_inputs(config.inputs)
+    holdout_files = match_inputs(config.holdout) if config.holdout else []
+    prepare_output(config.output, config.overwrite)
+    total = sum(f.size for f in files)
+    _say(config, f"pileprep: reading {len(files)} file(s), {total / 1e6:,.1f} MB, into {config.output}")
+    build(p, config, files, holdout_files)
+    if not wait:
+        job = _submit(p)
+        _say(config, f"pileprep: submitted{f' job {job}' if job else ''}; {config.output}/{MANIFEST} appears "
+                     f"when it has finished (check it with: pileprep verify {config.output})")
+        return None
+    _execute(p, config, total, verbose)
+    manifest = _read_manifest(config.output)
+    if not config.quiet:
+        print(summary(manifest, time.monotonic() - started))
+    return manifest
+
+
+def _say(config: RunConfig, message: str):
+    if not config.quiet:
+        print(message, file=sys.stderr)
+
+
+def _for_runner(config: RunConfig, p) -> RunConfig:
+    """The options the runner decides: no Reshuffle, spill files and tokenizer processes locally."""
+    from pipeline.runners import in_process, local, usable_cores
+
     if config.reshuffle and in_process(p):
         config = dataclasses.replace(config, reshuffle=False)  # same output, less memory
     if config.spill is None:  # the local runners hold shuffles in memory: spill the payloads to disk
         config = dataclasses.replace(config, spill=local(p))
     if config.tokenize_processes is None:  # one in-process worker would tokenize on one core
         config = dataclasses.replace(config, tokenize_processes=usable_cores() if in_process(p) else 0)
-    files = match_inputs(config.inputs)
-    holdout_files = match_inputs(config.holdout) if config.holdout else []
-    prepare_output(config.output, config.overwrite)
-    if not quiet:
-        total = sum(f.size for f in files)
-        print(f"pileprep: reading {len(files)} file(s), {total / 1e6:,.1f} MB, into {config.output}",
-              file=sys.stderr)
-    build(p, config, files, holdout_files)
-    if not wait:
-        result = p.run()
-        job = getattr(result, "job_id", lambda: None)() if hasattr(result, "job_id") else None
-        if not quiet:
-            print(f"pileprep: submitted{f' job {job}' if job else ''}; {config.output}/{MANIFEST} appears "
-                  f"when it has finished (check it with: pileprep verify {config.output})", file=sys.stderr)
-        return None
+    return config
+
+
+def _submit(p) -> str | None:
+    """Start the job without waiting; its id when the runner gives one."""
+    result = p.run()
+    return getattr(result, "job_id", lambda: None)() if hasattr(result, "job_id") else None
+
+
+def _execute(p, config: RunConfig, total_bytes: int, verbose: bool):
+    """Run to the end, showing progress on a local runner (distributed ones show the same counts
+    as Beam counters in their own UI)."""
+    import contextlib
     import gc
 
+    from pipeline.progress import Progress
+    from pipeline.runners import filtered_stderr, local
+
+    watch = not config.quiet and local(p)
     # The modules, Beam's graph and whatever the caller holds need not be rescanned by every
     # collection while the in-process runner allocates documents: 1.3 s of a 6.5 s run here.
     gc.freeze()
     try:
-        with filtered_stderr(enabled=not verbose):
+        # Progress first: it keeps a copy of the terminal's stderr, which filtered_stderr replaces
+        with Progress(total_bytes, every=config.progress_every) if watch else contextlib.nullcontext(), \
+                filtered_stderr(enabled=not verbose):
             p.run().wait_until_finish()
     finally:
         gc.unfreeze()  # back to normal: nothing frozen for good
-    manifest_path = FileSystems.join(config.output, MANIFEST)
+
+
+def _read_manifest(output: str) -> dict:
+    from apache_beam.io.filesystems import FileSystems
+
+    manifest_path = FileSystems.join(output, MANIFEST)
     if not FileSystems.exists(manifest_path):
         raise PileprepError(f"the pipeline finished but wrote no {manifest_path}: the run is incomplete")
     with FileSystems.open(manifest_path) as f:
-        manifest = json.loads(f.read())
-    if not quiet:
-        print(summary(manifest, time.monotonic() - started))
-    return manifest
+        return json.loads(f.read())

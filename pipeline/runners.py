@@ -106,6 +106,8 @@ class filtered_stderr:
         import sys
         import threading
 
+        from pipeline.progress import clear_line
+
         sys.stderr.flush()
         self.saved = os.dup(2)
         read_fd, write_fd = os.pipe()
@@ -119,6 +121,7 @@ class filtered_stderr:
                     text = line.decode("utf-8", "replace")
                     ours = ours or "<<pileprep>>" in text or text.startswith("KeyboardInterrupt")
                     if not ours and not any(n in text for n in _NOISE):
+                        clear_line()  # a warning starts on a line of its own, not after the progress
                         out.write(line)
 
         self.thread = threading.Thread(target=pump, daemon=True)

@@ -13,6 +13,7 @@ import numpy as np
 
 from schemas.records import Document, Outcome, PackItem, ShardEntry, WrittenFile, passed, passed_of
 from schemas.run import lineage_bytes, lineage_name, shard_name
+from transforms import progress
 from transforms.placement import (PackConfig, Plan, add_counts, compact, dense, fragments, key_range, place_range,
                                   plan, shard_span)
 from transforms.shards import shard_chunks
@@ -60,6 +61,7 @@ class _PlaceRangeFn(beam.DoFn):
 
     def process(self, range_docs, plan_: Plan):
         key, docs = range_docs
+        progress.reached("pack")
         for doc, begin, end, selected in place_range(list(docs), int(plan_.starts[key]), plan_.cut):
             yield beam.pvalue.TaggedOutput("outcomes", Outcome(
                 **passed_of(doc), tokens=end - begin + 1,
@@ -77,6 +79,7 @@ class _WriteShardFn(SpillDoFn):
         from transforms.write import commit_bytes, commit_chunks
 
         shard, frags = shard_frags
+        progress.reached("write")
         rows, lineage, pieces = shard_chunks(shard, frags, plan_, self.config, self.reader)
         name = shard_name(shard)
         info = commit_chunks(self.config.out_dir, name, pieces)

@@ -10,8 +10,6 @@ was read before the damage. Large plain .jsonl files are read as parallel line r
 """
 import dataclasses
 import logging
-import sys
-import time
 from typing import Iterator
 
 import apache_beam as beam
@@ -23,6 +21,7 @@ from transforms.errors import ConfigError, PileprepError
 from transforms.inputs import InputFile, match_inputs, open_input
 from transforms.order import order_key
 from transforms.parse import HEAD_BYTES, UNKNOWN_SOURCE, parse_line, reject_record
+from transforms.progress import ReadProgress
 from transforms.spill import RestoreText, StowText
 from transforms.split import Limited, plan_ranges
 from transforms.streams import Damage, compression_of, decompressed_blocks, split_lines
@@ -98,24 +97,6 @@ def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progre
                                documents=docs, malformed=rejects, damage=damage)
 
 
-class _Progress:
-    """Prints documents, bytes and docs/s per file to stderr at most every `every` seconds.
-
-    Plain stderr rather than logging: local worker processes share the launcher's terminal, and
-    on Dataflow stderr lands in the worker logs."""
-
-    def __init__(self, every: float = 10.0, stream=None):
-        self.every, self.start, self.last = every, time.monotonic(), time.monotonic()
-        self.stream = stream
-
-    def __call__(self, name: str, lines: int, nbytes: int):
-        now = time.monotonic()
-        if now - self.last >= self.every:
-            self.last = now
-            elapsed = max(now - self.start, 1e-9)
-            print(f"pileprep: reading {printable(name, PATH_CHARS)}: {lines:,} lines, {nbytes / 1e6:,.1f} MB, "
-                  f"{lines / elapsed:,.0f} docs/s, {nbytes / 1e6 / elapsed:.1f} MB/s",
-                  file=self.stream or sys.stderr, flush=True)
 
 
 class _PlanFn(beam.DoFn):
@@ -142,8 +123,8 @@ class _ReadFileFn(beam.DoFn):
     def process(self, item):
         file, start, end, first_line = item
         file = InputFile(*file)
-        progress = _Progress()
         with open_input(file.path) as fh:
+            progress = ReadProgress(fh, start, file.size if end is None else end, first_line)
             if end is not None:
                 fh.seek(start)
                 fh = Limited(fh, end - start)
@@ -154,6 +135,8 @@ class _ReadFileFn(beam.DoFn):
                 if kind == "doc":
                     yield record
                 else:
+                    if kind == "file":
+                        progress.finish(record["lines"])
                     yield beam.pvalue.TaggedOutput(kind + "s", record)
 
 

@@ -20,6 +20,7 @@ import collections
 import apache_beam as beam
 import numpy as np
 
+from transforms import progress
 from transforms.errors import PileprepError
 from transforms.provenance import PROVENANCE, CheckConfig, bundle_outputs, stage_events
 from transforms.tokenizer import TokenizeConfig, libraries, load, shippable
@@ -62,6 +63,7 @@ class _TokenizeFn(beam.DoFn):
             self._used.update(backends)
             if check and not np.array_equal(ids, tok.plain_ids(doc["text"])):
                 raise PileprepError(_mismatch(doc["id"], tok.backend))
+            progress.add(tokens=len(ids))
             yield self._output(doc, ids)
             return
         self._batch.append((doc, check))
@@ -93,6 +95,7 @@ class _TokenizeFn(beam.DoFn):
         if report["mismatches"]:
             raise PileprepError(_mismatch(docs[report["mismatches"][0]]["id"], self._tokenizer.backend))
         self._used.update(report["used"])
+        progress.add(tokens=sum(map(len, ids)))  # once a batch (a MiB of text), not per document
         for doc, doc_ids in zip(docs, ids):
             yield self._output(doc, doc_ids)
 

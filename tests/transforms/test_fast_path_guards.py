@@ -100,9 +100,9 @@ def corpus(tmp_path):
 
 def _run_fails(corpus, **options) -> str:
     config = RunConfig(inputs=(f"{corpus}/in/*",), output=str(corpus / "out"), check_every=1,
-                       tokenize_processes=0, **options)
+                       tokenize_processes=0, quiet=True, **options)
     with pytest.raises(Exception) as failed:
-        run(config, ["--direct_running_mode=in_memory"], quiet=True)
+        run(config, ["--direct_running_mode=in_memory"])
     message = find_message(failed.value)
     assert message is not None, failed.value
     assert not (corpus / "out" / "manifest.json").exists()
@@ -132,8 +132,9 @@ def test_a_run_whose_fast_normalizer_differs_fails_naming_the_document(corpus, m
 
 
 def test_check_every_zero_checks_nothing(corpus):
-    config = RunConfig(inputs=(f"{corpus}/in/*",), output=str(corpus / "out"), check_every=0)
-    manifest = run(config, ["--direct_running_mode=in_memory"], quiet=True)
+    config = RunConfig(inputs=(f"{corpus}/in/*",), output=str(corpus / "out"), check_every=0,
+                       quiet=True)
+    manifest = run(config, ["--direct_running_mode=in_memory"])
     provenance = manifest["provenance"]
     assert provenance["check_every"] == 0
     assert provenance["normalize"]["checked"] == provenance["tokenize"]["checked"] == 0

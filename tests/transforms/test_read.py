@@ -605,13 +605,3 @@ def test_find_message_unwraps_a_runner_rewrapped_error():
     assert find_message(RuntimeError(str(rewrapped))) == "file x is damaged: re-download it"
     assert find_message(rewrapped) == "file x is damaged: re-download it"
     assert find_message(ValueError("other")) is None
-
-
-def test_progress_reports_lines_bytes_and_rate():
-    from transforms.read import _Progress
-
-    out = io.StringIO()
-    progress = _Progress(every=0.0, stream=out)
-    progress("00.jsonl.zst", 12345, 45_600_000)
-    line = out.getvalue()
-    assert line.startswith("pileprep: reading 00.jsonl.zst: 12,345 lines, 45.6 MB,") and "docs/s" in line

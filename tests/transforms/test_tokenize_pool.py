@@ -108,7 +108,7 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path):
         from pipeline.run import run
         print("RUN", flush=True)
         run(RunConfig(inputs=({str(tmp_path / "in" / "*")!r},), output={str(tmp_path / "out")!r},
-                      tokenize_processes=2), [], quiet=True)
+                      tokenize_processes=2, quiet=True), [])
     """))
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
