@@ -25,10 +25,10 @@ from benchmarks import corpus, pile_sources
 # name: (share of bytes in the Pile %, median document bytes, log-normal sigma, share of documents
 # in other scripts, share of documents typeset); "code" documents are whole Python files.
 SUBSETS = {
-    "Pile-CC": (18.11, 2_500, 1.0, 0.10, 0.8),
+    "Pile-CC": (18.11, 2_500, 1.0, 0.05, 0.8),
     "PubMed Central": (14.40, 25_000, 0.8, 0.0, 0.9),
     "Books3": (12.07, 300_000, 0.7, 0.0, 0.95),
-    "OpenWebText2": (10.01, 2_500, 1.0, 0.05, 0.8),
+    "OpenWebText2": (10.01, 2_500, 1.0, 0.03, 0.8),
     "ArXiv": (8.96, 35_000, 0.7, 0.0, 0.6),
     "Github": (10.0, "code", 0, 0.0, 0.0),
     "FreeLaw": (6.12, 8_000, 1.1, 0.0, 0.9),
