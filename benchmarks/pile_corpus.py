@@ -14,6 +14,7 @@ subsets are real text in other scripts instead. Documents of all subsets are shu
 """
 import argparse
 import bisect
+import hashlib
 import itertools
 import json
 import math
@@ -116,7 +117,8 @@ def documents(megabytes: float, seed: int = 0) -> list[tuple[str, str, str]]:
 def build(out_dir: str, megabytes: float = 100.0, seed: int = 0) -> tuple[list[str], dict]:
     """Write the corpus (reusing an identical one already there); returns its paths and stats,
     the stats holding the measured profile."""
-    key = {"corpus": "pile", "megabytes": megabytes, "seed": seed}
+    recipe = hashlib.sha256(json.dumps([SUBSETS, CODE_SHARE, MIN_DOC, MAX_DOC]).encode()).hexdigest()[:16]
+    key = {"corpus": "pile", "megabytes": megabytes, "seed": seed, "recipe": recipe}  # a new recipe rebuilds
     found = corpus.cached(out_dir, key)
     if found:
         return found
