@@ -19,7 +19,7 @@ import os
 import re
 import sysconfig
 
-from benchmarks.corpus import MAX_DOC_BYTES, _BINARY, _groups, _source_of
+from benchmarks.corpus import MAX_DOC_BYTES, _groups, _source_of
 
 CHARDET_TESTS = sorted(glob.glob("/usr/lib/google-cloud-sdk/platform/gsutil/third_party/chardet/tests")
                        + glob.glob(os.path.join(sysconfig.get_paths()["purelib"], "chardet", "tests")))
