@@ -1,8 +1,9 @@
 """Run commands as measured subprocesses: wall time, the peak RSS of the largest process in each
 tree (getrusage RUSAGE_CHILDREN, read by a fresh wrapper process per command so that runs do not
-mix), and the peak of the summed RSS of each tree, sampled from /proc.
+mix), the peak of the summed RSS of each tree and every process's CPU time, sampled from /proc:
+hence the busiest process's share and the tree's utilization of the cores (DESIGN.md §8).
 
-    stats = measure([["pileprep", "run", ...]])     # {"wall_s", "max_rss_mb", "tree_rss_mb", ...}
+    stats = measure([["pileprep", "run", ...]], log_prefix)  # {"wall_s", "max_rss_mb", "tree_rss_mb", "cpu", ...}
     python -m benchmarks.proc CMD [ARG ...]           # the wrapper: prints its JSON last
 """
 import json
@@ -26,21 +27,47 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def _tree_rss_kb(roots: list[int]) -> int:
-    tree, total, todo = _children(), 0, list(roots)
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _sample(roots: list[int], cpu: dict[int, dict]) -> int:
+    """Summed RSS in KB of the trees below `roots` (the roots themselves, the idle wrappers, left
+    out); records each process's CPU seconds so far (user + system) and command line in `cpu`."""
+    tree, total = _children(), 0
+    todo = [c for r in roots for c in tree.get(r, [])]
     while todo:
         pid = todo.pop()
         todo += tree.get(pid, [])
         try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
             with open(f"/proc/{pid}/status") as f:
                 total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
-        except OSError:
-            pass
+            if pid not in cpu:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cpu[pid] = {"cmd": f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:120]}
+        except (OSError, IndexError):
+            continue
+        cpu[pid]["cpu_s"] = (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
     return total
 
 
+def cpu_summary(cpu: dict[int, dict], wall: float, tree_cpu_s: float = 0.0) -> dict:
+    """The busiest process's CPU (in cores, and as a share of the tree's) and the tree's
+    utilization of the machine's cores; tree_cpu_s (from getrusage) corrects for what sampling
+    misses of processes that end between two samples."""
+    procs = sorted(cpu.values(), key=lambda p: -p.get("cpu_s", 0))
+    total = max(sum(p.get("cpu_s", 0) for p in procs), tree_cpu_s)
+    busiest = procs[0] if procs else {"cmd": "", "cpu_s": 0.0}
+    return {"tree_cpu_s": total, "busiest_cpu_s": busiest["cpu_s"], "busiest_cmd": busiest["cmd"],
+            "busiest_cores": busiest["cpu_s"] / wall, "busiest_share": busiest["cpu_s"] / total if total else 0.0,
+            "utilization": total / (wall * os.cpu_count()), "processes": len(procs),
+            "top": [{"cmd": p["cmd"], "cpu_s": round(p.get("cpu_s", 0), 2)} for p in procs[:5]]}
+
+
 def measure(commands: list[list[str]], log_prefix: str, every: float = 0.2) -> dict:
-    """Run the commands concurrently (each under the wrapper); fail loudly if one fails."""
+    """Run the commands concurrently (each under the wrapper); fail loudly if one fails. Samples
+    every `every` s the tree's RSS and each process's CPU time (tokenizer children included)."""
     start = time.perf_counter()
     procs, logs = [], []
     for i, cmd in enumerate(commands):
@@ -48,9 +75,9 @@ def measure(commands: list[list[str]], log_prefix: str, every: float = 0.2) -> d
         logs.append(log)
         procs.append(subprocess.Popen([sys.executable, "-m", "benchmarks.proc", *cmd], stdout=log,
                                       stderr=subprocess.STDOUT))
-    peak, load = 0, [os.getloadavg()[0]]
+    peak, load, cpu = 0, [os.getloadavg()[0]], {}
     while any(p.poll() is None for p in procs):
-        peak = max(peak, _tree_rss_kb([p.pid for p in procs]))
+        peak = max(peak, _sample([p.pid for p in procs], cpu))
         time.sleep(every)
     wall = time.perf_counter() - start
     load.append(os.getloadavg()[0])
@@ -63,7 +90,8 @@ def measure(commands: list[list[str]], log_prefix: str, every: float = 0.2) -> d
             raise RuntimeError(f"{p.args[3:]} failed ({p.returncode}):\n" + "\n".join(lines[-30:]))
         runs.append(json.loads(lines[-1]))
     return {"wall_s": wall, "max_rss_mb": max(r["max_rss_mb"] for r in runs),
-            "tree_rss_mb": peak / 1024, "load_1min": load, "runs": runs}
+            "tree_rss_mb": peak / 1024, "load_1min": load, "runs": runs,
+            "cpu": cpu_summary(cpu, wall, sum(r["cpu_s"] for r in runs))}
 
 
 def _wrapper(cmd: list[str]) -> int:

@@ -1,17 +1,18 @@
-"""One command for every measurement: python -m benchmarks.run [--mb 50] [--dir DIR].
+"""One command for every measurement: python -m benchmarks.run [--corpus pile] [--mb 50] [--dir DIR].
 
-Builds a real-text Pile-format corpus from this machine's files (benchmarks/corpus.py), then in one
-run: each stage against its naive counterpart (benchmarks/stages.py), the whole `pileprep run`
-(--no-documents) with the default in-process runner and with --workers 2 (Beam's multi_processing mode), against the naive loop
-(benchmarks/naive.py) run as two processes over halves of the input, with peak RSS of each; each
-of these three runs `--repeat` times (default 2) in turn and the fastest counts. The
+Builds a corpus in Pile format from this machine's files (Pile-shaped, benchmarks/pile_corpus.py,
+or with --corpus ascii the ASCII-heavy benchmarks/corpus.py), then in one run: each stage against
+its naive counterpart (benchmarks/stages.py), the whole `pileprep run` (--no-documents) with the
+default in-process runner and with --workers 2 (Beam's multi_processing mode), against the naive
+loop (benchmarks/naive.py) run as two processes over halves of the input, with the peak RSS and
+per-process CPU of each (benchmarks/whole.py); each of these three runs `--repeat` times (default 2)
+in turn and the fastest counts. (benchmarks/end_to_end.py does only the whole runs.) The
 MinHash and trainer benchmarks are included when their modules exist. Prints a table and a
 Markdown table for benchmarks/README.md, and writes benchmarks/results/latest.json. The 1-minute load
 average is recorded around every measurement: other work on the machine slows everything down.
 """
 import argparse
 import datetime
-import hashlib
 import importlib
 import json
 import multiprocessing
@@ -22,8 +23,8 @@ import sys
 import tempfile
 import time
 
-from benchmarks import corpus, stages
-from benchmarks.proc import measure
+from benchmarks import stages
+from benchmarks.whole import build_corpus, fmt, render, whole_runs
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
 
@@ -36,65 +37,6 @@ def _sample(docs: list[dict], megabytes: float) -> list[dict]:
         out.append(doc)
         size += len(doc["text"].encode("utf-8", "surrogatepass"))
     return out
-
-
-def whole_runs(paths: list[str], work: str, text_mb: float, repeat: int = 2, reference: bool = True) -> list[dict]:
-    """Each way of running, `repeat` times in turn, keeping the fastest (this machine's timings
-    vary by +-15% from run to run; ours and the naive loop are treated alike); then, once, the
-    unoptimized path (`--reference`), whose manifest and shards every fast run must equal byte
-    for byte."""
-    inputs = [arg for p in paths for arg in ("--input", p)]
-    half = len(paths) // 2
-
-    def ours(name, *extra):
-        return [[sys.executable, "-m", "pipeline.cli", "run", *inputs, "--output", os.path.join(work, name),
-                 "--no-documents", "--overwrite", *extra]]
-
-    commands = {
-        "pileprep run (default, in-process)": ours("run-1"),
-        "pileprep run (--workers 2)": ours("run-2", "--workers", "2"),
-        "naive loop (2 processes)": [[sys.executable, "-m", "benchmarks.naive", os.path.join(work, f"naive{i}.bin"), *part]
-                                     for i, part in enumerate((paths[:half], paths[half:]))],
-    }
-    trials = {label: [] for label in commands}
-    for _ in range(repeat):
-        for label, cmds in commands.items():
-            trials[label].append(measure(cmds, os.path.join(work, "run")))
-    ref = "pileprep run --reference (unoptimized path)"
-    if reference:  # once: it is the slow path, there to prove the output, not to race
-        naive = commands.popitem()
-        commands.update({ref: ours("run-ref", "--reference"), naive[0]: naive[1]})
-        trials[ref] = [measure(commands[ref], os.path.join(work, "run"))]
-
-    def manifest_bytes(cmds):
-        with open(os.path.join(cmds[0][cmds[0].index("--output") + 1], "manifest.json"), "rb") as f:
-            return f.read()
-
-    def output_of(data: bytes) -> dict:
-        """The manifest without its provenance (which implementations ran: the one part that may
-        differ); it holds the sha256 of every shard, so equal ones are byte-identical outputs."""
-        return {k: v for k, v in json.loads(data).items() if k != "provenance"}
-
-    expected = output_of(manifest_bytes(commands[ref])) if reference else None
-    runs = []
-    for label, cmds in commands.items():
-        stats = min(trials[label], key=lambda t: t["wall_s"])
-        row = {"stage": label, **stats, "wall_s_all": [round(t["wall_s"], 2) for t in trials[label]]}
-        if label.startswith("naive"):
-            row["tokens"] = sum(os.path.getsize(os.path.join(work, f"naive{i}.bin")) // 2 for i in range(2))
-        else:
-            data = manifest_bytes(cmds)
-            manifest = json.loads(data)
-            row.update(tokens=manifest["tokens"]["packed"], rows=manifest["rows"],
-                       manifest_sha256=hashlib.sha256(data).hexdigest())
-            if expected is not None:
-                row["identical_to_reference"] = output_of(data) == expected
-        runs.append(row)
-    stats = runs[-1]
-    for r in runs:
-        r["mb_per_s"] = text_mb / r["wall_s"]
-        r["speedup"] = stats["wall_s"] / r["wall_s"]
-    return runs
 
 
 def optional(name: str, argv: list[str], results_name: str) -> dict | None:
@@ -136,34 +78,28 @@ def _extra_rows(extra: dict) -> list[dict]:
     return rows
 
 
-def _fmt(x, digits=1):
-    return "-" if x is None else f"{x:,.{digits}f}"
-
-
 def table(stage_rows: list[dict], run_rows: list[dict]) -> tuple[str, str]:
     head = ("stage", "ours", "naive", "speed-up", "peak RSS MB: largest process (tree)")
     rows = []
     for r in stage_rows:
         unit = r["unit"] + "/s"
-        rows.append((r["stage"], f"{_fmt(r['ours_rate'])} {unit}",
-                     f"{_fmt(r['naive_rate'])} {unit}" if "naive_rate" in r else "-",
+        rows.append((r["stage"], f"{fmt(r['ours_rate'])} {unit}",
+                     f"{fmt(r['naive_rate'])} {unit}" if "naive_rate" in r else "-",
                      f"{r['speedup']:.1f}x" if "speedup" in r else "-", "-"))
     naive = run_rows[-1] if run_rows else None
     for r in run_rows:
-        rss = f"{_fmt(r['max_rss_mb'], 0)} (tree {_fmt(r['tree_rss_mb'], 0)})"
-        rows.append((r["stage"], f"{_fmt(r['wall_s'])} s, {_fmt(r['mb_per_s'], 2)} MB/s",
-                     f"{_fmt(naive['wall_s'])} s" if r is not naive else "-",
+        rss = f"{fmt(r['max_rss_mb'], 0)} (tree {fmt(r['tree_rss_mb'], 0)})"
+        rows.append((r["stage"], f"{fmt(r['wall_s'])} s, {fmt(r['mb_per_s'], 2)} MB/s",
+                     f"{fmt(naive['wall_s'])} s" if r is not naive else "-",
                      f"{r['speedup']:.2f}x" if r is not naive else "1.00x", rss))
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-    text = "\n".join("  ".join(str(x).ljust(w) for x, w in zip(row, widths))
-                     for row in [head, tuple("-" * w for w in widths), *rows])
-    md = "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-                   + ["| " + " | ".join(str(x) for x in row) + " |" for row in rows])
-    return text, md
+    return render(head, rows)
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[1])
+    parser.add_argument("--corpus", choices=("pile", "ascii"), default="pile",
+                        help="pile: Pile-shaped (benchmarks/pile_corpus.py, the default); ascii: the "
+                             "ASCII-heavy one of benchmarks/corpus.py")
     parser.add_argument("--mb", type=float, default=50.0, help="corpus size in MB of text (default 50)")
     parser.add_argument("--stage-mb", type=float, default=16.0,
                         help="MB of the corpus used for the per-stage comparisons (default 16)")
@@ -176,33 +112,38 @@ def main(argv=None) -> int:
                              "manifest and shards are compared with")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each whole-pipeline command; the fastest counts")
     parser.add_argument("--output", default=RESULTS, help=f"results JSON (default {RESULTS})")
-    args = parser.parse_args(argv)
+    return parser
 
-    work = tempfile.mkdtemp(prefix="pileprep-bench-")
-    started, load = time.perf_counter(), [os.getloadavg()]
-    try:
-        corpus_dir = args.dir or os.path.join(work, "corpus")
-        paths, stats = corpus.build(corpus_dir, args.mb)
-        text_mb = stats["text_bytes"] / 1e6
-        print(f"corpus: {stats['documents']:,} documents, {text_mb:.1f} MB of text in {len(paths)} "
-              f"files at {corpus_dir}", file=sys.stderr)
-        read, docs = stages.read(paths)
-        load.append(os.getloadavg())
-        sample = _sample(docs, args.stage_mb)
-        stage_rows = [read, stages.normalize(sample), stages.filter_(sample)]
-        load.append(os.getloadavg())
-        tok, ids = stages.tokenize(sample)
-        stage_rows += [*tok, stages.pack(ids)]
-        load.append(os.getloadavg())
-        del docs, sample, ids
-        run_rows = [] if args.skip_runs else whole_runs(paths, work, text_mb, args.repeat, args.reference)
-        load.append(os.getloadavg())
-        extra = {"minhash": optional("bench_minhash", ["--mb", str(args.extras_mb)], "minhash.json")
-                 if args.extras_mb > 0 else None,
-                 "trainer": optional("bench_trainer", [], "trainer.json")}
-        stage_rows += _extra_rows(extra)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+def _stage_rows(paths: list[str], stage_mb: float, load: list) -> list[dict]:
+    """Each stage's core against its naive counterpart, on a prefix of the corpus."""
+    read, docs = stages.read(paths)
+    load.append(os.getloadavg())
+    sample = _sample(docs, stage_mb)
+    rows = [read, stages.normalize(sample), stages.filter_(sample)]
+    load.append(os.getloadavg())
+    tok, ids = stages.tokenize(sample)
+    rows += [*tok, stages.pack(ids)]
+    load.append(os.getloadavg())
+    return rows
+
+
+def _measure(args, work: str, load: list) -> tuple[dict, list[dict], list[dict], dict]:
+    corpus_dir = args.dir or os.path.join(work, "corpus")
+    paths, stats = build_corpus(args.corpus, corpus_dir, args.mb)
+    text_mb = stats["text_bytes"] / 1e6
+    print(f"corpus ({args.corpus}): {stats['documents']:,} documents, {text_mb:.1f} MB of text in "
+          f"{len(paths)} files at {corpus_dir}", file=sys.stderr)
+    stage_rows = _stage_rows(paths, args.stage_mb, load)
+    run_rows = [] if args.skip_runs else whole_runs(paths, work, text_mb, args.repeat, args.reference)
+    load.append(os.getloadavg())
+    extra = {"minhash": optional("bench_minhash", ["--mb", str(args.extras_mb)], "minhash.json")
+             if args.extras_mb > 0 else None,
+             "trainer": optional("bench_trainer", [], "trainer.json")}
+    return stats, stage_rows + _extra_rows(extra), run_rows, extra
+
+
+def _report(stage_rows: list[dict], run_rows: list[dict], load: list) -> tuple[str, list[dict]]:
     text, md = table(stage_rows, run_rows)
     print(text)
     print()
@@ -215,6 +156,18 @@ def main(argv=None) -> int:
     if checked:
         print("manifest and shards byte-identical to the unoptimized path (--reference): " + ", ".join(
             f"{r['stage']}: {'yes' if r['identical_to_reference'] else 'NO'}" for r in checked))
+    return md, checked
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    work = tempfile.mkdtemp(prefix="pileprep-bench-")
+    started, load = time.perf_counter(), [os.getloadavg()]
+    try:
+        stats, stage_rows, run_rows, extra = _measure(args, work, load)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    md, checked = _report(stage_rows, run_rows, load)
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
