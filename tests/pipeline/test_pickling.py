@@ -24,7 +24,7 @@ def _objects():
         normalize._NormalizeFn(NormalizeConfig("nfkc")),
         filter_._FilterFn(load_rules("slimpajama")),
         tokenize._TokenizeFn(TokenizeConfig()),
-        pack._PlaceRangeFn(pack_config), pack._WriteShardFn(pack_config), pack._HistogramFn(),
+        pack._PlaceRangeFn(pack_config), pack._WriteShardFn(pack_config), pack._HistogramFn(pack_config.range_bits),
         write.WriteDocuments("gs://bucket/out", files=4).fn, write.WriteRejects("gs://bucket/out").fn,
         tokenizer.load(TokenizeConfig()),
         dedup._SignFn(dedup.MinHashConfig(shingles="char13")), dedup.WriteRemovals("gs://bucket/out").fn,
