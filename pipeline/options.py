@@ -120,9 +120,11 @@ class RunConfig:
     # confirm LSH candidates by estimated Jaccard >= threshold
     minhash_confirm: bool = option(MinHashConfig.confirm,
                                    "keep every LSH candidate pair without checking its estimated Jaccard")
-    # connected-component rounds; enough for chains of ~2,000 documents
+    # connected-component rounds on many workers; a final pass completes what they leave
     dedup_max_rounds: int = option(DedupConfig.max_rounds,
-                                   "connected-component rounds before giving up (default %(default)d)")
+                                   "Large-Star/Small-Star rounds spread over the workers before a final "
+                                   "union-find pass resolves what they left (default %(default)d: chains of "
+                                   "~2,000 near-duplicates leave nothing; fewer rounds leave that pass more)")
     # the unoptimized implementations (ftfy per document, HF tokenizers, datasketch): slower,
     # byte-identical output, to check the fast paths against
     reference: bool = option(
