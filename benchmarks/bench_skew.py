@@ -19,6 +19,7 @@ Prints a table and writes benchmarks/results/skew.json.
 import argparse
 import json
 import os
+import pathlib
 import platform
 import random
 import shutil
@@ -122,21 +123,22 @@ def main(argv=None) -> int:
     runs = [run_one(work, kind, args.n, args.others, extra) for kind in args.only.split(",")]
     report = {"python": platform.python_version(), "machine": platform.machine(), "cores": os.cpu_count(),
               "extra_options": extra, "runs": runs}
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
-    print("\n| corpus | n | input | removed (near, exact) | right | wall | peak RSS | tree RSS |\n"
-          "|---|---|---|---|---|---|---|---|")
-    for r in runs:
-        print(f"| {r['corpus']} | {r['n']:,} | {r['input_mb']} MB | {r['removed']['near']:,}, "
-              f"{r['removed']['exact']:,} | {'yes' if r['right'] else 'NO'} | {r['wall_s']} s "
-              f"| {r['peak_rss_mb']} MB | {r['tree_rss_mb']} MB |")
-    print(f"\nwrote {RESULTS}")
+    pathlib.Path(RESULTS).parent.mkdir(parents=True, exist_ok=True)
+    pathlib.Path(RESULTS).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(table(runs) + f"\n\nwrote {RESULTS}")
     if not args.dir:
         shutil.rmtree(work)
     return 0 if all(r["right"] for r in runs) else 1
 
+
+def table(runs: list[dict]) -> str:
+    """The runs as a Markdown table (benchmarks/README.md)."""
+    lines = ["", "| corpus | n | input | removed (near, exact) | right | wall | peak RSS | tree RSS |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['corpus']} | {r['n']:,} | {r['input_mb']} MB | {r['removed']['near']:,}, "
+              f"{r['removed']['exact']:,} | {'yes' if r['right'] else 'NO'} | {r['wall_s']} s "
+              f"| {r['peak_rss_mb']} MB | {r['tree_rss_mb']} MB |" for r in runs]
+    return "\n".join(lines)
 
 if __name__ == "__main__":
     sys.exit(main())
