@@ -123,8 +123,8 @@ class RunConfig:
     # connected-component rounds on many workers; a final pass completes what they leave
     dedup_max_rounds: int = option(DedupConfig.max_rounds,
                                    "Large-Star/Small-Star rounds spread over the workers before a final "
-                                   "union-find pass resolves what they left (default %(default)d: chains of "
-                                   "~2,000 near-duplicates leave nothing; fewer rounds leave that pass more)")
+                                   "union-find pass resolves what they left; fewer rounds leave that pass "
+                                   "more (default %(default)d)")
     # the unoptimized implementations (ftfy per document, HF tokenizers, datasketch): slower,
     # byte-identical output, to check the fast paths against
     reference: bool = option(
