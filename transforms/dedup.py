@@ -7,12 +7,15 @@ normalized the same way) take order key -1: they come before every training docu
 or cluster holding one removes all its training documents (kind "holdout", as EleutherAI removed
 test-set overlap), and they are never emitted themselves.
 
-- exact: the sha256 of the normalized text groups identical documents (kind "exact";
-  transforms/dedup_exact.py).
-- minhash: exact first, then MinHash-LSH over the survivors (transforms/dedup_near.py). Documents sharing a band key are
-  candidates, confirmed when their estimated Jaccard reaches the threshold; clusters are the
-  connected components of the confirmed pairs (transforms/components.py), each a few GroupByKeys
-  so that no worker holds the index or the graph (kind "near", or "holdout").
+- exact: the sha256 of the normalized text identifies identical documents (kind "exact";
+  transforms/dedup_exact.py): a combiner finds each text's first node before any text moves.
+- minhash: exact first, then MinHash-LSH over the survivors (transforms/dedup_near.py): a band
+  bucket is a star around its first node, each member confirmed by its estimated Jaccard with
+  it; clusters are the connected components of the confirmed edges (transforms/components.py),
+  rounds on many workers then a final pass, so that no worker holds the index or the graph and
+  the run never fails for want of rounds (kind "near", or "holdout").
+Skewed keys (one text 10^6 times, a bucket of 10^6 near-copies) are never listed or sorted: every
+grouped step reads its values once with a buffer of memory (transforms/grouped.py).
 - none (with a holdout): only the exact holdout matches are removed.
 
 Every removed document yields a Removal record (schemas/records.py): cause is the kept
