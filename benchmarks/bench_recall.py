@@ -34,7 +34,6 @@ LEVELS = (0.95, 0.9, 0.87, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5)
 BINS = (("J >= 0.9", 0.9, 1.01), ("0.86 <= J < 0.9", 0.86, 0.9), ("0.85 <= J < 0.86", 0.85, 0.86),
         ("0.8 <= J < 0.85", 0.8, 0.85),
         ("0.7 < J < 0.8", 0.7000001, 0.8), ("J <= 0.7", 0.0, 0.7000001))
-MAX_BUCKET = 1000  # DedupConfig.max_bucket
 
 
 def plant(pairs_per_level: int, seed: int = 7) -> tuple[list[tuple[str, str]], list[str]]:
@@ -69,8 +68,9 @@ def removed_documents(texts: list[str], config: MinHashConfig) -> tuple[dict[int
 
     compared = 0
     for members in buckets.values():
-        compared += len(members) * (len(members) - 1) // 2
-        for u, v in bucket_edges(members, config, MAX_BUCKET):
+        compared += len(members) - 1  # a star around the bucket's first member, as the pipeline links it
+        values = [("min", min(members))] + [("member", m) for m in members]
+        for u, v in bucket_edges(None, values, config):
             ru, rv = find(u), find(v)
             if ru != rv:
                 parent[max(ru, rv)] = min(ru, rv)  # the smallest index labels the component

@@ -126,9 +126,11 @@ class RunConfig:
     minhash_rows: int | None = option(None, "rows per band (default: the preset's)")
     # confirm LSH candidates by estimated Jaccard >= threshold (when the preset does)
     minhash_confirm: bool = option(True, "keep every LSH candidate pair without checking its estimated Jaccard")
-    # connected-component rounds; enough for chains of ~2,000 documents
+    # connected-component rounds on many workers; a final pass completes what they leave
     dedup_max_rounds: int = option(DedupConfig.max_rounds,
-                                   "connected-component rounds before giving up (default %(default)d)")
+                                   "Large-Star/Small-Star rounds spread over the workers before a final "
+                                   "union-find pass resolves what they left; fewer rounds leave that pass "
+                                   "more (default %(default)d)")
     # the unoptimized implementations (ftfy per document, HF tokenizers, datasketch): slower,
     # byte-identical output, to check the fast paths against
     reference: bool = option(

@@ -14,7 +14,7 @@ The manifest (transforms/manifest.py builds it; pipeline/graph.py wires what it 
   document read ends in exactly one TERMINAL outcome, with its source and reason;
 - documents, rejects: WrittenFile per Parquet part (WriteDocuments) and per rejects file (WriteRejects);
 - shards, rows, tokens: Pack's ShardEntry per shard, and the token totals of the Outcome records;
-- dedup: the DedupConfig, a WrittenFile per removed-<kind>.parquet (WriteRemovals) and Cluster sizes;
+- dedup: the DedupConfig, a WrittenFile per removed-<kind>-NNNNN-of-MMMMM.parquet (WriteRemovals) and Cluster sizes;
 - budget, nested_budgets: the run's options (schemas/family.py) and the rows the shards hold;
 - tokenizer, provenance, options, holdout_inputs: the loaded tokenizer, the fast paths' events
   (transforms/provenance.py), the RunConfig, and the holdout's InputSummary records.
@@ -93,7 +93,7 @@ class Passed(TypedDict):
 
 
 class Removal(Passed):
-    """A document Deduplicate removed; written to dedup/removed-<kind>.parquet."""
+    """A document Deduplicate removed; written to dedup/removed-<kind>-NNNNN-of-MMMMM.parquet."""
     kind: str  # exact, near or holdout
     cause: str  # the id of the kept representative, or of the holdout document
     similarity: float | None  # estimated Jaccard with the cause (1.0 for exact; None before measured)

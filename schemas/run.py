@@ -32,7 +32,7 @@ MANIFEST = "manifest.json"  # written last: its presence marks a complete run (t
 SHARDS = "shards"  # shard-NNNNN.npy and their .lineage.parquet sidecars (transforms/pack.py)
 DOCUMENTS = "documents"  # the cleaned documents as Parquet (transforms/write.py WriteDocuments)
 REJECTS = "rejects"  # malformed lines, one JSONL file per input (transforms/write.py WriteRejects)
-DEDUP = "dedup"  # removed-<kind>.parquet, with --dedup (transforms/dedup.py WriteRemovals)
+DEDUP = "dedup"  # removed-<kind>-NNNNN-of-MMMMM.parquet, with --dedup (transforms/dedup.py WriteRemovals)
 REPORT = "report.html"  # written later by `pileprep report DIR` (pipeline/tools/report.py)
 # Files still being written (.tmp-manifest.json, shards/.tmp-shard-00000.npy, .tmp-report.html)
 # and the spill folder (.tmp-spill, transforms/spill.py): a complete run has none at its top level.

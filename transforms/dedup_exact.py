@@ -5,7 +5,17 @@ Of each group of duplicates the document with the smallest (order_key, id) is ke
 documents take order key HOLDOUT (-1): they come before every training document, so a group holding
 one removes all its training documents (kind "holdout") and they are never emitted themselves.
 
-    for tag, value in resolve_exact(digest, [(node(doc), doc) for doc in group], drop_duplicates=True): ...
+A text repeated a million times must not reach one worker whole (../shared/DESIGN.md §9), so no
+step groups the copies' documents. Three steps, none holding more than a buffer:
+1. (text hash, node) -> CombinePerKey(min): each group's first node, from partial minima (the
+   combiner runs before the shuffle; no text moves).
+2. (text hash, first) and (text hash, node) of every copy, grouped: `firsts` streams the nodes
+   (transforms/grouped.py with_head) and gives each copy its group's first, (node, first). A hot
+   text's group holds nodes only (~50 bytes each), read once.
+3. (node, first) and (node, doc), grouped by node: two values a key; `resolve_exact` tags the doc.
+
+    for node_, first in firsts(digest, [("first", (3, "f:1")), ("node", (7, "f:2"))]): ...
+    for tag, value in resolve_exact(node_, [("first", first), ("doc", doc)], drop_duplicates=True): ...
 """
 import dataclasses
 import hashlib
@@ -15,6 +25,7 @@ from apache_beam.pvalue import TaggedOutput
 
 from schemas.records import TEXT_HASH, Document, Removal, passed
 from transforms.errors import ConfigError
+from transforms.grouped import with_head
 from transforms.minhash import MinHashConfig, band_params
 
 MODES = ("none", "exact", "minhash")
@@ -24,22 +35,18 @@ HOLDOUT = -1  # the order key of holdout documents: before every training key (t
 class DedupConfig:
     mode: str = "none"  # none: the Pile as released, as Cerebras-GPT was trained | exact | minhash
     minhash: MinHashConfig = MinHashConfig()  # word 5-grams, 128 permutations, 0.8 (SlimPajama, datatrove)
-    max_rounds: int = 12  # Large-Star/Small-Star rounds: a chain of 2,000 near-duplicates needs 11
-    # A band bucket of k documents has k(k-1)/2 pairs: boilerplate (cookie notices, licence
-    # headers) fills buckets with 10^5 members and 10^10 pairs. Past this size a bucket links each
-    # member to its first one only (k - 1 pairs): the cluster is still found when the first
-    # member resembles the others, as boilerplate does.
-    max_bucket: int = 1000
+    # Large-Star/Small-Star rounds run on many workers before a final pass completes what they
+    # left (transforms/components.py): a chain of 2,000 near-duplicates needs 11 to leave nothing.
+    max_rounds: int = 12
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ConfigError(f"unknown dedup mode {self.mode!r}: choose one of {', '.join(MODES)}")
         if not isinstance(self.minhash, MinHashConfig):
             raise ConfigError(f"minhash must be a MinHashConfig, got {type(self.minhash).__name__}")
-        for name, least in (("max_rounds", 1), ("max_bucket", 2)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}")
+        value = self.max_rounds
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"max_rounds must be an integer >= 1, got {value!r}")
 
 
 def node(doc: dict, holdout: bool = False) -> tuple[int, str]:
@@ -60,22 +67,34 @@ def digest(doc: dict) -> bytes:
     return doc[TEXT_HASH] if TEXT_HASH in doc else text_hash(doc["text"])
 
 
-def resolve_exact(digest: bytes, members, drop_duplicates: bool):
-    """(tag, value) for the (node, doc) members of one text-hash group, iterated twice (as Beam
-    allows): the first in order stays ("kept", or "holdout" to go on to near matching); the
-    other training documents are removed, or kept without drop_duplicates (holdout-only mode)."""
-    first = min(n for n, _ in members)
-    for n, doc in members:
-        if n == first:
-            yield ("holdout", (n, doc)) if n[0] == HOLDOUT else ("kept", doc)
-        elif n[0] == HOLDOUT:
-            continue
-        elif first[0] == HOLDOUT:
-            yield "removed", removal(doc, "holdout", first[1], 1.0)
-        elif drop_duplicates:
-            yield "removed", removal(doc, "exact", first[1], 1.0)
-        else:
-            yield "kept", doc
+def _is_first(value) -> bool:
+    return value[0] == "first"
+
+
+def firsts(digest: bytes, values):
+    """(node, its group's first node) for each ("node", node) of a text-hash group, given the
+    group's ("first", node) from the CombinePerKey: one pass, a buffer of memory."""
+    for (_, first), (_, n) in with_head(values, _is_first):
+        yield n, first
+
+
+def resolve_exact(n: tuple, values, drop_duplicates: bool):
+    """(tag, value) for one node's ("doc", doc) and ("first", its group's first node): the first
+    stays ("kept", or "holdout" to go on to near matching); the other training documents are
+    removed, or kept without drop_duplicates (holdout-only mode); other holdout copies go."""
+    doc = first = None
+    for tag, value in values:
+        doc, first = (value, first) if tag == "doc" else (doc, value)
+    if n == first:
+        yield ("holdout", (n, doc)) if n[0] == HOLDOUT else ("kept", doc)
+    elif n[0] == HOLDOUT:
+        return
+    elif first[0] == HOLDOUT:
+        yield "removed", removal(doc, "holdout", first[1], 1.0)
+    elif drop_duplicates:
+        yield "removed", removal(doc, "exact", first[1], 1.0)
+    else:
+        yield "kept", doc
 
 
 def describe(config: DedupConfig, holdout: bool) -> dict:
@@ -98,3 +117,30 @@ class TagFn(beam.DoFn):
     def process(self, key_values):
         for tag, value in self.resolve(*key_values, **self.kwargs):
             yield value if tag == "kept" else TaggedOutput(tag, value)
+
+
+class ResolveExact(beam.PTransform):
+    """(text hash, (node, doc)) -> tagged outputs "kept" (main), "removed" and "holdout": the three
+    steps of the module docstring, so that no step holds a text's copies."""
+
+    def __init__(self, drop_duplicates: bool):
+        super().__init__()
+        self.drop_duplicates = drop_duplicates
+
+    def expand(self, hashed):
+        first_of_text = (hashed
+                         | "NodeOfText" >> beam.MapTuple(lambda h, nd: (h, nd[0]))
+                         | "FirstOfText" >> beam.CombinePerKey(min))
+        first_of_node = (
+            (first_of_text | "TagFirst" >> beam.MapTuple(lambda h, first: (h, ("first", first))),
+             hashed | "TagNode" >> beam.MapTuple(lambda h, nd: (h, ("node", nd[0]))))
+            | "FirstAndNodes" >> beam.Flatten()
+            | "GroupByText" >> beam.GroupByKey()
+            | "FirstOfEachNode" >> beam.FlatMapTuple(firsts))
+        return (
+            (first_of_node | "TagFirstOfNode" >> beam.MapTuple(lambda n, first: (n, ("first", first))),
+             hashed | "TagDoc" >> beam.MapTuple(lambda h, nd: (nd[0], ("doc", nd[1]))))
+            | "FirstAndDoc" >> beam.Flatten()
+            | "GroupByNode" >> beam.GroupByKey()
+            | "Resolve" >> beam.ParDo(TagFn(resolve_exact, drop_duplicates=self.drop_duplicates))
+            .with_outputs("removed", "holdout", main="kept"))

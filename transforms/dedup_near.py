@@ -1,19 +1,27 @@
 """Near-duplicate removal with MinHash-LSH, after exact dedup: sign, band, confirm, cluster, resolve.
 
-Documents sharing a band key are candidates, confirmed when their estimated Jaccard reaches the
-threshold; clusters are the connected components of the confirmed pairs (transforms/components.py),
-each a few GroupByKeys so that no worker holds the index or the graph. A cluster's smallest node is
+Documents sharing a band key are candidates. A bucket is linked as a star around its smallest node
+(found by a CombinePerKey, so a bucket is never listed or sorted): each member is confirmed when
+its estimated Jaccard with that node reaches the threshold. Boilerplate fills buckets with 10^6
+members; a star keeps their k - 1 edges, where all pairs would be k^2/2, and holdout documents,
+first in the order, are the centres of the buckets they are in. Clusters are the connected
+components of the confirmed edges (transforms/components.py), each a few GroupByKeys so that no
+worker holds the index or the graph; every grouped step reads its values once with a buffer of
+memory (transforms/grouped.py). A cluster's smallest node is
 its representative: the other training documents in it are removed (kind "near", or "holdout" when
 the representative is a holdout document), with their similarity to it.
 
     kept, removed = (docs, holdout_nodes) | RemoveNearDuplicates(DedupConfig(mode="minhash"))
 """
+from typing import Any
+
 import apache_beam as beam
 import numpy as np
 from apache_beam.pvalue import TaggedOutput
 
 from transforms.components import ConnectedComponents
 from transforms.dedup_exact import HOLDOUT, DedupConfig, TagFn, node, removal
+from transforms.grouped import with_head
 from transforms.minhash import MinHashConfig, band_keys, band_params, jaccard_estimate, signatures
 from transforms.spill import SpillDoFn, restore_text
 
@@ -28,23 +36,26 @@ def _same(data):
     return data
 
 
-def bucket_edges(members, config: MinHashConfig, max_bucket: int, load=_same) -> list[tuple]:
-    """Confirmed pairs (u, v), u < v, among the (node, signature bytes) sharing one band key: all
-    pairs of a bucket up to max_bucket members, else the first member paired with every other.
-    `load` turns what members carry into signature bytes (spill references: SpillReader.get)."""
-    members = sorted(members)
-    if len(members) < 2:
-        return []
-    nodes = [n for n, _ in members]
-    sigs = np.stack([_as_signature(load(s)) for _, s in members])
-    edges = []
-    for i in range(len(members) - 1 if len(members) <= max_bucket else 1):
-        others = np.arange(i + 1, len(members))
-        if config.confirm:  # the same arithmetic as jaccard_estimate, for a row at a time
-            similar = np.count_nonzero(sigs[i + 1:] == sigs[i], axis=1) / sigs.shape[1] >= config.threshold
-            others = others[similar]
-        edges.extend((nodes[i], nodes[j]) for j in others.tolist())
-    return edges
+def _is_min(value) -> bool:
+    return value[0] == "min"
+
+
+def bucket_edges(key, values, config: MinHashConfig, load=_same):
+    """Confirmed edges (member, first) of one band bucket, a star around its first (smallest) node:
+    values are ("min", (first, signature)), from a CombinePerKey, and ("member", (node, signature))
+    for each member, read once (transforms/grouped.py). A member is linked when its estimated
+    Jaccard with the first reaches the threshold. `load` turns what members carry into signature
+    bytes (spill references: SpillReader.get)."""
+    head_sig = None
+    for (_, (first, first_data)), (_, (n, data)) in with_head(values, _is_min):
+        if first is None or n == first:  # a bucket without its minimum cannot happen; be safe
+            continue
+        if config.confirm:
+            if head_sig is None:
+                head_sig = _as_signature(load(first_data))
+            if jaccard_estimate(_as_signature(load(data)), head_sig) < config.threshold:
+                continue
+        yield n, first
 
 
 def split_node(n: tuple, values):
@@ -66,12 +77,18 @@ def split_node(n: tuple, values):
         yield "cluster", (label, ("leaf", removal(doc, kind, label[1], None), sig))
 
 
+def _is_rep(value) -> bool:
+    return value[0] == "rep"
+
+
 def resolve_cluster(label: tuple, values, load=_same):
-    """Removal records of one cluster's training leaves, with their similarity to the label."""
-    rep = next(_as_signature(load(sig)) for tag, _, sig in values if tag == "rep")
-    for tag, record, sig in values:
-        if tag == "leaf":
-            yield {**record, "similarity": jaccard_estimate(_as_signature(load(sig)), rep)}
+    """Removal records of one cluster's training leaves, with their similarity to the label (the
+    cluster's ("rep", None, signature)): one pass over the leaves, a buffer of memory."""
+    rep = None
+    for head, (_, record, sig) in with_head(values, _is_rep):
+        if rep is None:
+            rep = _as_signature(load(head[2]))
+        yield {**record, "similarity": jaccard_estimate(_as_signature(load(sig)), rep)}
 
 
 class _LoadingFn(SpillDoFn):
@@ -129,15 +146,18 @@ class RemoveNearDuplicates(beam.PTransform):
                   | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=SIGN_BATCH)
                   | "Sign" >> beam.ParDo(_SignFn(cfg.minhash, self.spill))
                   .with_outputs("bands", "alone", main="signed"))
-        edges = (signed.bands
+        first_of_band = signed.bands | "FirstOfBand" >> beam.CombinePerKey(min)  # (band, (node, sig))
+        edges = ((first_of_band | "TagFirst" >> beam.MapTuple(lambda b, first: (b, ("min", first))),
+                  signed.bands | "TagMember" >> beam.MapTuple(lambda b, member: (b, ("member", member))))
+                 | "FirstAndMembers" >> beam.Flatten()
                  | "GroupBands" >> beam.GroupByKey()
-                 | "Confirm" >> beam.ParDo(_LoadingFn(lambda _, members, load: bucket_edges(
-                     members, cfg.minhash, cfg.max_bucket, load), self.spill)))
+                 | "Confirm" >> beam.ParDo(_LoadingFn(bucket_edges, self.spill, config=cfg.minhash))
+                 | "DistinctEdges" >> beam.Distinct())
         labels = (edges
                   | "Components" >> ConnectedComponents(cfg.max_rounds)
                   | "Labels" >> beam.MapTuple(lambda n, lab: (n, ("label", lab))))
         joined = ((signed.signed, labels)
-                  | "SignedAndLabels" >> beam.Flatten()
+                  | "SignedAndLabels" >> beam.Flatten().with_output_types(tuple[Any, Any])
                   | "GroupByNode" >> beam.GroupByKey()
                   | "Split" >> beam.ParDo(TagFn(split_node)).with_outputs("cluster", main="kept"))
         removed = (joined.cluster

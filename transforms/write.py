@@ -20,6 +20,7 @@ import orjson
 from schemas.records import Committed, WrittenFile
 from schemas.run import DOCUMENTS, REJECTS, TMP_PREFIX
 from transforms.errors import ConfigError
+from transforms.grouped import sorted_externally
 from transforms.spill import SpillDoFn
 
 
@@ -94,7 +95,7 @@ DOCUMENT_BATCH_ROWS = 1024  # documents per Parquet row group: a file is written
 DOCUMENT_BATCH_CHARS = 64 << 20  # ... or fewer, when they hold this much text
 
 
-class _Chunks:
+class Chunks:
     """A write-only file object that hands over what was written since the last drain()."""
 
     def __init__(self):
@@ -139,7 +140,7 @@ def documents_parquet(docs):
 
     from schemas.arrow import DOCUMENTS
 
-    sink = _Chunks()
+    sink = Chunks()
     with pq.ParquetWriter(sink, DOCUMENTS, compression="zstd") as writer:
         for batch in _batches(docs, DOCUMENT_BATCH_ROWS, DOCUMENT_BATCH_CHARS):
             writer.write_table(documents_table(batch))
@@ -171,15 +172,27 @@ class _CommitGroupFn(SpillDoFn):
 
     def process(self, key_records):
         key, records = key_records
-        if self.reader is None:
-            records = sorted(records, key=self.order)
-            count = len(records)
+        counted = _Counted()
+        if self.reader is None:  # read once, sorted in runs on local disk: a buffer of memory
+            records = counted.count(sorted_externally(records, key=self.order))
         else:  # (order, reference) pairs: sort, then read the records back in that order, lazily
-            refs = [ref for _, ref in sorted(records, key=_first)]
-            records, count = (orjson.loads(self.reader.get(ref)) for ref in refs), len(refs)
+            refs = (ref for _, ref in sorted_externally(records, key=_first))
+            records = (orjson.loads(self.reader.get(ref)) for ref in counted.count(refs))
         data = self.encode(records)  # bytes, or pieces of them
         info = commit_chunks(self.out_dir, self.relpath(key), [data] if isinstance(data, bytes) else data)
-        yield WrittenFile(**info, rows=count)
+        yield WrittenFile(**info, rows=counted.n)
+
+
+class _Counted:
+    """Counts what passes through count(): the rows of a file written as a stream."""
+
+    def __init__(self):
+        self.n = 0
+
+    def count(self, values):
+        for value in values:
+            self.n += 1
+            yield value
 
 
 def _first(pair):
@@ -187,7 +200,8 @@ def _first(pair):
 
 
 class WriteGroups(beam.PTransform):
-    """Records -> one file per key, records sorted inside, so the bytes never depend on bundling:
+    """Records -> one file per key, records sorted inside (an external sort: a group of any size
+    is read once with a bounded buffer), so the bytes never depend on bundling:
     `key(record)` groups, `relpath(key)` names the file, `encode(records)` gives its bytes (or an
     iterator of pieces; with spill, `records` is then read back as the pieces are made). With
     `spill` (local runners), the records wait in spill files and only references are shuffled."""
@@ -198,10 +212,11 @@ class WriteGroups(beam.PTransform):
         self.fn = _CommitGroupFn(out_dir, relpath, encode, order, spill)
 
     def expand(self, records):
-        return (records
-                | "ByKey" >> beam.ParDo(self.key_fn)
-                | "Group" >> beam.GroupByKey()
-                | "Commit" >> beam.ParDo(self.fn))
+        return self.commit(records | "ByKey" >> beam.ParDo(self.key_fn))
+
+    def commit(self, keyed):
+        """(key, record) pairs -> one committed file per key."""
+        return keyed | "Group" >> beam.GroupByKey() | "Commit" >> beam.ParDo(self.fn)
 
 
 def _document_order(doc: dict):

@@ -157,4 +157,6 @@ def verify(directory: str) -> list[str]:
         _check_file(directory, entry, "document file", problems)
     for entry in manifest["rejects"]:
         _check_file(directory, entry, "rejects file", problems)
+    for entry in (manifest.get("dedup") or {}).get("files", []):
+        _check_file(directory, entry, "removal file", problems)
     return problems

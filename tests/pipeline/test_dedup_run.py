@@ -124,7 +124,7 @@ def test_an_interrupted_dedup_run_is_replaced_by_rerunning(dedup_run, tmp_path, 
     out = tmp_path / "run"
     shutil.copytree(original, out)
     (out / "manifest.json").unlink()  # killed before the manifest: what it left, temporaries too
-    (out / "dedup" / "removed-near.parquet").unlink()
+    (out / "dedup" / "removed-near-00000-of-00001.parquet").unlink()
     (out / ".tmp-spill").mkdir()
     (out / ".tmp-spill" / "0123abcd").write_bytes(b"payload")
     (out / ".tmp-manifest.json").write_text("{")
@@ -133,6 +133,23 @@ def test_an_interrupted_dedup_run_is_replaced_by_rerunning(dedup_run, tmp_path, 
     assert "holds an incomplete run" in capsys.readouterr().err
     assert _files(out) == _files(original) and main(["verify", str(out)]) == 0
     assert not [p for p in out.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_removal_files_are_listed_sharded_and_checked_by_verify(dedup_run, tmp_path, capsys):
+    original, _ = dedup_run
+    manifest = json.loads((original / "manifest.json").read_text())
+    listed = sorted(f["path"] for f in manifest["dedup"]["files"])
+    assert listed == sorted(str(p.relative_to(original)) for p in (original / "dedup").iterdir())
+    assert listed and all(p.endswith("-00000-of-00001.parquet") for p in listed)  # a small run: one a kind
+    for f in manifest["dedup"]["files"]:
+        ids = pq.read_table(original / f["path"], columns=["id"]).column("id").to_pylist()
+        assert ids == sorted(ids) and len(ids) == f["rows"]
+    out = tmp_path / "run"
+    shutil.copytree(original, out)
+    damaged = out / listed[0]
+    damaged.write_bytes(damaged.read_bytes()[:-1] + b"?")
+    assert main(["verify", str(out)]) != 0
+    assert f"removal file {listed[0]} sha256 differs" in capsys.readouterr().out
 
 
 def test_a_directory_with_a_foreign_file_is_still_refused(dedup_run, tmp_path, capsys):

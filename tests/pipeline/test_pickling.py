@@ -6,7 +6,9 @@ from apache_beam.internal import cloudpickle_pickler, dill_pickler
 from pipeline.graph import build
 from pipeline.options import RunConfig
 from pipeline.runners import make_pipeline
-from transforms import dedup, filter as filter_, normalize, pack, read, tokenize, tokenizer, write
+from transforms import dedup, dedup_exact, dedup_near, filter as filter_, normalize, pack, read, tokenize, tokenizer, \
+    write
+from transforms.minhash import MinHashConfig
 from transforms.filter import load_rules
 from transforms.normalize import NormalizeConfig
 from transforms.placement import PackConfig
@@ -27,8 +29,8 @@ def _objects():
         pack._PlaceRangeFn(pack_config), pack._WriteShardFn(pack_config), pack._HistogramFn(pack_config.range_bits),
         write.WriteDocuments("gs://bucket/out", files=4).fn, write.WriteRejects("gs://bucket/out").fn,
         tokenizer.load(TokenizeConfig()),
-        dedup._SignFn(dedup.MinHashConfig(shingles="char13")), dedup.WriteRemovals("gs://bucket/out").fn,
-        dedup._TagFn(dedup.resolve_exact, drop_duplicates=True), dedup.DedupConfig(mode="minhash"),
+        dedup_near._SignFn(MinHashConfig(shingles="char13")), dedup.WriteRemovals("gs://bucket/out").fn,
+        dedup_exact.TagFn(dedup_exact.resolve_exact, drop_duplicates=True), dedup_exact.DedupConfig(mode="minhash"),
         RunConfig(inputs=("a",), output="b", model_size="111M"),
     ]
 

@@ -17,9 +17,10 @@ from apache_beam.testing.util import assert_that, equal_to
 from benchmarks.planted import near_copy, plant, random_text, s_curve
 from tests.transforms.test_components import union_find
 from transforms.counts import deduplicated_events
-from transforms.dedup import Deduplicate, MeasureClusters, WriteRemovals
-from transforms.dedup_exact import DedupConfig, resolve_exact
-from transforms.dedup_near import bucket_edges
+from tests.transforms.test_grouped import LIMIT_MB, MILLION, peak_mb
+from transforms.dedup import Deduplicate, MeasureClusters, WriteRemovals, removal_files, removal_path, removal_shard
+from transforms.dedup_exact import DedupConfig, firsts, resolve_exact
+from transforms.dedup_near import bucket_edges, resolve_cluster
 from transforms.minhash import MinHashConfig, band_params, jaccard_estimate, shingles, signature
 from transforms.order import order_key
 
@@ -99,40 +100,109 @@ def test_config_is_validated():
     assert DedupConfig().mode == "none" and DedupConfig().minhash == MinHashConfig()
     for bad, message in [({"mode": "fuzzy"}, "unknown dedup mode 'fuzzy': choose one of none, exact, minhash"),
                          ({"max_rounds": 0}, "max_rounds must be an integer >= 1, got 0"),
-                         ({"max_bucket": 1}, "max_bucket must be an integer >= 2, got 1"),
                          ({"minhash": {"num_perm": 64}}, "minhash must be a MinHashConfig, got dict")]:
         with pytest.raises(ValueError) as info:
             DedupConfig(**bad)
         assert str(info.value) == message
 
 
+def exact_group(members, drop_duplicates=True):
+    """resolve_exact's (tag, value) over a text's (node, doc) members, through firsts."""
+    first = min(n for n, _ in members)
+    of = dict(firsts(b"", [("node", n) for n, _ in members] + [("first", first)]))
+    return [out for n, d in members for out in resolve_exact(n, [("doc", d), ("first", of[n])], drop_duplicates)]
+
+
 def test_resolve_exact_keeps_the_first_in_order():
     a, b, c = doc("f:1", "same"), doc("f:2", "same"), doc("f:3", "same")
     members = [((d["order_key"], d["id"]), d) for d in (a, b, c)]
     keep = first(a, b, c)
-    out = list(resolve_exact(b"", members, drop_duplicates=True))
+    out = exact_group(members)
     assert [v for t, v in out if t == "kept"] == [keep]
     assert sorted(v["id"] for t, v in out if t == "removed") == sorted({"f:1", "f:2", "f:3"} - {keep["id"]})
     assert all(v["kind"] == "exact" and v["cause"] == keep["id"] for t, v in out if t == "removed")
-    assert [t for t, _ in resolve_exact(b"", members, drop_duplicates=False)] == ["kept"] * 3
-    h = holdout_doc("val.jsonl:9", "same")
-    out = list(resolve_exact(b"", members + [((-1, h["id"]), h)], drop_duplicates=False))
-    assert [t for t, _ in out].count("removed") == 3 and ("holdout", ((-1, h["id"]), h)) in out
+    assert [t for t, _ in exact_group(members, drop_duplicates=False)] == ["kept"] * 3
+    h, h2 = holdout_doc("val.jsonl:9", "same"), holdout_doc("val.jsonl:10", "same")
+    out = exact_group(members + [((-1, h2["id"]), h2), ((-1, h["id"]), h)], drop_duplicates=False)
+    assert [t for t, _ in out].count("removed") == 3 and ("holdout", ((-1, h2["id"]), h2)) in out
+    assert all(v["kind"] == "holdout" and v["cause"] == h2["id"] for t, v in out if t == "removed")
+    assert len(out) == 4  # the holdout's own copy goes silently
 
 
-def test_big_buckets_are_linked_as_a_star_and_confirmation_can_be_off():
+def test_firsts_streams_a_text_repeated_a_million_times():
+    first = (3, "f:first")
+
+    def consume(group):
+        n = 0
+        for _, f in firsts(b"h", group):
+            assert f == first
+            n += 1
+        return n
+
+    values = (("first", first) if i == MILLION else ("node", (i + 4, "f:copy")) for i in range(MILLION + 1))
+    peak, n = peak_mb(consume, values)
+    assert n == MILLION and peak < LIMIT_MB, f"{peak:.1f} MB"
+
+
+def sig_bytes(s) -> bytes:
+    return s.astype("<u4").tobytes()
+
+
+def test_buckets_are_linked_as_a_star_around_their_first_and_confirmation_can_be_off():
     rng = np.random.default_rng(0)
     sig = rng.integers(0, 2**32, size=128, dtype=np.uint64)
     other = sig.copy()
     other[:64] = rng.integers(0, 2**32, size=64, dtype=np.uint64)  # estimated Jaccard 0.5
-    members = [((k, f"f:{k}"), s.astype("<u4").tobytes()) for k, s in [(3, sig), (1, sig), (2, sig), (4, other)]]
+    members = [((k, f"f:{k}"), sig_bytes(s)) for k, s in [(3, sig), (1, sig), (2, sig), (4, other)]]
     n = {k: (k, f"f:{k}") for k in range(1, 5)}
-    assert bucket_edges(members, MINHASH, max_bucket=4) == [(n[1], n[2]), (n[1], n[3]), (n[2], n[3])]
-    assert bucket_edges(members, MINHASH, max_bucket=3) == [(n[1], n[2]), (n[1], n[3])]
-    loose = MinHashConfig(confirm=False)
-    assert bucket_edges(members, loose, max_bucket=3) == [(n[1], n[2]), (n[1], n[3]), (n[1], n[4])]
-    assert len(bucket_edges(members, loose, max_bucket=4)) == 6
-    assert bucket_edges(members[:1], MINHASH, max_bucket=4) == []
+    values = [("member", m) for m in members]
+    for at in (0, 2, 4):
+        group = values[:at] + [("min", min(members))] + values[at:]
+        assert sorted(bucket_edges(b"", group, MINHASH)) == [(n[2], n[1]), (n[3], n[1])]
+        assert sorted(bucket_edges(b"", group, MinHashConfig(confirm=False))) == [(n[2], n[1]), (n[3], n[1]),
+                                                                                  (n[4], n[1])]
+    assert list(bucket_edges(b"", [("min", members[1]), values[1]], MINHASH)) == []
+
+
+def test_bucket_of_a_million_near_copies_streams():
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 2**32, size=128, dtype=np.uint64)
+    near_sig = base.copy()
+    near_sig[:8] = 7  # estimated Jaccard 0.9375
+    far = base.copy()
+    far[:64] = 7
+    first = ((0, "f:first"), sig_bytes(base))
+    near_b, far_b = sig_bytes(near_sig), sig_bytes(far)
+
+    def values():
+        for i in range(MILLION + 1):
+            yield ("min", first) if i == MILLION // 3 else ("member", ((i + 1, "f:c"), far_b if i % 10 == 0 else near_b))
+
+    peak, n = peak_mb(lambda group: sum(1 for _ in bucket_edges(b"", group, MINHASH)), values())
+    far_members = len(range(0, MILLION + 1, 10))
+    assert n == MILLION - far_members and peak < LIMIT_MB, f"{peak:.1f} MB"
+
+
+def test_cluster_of_a_million_leaves_streams():
+    rep = np.arange(128, dtype=np.uint64)
+    leaf = rep.copy()
+    leaf[:4] = 999
+    record = removal(doc("f:leaf", "x"), "near", "f:rep", None)
+
+    def values():
+        for i in range(MILLION + 1):
+            yield ("rep", None, sig_bytes(rep)) if i == MILLION // 2 else ("leaf", record, sig_bytes(leaf))
+
+    peak, sims = peak_mb(lambda group: {r["similarity"] for r in resolve_cluster((0, "f:rep"), group)}, values())
+    assert sims == {124 / 128} and peak < LIMIT_MB, f"{peak:.1f} MB"
+
+
+def test_removal_files_are_sharded_by_a_fixed_hash_of_the_id():
+    assert [removal_files(n) for n in (0, 1, 2**20, 2**20 + 1, 76_000_000)] == [1, 1, 1, 2, 128]
+    assert removal_shard("00.jsonl.zst:17", 1) == 0
+    shards = [removal_shard(f"f:{i}", 8) for i in range(8000)]
+    assert set(shards) == set(range(8)) and max(shards.count(s) for s in range(8)) < 1100
+    assert removal_path("near", 3, 8) == "dedup/removed-near-00003-of-00008.parquet"
 
 
 def removal_records() -> list[dict]:
@@ -321,7 +391,7 @@ def test_holdout_documents_are_removed_exactly_and_near(pipeline, tmp_path):
     _, removed, files = results["minhash"]
     for r in removed:
         assert set(r) == FIELDS and r["cause"] != r["id"] and 0.8 <= r["similarity"] <= 1.0
-    assert sorted(f["path"] for f in files) == [f"dedup/removed-{k}.parquet" for k in ("exact", "holdout", "near")]
+    assert sorted(f["path"] for f in files) == [removal_path(k, 0, 1) for k in ("exact", "holdout", "near")]
     for f in files:
         assert set(f) == {"path", "rows", "bytes", "sha256"}
         data = (tmp_path / "minhash" / f["path"]).read_bytes()
@@ -331,7 +401,7 @@ def test_holdout_documents_are_removed_exactly_and_near(pipeline, tmp_path):
         rows = [{**r, "edits": dict(r["edits"])} for r in table.to_pylist()]
         assert len(rows) == f["rows"]
         assert rows == sorted(({k: v for k, v in r.items() if k in table.schema.names}  # not chars_before_filter
-                               for r in removed if f["path"].endswith(f"-{r['kind']}.parquet")),
+                               for r in removed if f["path"] == removal_path(r["kind"], 0, 1)),
                               key=lambda r: r["id"])
     assert not list((tmp_path / "minhash" / "dedup").glob(".tmp-*"))
 
@@ -340,7 +410,7 @@ def test_deterministic_across_worker_counts_and_bundles(pipeline, tmp_path):
     docs, _ = planted_corpus()
     train, holdout = holdout_case()
     docs = docs[:60] + [doc("dup.jsonl:1", docs[0]["text"])] + train
-    config = {"run": DedupConfig(mode="minhash", max_bucket=2, max_rounds=4)}  # star buckets too
+    config = {"run": DedupConfig(mode="minhash", max_rounds=1)}  # the final pass completes the rounds
     one = run_dedup(pipeline, docs, config, tmp_path / "one", holdout=holdout)["run"]
     options = PipelineOptions(["--direct_num_workers=3", "--direct_running_mode=multi_threading"])
     two = run_dedup(TestPipeline(runner=FnApiRunner(), options=options), random.Random(3).sample(docs, len(docs)),
@@ -351,3 +421,23 @@ def test_deterministic_across_worker_counts_and_bundles(pipeline, tmp_path):
         for run in ("one", "two"):
             data = (tmp_path / run / "run" / info["path"]).read_bytes()
             assert hashlib.sha256(data).hexdigest() == info["sha256"] and len(data) == info["bytes"]
+
+
+def test_removals_are_spread_over_files_each_sorted_by_id(pipeline, tmp_path, monkeypatch):
+    import transforms.dedup as dedup_module
+
+    monkeypatch.setattr(dedup_module, "REMOVAL_FILE_ROWS", 4)  # 10 near removals: 4 files
+    records = [removal(doc(f"f:{i}", "x" * i), "near", "f:0", 0.9) for i in range(1, 11)]
+    records.append(removal(doc("f:99", "y"), "exact", "f:98"))
+    with pipeline as p:
+        files = p | beam.Create(records[::-1]) | WriteRemovals(str(tmp_path))
+        assert_that(files, save_to(tmp_path / "files.json"))
+    files = json.loads((tmp_path / "files.json").read_text())
+    assert sorted(f["path"] for f in files) == [removal_path("exact", 0, 1)] + sorted(
+        {removal_path("near", removal_shard(r["id"], 4), 4) for r in records[:10]})
+    seen = []
+    for f in files:
+        rows = pq.read_table(tmp_path / f["path"]).to_pylist()
+        assert [r["id"] for r in rows] == sorted(r["id"] for r in rows) and len(rows) == f["rows"]
+        seen += [r["id"] for r in rows]
+    assert sorted(seen) == sorted(r["id"] for r in records)

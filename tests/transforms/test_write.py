@@ -56,3 +56,28 @@ def test_remove_temporaries_deletes_what_failed_attempts_left(tmp_path):
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == [
         "documents/part-00000-of-00001.parquet", "manifest.json", "shards/shard-00000.npy"]
     assert remove_temporaries(str(tmp_path)) == []
+
+
+def test_a_group_of_a_million_removals_is_written_sorted_in_bounded_memory(tmp_path):
+    """The commit step of WriteRemovals on one key's values, a one-pass iterable of 10^6 records
+    in no order: an external sort and row groups keep its memory flat."""
+    import random
+
+    import pyarrow.parquet as pq
+
+    from tests.transforms.test_grouped import LIMIT_MB, MILLION, peak_mb
+    from transforms.dedup import WriteRemovals
+
+    order = list(range(MILLION))
+    random.Random(2).shuffle(order)
+    record = {"source": "Pile-CC", "kind": "exact", "cause": "f:0", "similarity": 1.0, "chars": 9,
+              "changed": False, "edits": {}, "chars_before_filter": 9}
+    fn = WriteRemovals(str(tmp_path)).fn
+    key = ("exact", 0, 1)
+    peak, written = peak_mb(lambda group: list(fn.process((key, group))),
+                            ({**record, "id": f"f:{i:07d}"} for i in order))
+    assert peak < LIMIT_MB, f"{peak:.1f} MB"
+    [info] = written
+    assert info["path"] == "dedup/removed-exact-00000-of-00001.parquet" and info["rows"] == MILLION
+    ids = pq.read_table(tmp_path / info["path"], columns=["id"]).column("id").to_pylist()
+    assert ids == [f"f:{i:07d}" for i in range(MILLION)]
