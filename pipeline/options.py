@@ -7,6 +7,9 @@ adding a field. The SHOWN fields (--quiet, --progress-every) say what the termin
 not recorded in the manifest. The CLI leaves every other argument to Beam's PipelineOptions
 untouched, so `--runner DataflowRunner --project ...` passes straight through.
 
+Over 300 lines on purpose: it is the one place every option is declared, each with its default's
+provenance and its help; split up, an option would again live in more than one module.
+
     config = RunConfig(inputs=("data/*.jsonl.zst",), output="out/")
 """
 import dataclasses
