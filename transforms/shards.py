@@ -60,20 +60,62 @@ def _fill(buf: np.ndarray, start: int, items: list[tuple], reader) -> None:
 
 
 def lineage_table(items: list[tuple], reader):
-    """The shard's lineage (schemas/arrow.py LINEAGE), one table of one chunk per column: the
-    fragments' rows in stream order, so its Parquet bytes are those of a table built from rows."""
+    """The shard's lineage (schemas/arrow.py LINEAGE): the fragments' rows in stream order, as one
+    table of one chunk per column, so its Parquet bytes are those of a table built from rows. Read
+    twice (sizes, then values), so that only the result is whole in memory, never it and its parts."""
     import pyarrow as pa
 
     from schemas.arrow import LINEAGE
 
-    tables = [pa.ipc.open_stream(reader.get(lineage) if reader is not None else lineage).read_all()
-              for _, _, _, lineage in items]
-    return pa.concat_tables(tables).combine_chunks() if tables else LINEAGE.empty_table()
+    def tables():
+        for *_, lineage in items:
+            yield pa.ipc.open_stream(reader.get(lineage) if reader is not None else lineage).read_all()
+
+    sizes = [(t.num_rows, {name: _text_bytes(t.column(name)) for name in _TEXT}) for t in tables()]
+    rows = sum(n for n, _ in sizes)
+    ints = {name: np.empty(rows, np.int64) for name in LINEAGE.names if name not in _TEXT}
+    texts = {name: (np.zeros(rows + 1, np.int32), np.empty(sum(b[name] for _, b in sizes), np.uint8))
+             for name in _TEXT}
+    at = 0
+    for table in tables():
+        n = table.num_rows
+        if not n:
+            continue
+        for name, values in ints.items():
+            values[at: at + n] = table.column(name).to_numpy()
+        for name, (offsets, data) in texts.items():  # offsets[at]: where this fragment's strings go
+            column = table.column(name).combine_chunks()
+            first, ends = _offsets(column)
+            data[offsets[at]: offsets[at] + ends[-1] - first] = _data(column)[first: ends[-1]]
+            offsets[at + 1: at + n + 1] = ends - first + offsets[at]
+        at += n
+    columns = [pa.StringArray.from_buffers(rows, pa.py_buffer(texts[name][0]), pa.py_buffer(texts[name][1]))
+               if name in _TEXT else pa.array(ints[name]) for name in LINEAGE.names]
+    return pa.Table.from_arrays(columns, schema=LINEAGE)
 
 
-def shard_chunks(shard: int, frags, plan_: Plan, config: PackConfig, reader=None, rows_per_chunk: int = 4096):
+_TEXT = ("id", "source")  # the lineage's string columns
+
+
+def _offsets(column) -> tuple[int, np.ndarray]:
+    """(where a string array's first value starts in its data buffer, where each value ends)."""
+    offsets = np.frombuffer(column.buffers()[1], np.int32)[column.offset: column.offset + len(column) + 1]
+    return int(offsets[0]), offsets[1:]
+
+
+def _data(column) -> np.ndarray:
+    buffer = column.buffers()[2]
+    return np.frombuffer(buffer, np.uint8) if buffer is not None else np.zeros(0, np.uint8)
+
+
+def _text_bytes(column) -> int:
+    first, ends = _offsets(column.combine_chunks())
+    return int(ends[-1]) - first if len(ends) else 0
+
+
+def shard_chunks(shard: int, frags, plan_: Plan, config: PackConfig, reader=None, rows_per_chunk: int = 1024):
     """(rows, lineage table, the bytes of the shard's .npy file in pieces): the shard's [rows, 2049]
-    array as np.save writes it, never whole in memory, only a chunk of rows of it (16 MB), filled
+    array as np.save writes it, never whole in memory, only a chunk of rows of it (4 MB), filled
     straight from the fragments and the spill files (`reader`, a SpillReader; None when nothing
     was spilled), after checking that the fragments place every token of the shard exactly once."""
     items = _placed(shard, frags, plan_, config)
