@@ -4,12 +4,15 @@ Row r holds stream tokens [2048 r, 2048 r + 2049): the model reads row[:2048] an
 row[1:], so every token is a target exactly once (the convention of Cerebras's preprocessors). No
 worker sees the whole stream: transforms/placement.py plans where every token lands from a
 histogram of tokens per key range; fragments are grouped by shard, and each shard is written from
-its fragments by transforms/shards.py. Pack only wires those steps.
+its fragments by transforms/shards.py. Pack only wires those steps. Nothing crosses its shuffles
+per document: documents go to PlaceDocuments in batches per key range (transforms/pack_batches.py),
+each range's share of a shard goes to WriteShards as one fragment, and the outcomes' count events
+are summed per range; on local runs, batches and fragments wait in spill files (transforms/spill.py)
+and only their references cross.
 
     shards = tokenized | Pack(PackConfig(out_dir="out", dtype="uint16", target_tokens=2_220_000_000))
 """
 import apache_beam as beam
-
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
