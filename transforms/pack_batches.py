@@ -46,8 +46,8 @@ def _row(doc: Document) -> tuple:
 
 def encode(rows: list[tuple], ids: list[np.ndarray], dtype: str) -> bytes:
     """A batch's bytes: its rows (tuples in COLUMNS order) as Arrow IPC, then every row's ids."""
-    columns = [pa.array(list(col), type=field.type) for col, field in zip(zip(*rows), COLUMNS)] if rows else \
-        [pa.array([], type=field.type) for field in COLUMNS]
+    values = list(zip(*rows)) or [()] * len(COLUMNS)
+    columns = [pa.array(list(col), type=field.type) for col, field in zip(values, COLUMNS)]
     meta = ipc_bytes(pa.Table.from_arrays(columns, schema=COLUMNS))
     tokens = np.concatenate(ids).astype(dtype, copy=False) if ids else np.zeros(0, dtype)
     return _HEADER.pack(len(meta)) + meta + tokens.tobytes()
