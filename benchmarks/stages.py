@@ -187,7 +187,8 @@ def pack(ids: list[np.ndarray], rows_per_shard: int = 4096) -> dict:
     key, no file writing) against np.concatenate of ids + EOS cut into strided rows."""
     from transforms.order import order_key
     from schemas.run import ROW_LEN, SEQ_LEN
-    from transforms.placement import PackConfig, fragments, histogram, key_range, place_range, plan
+    from transforms.pack_batches import Batcher, gather, ipc_bytes
+    from transforms.placement import PackConfig, fragments, histogram, place_range, plan
     from transforms.shards import shard_chunks
 
     docs = [{"id": f"bench:{i}", "source": "x", "order_key": order_key(0, f"bench:{i}"), "ids": a}
@@ -196,14 +197,14 @@ def pack(ids: list[np.ndarray], rows_per_shard: int = 4096) -> dict:
 
     def ours():
         plan_ = plan(histogram((d["order_key"], len(d["ids"]) + 1) for d in docs), config)
-        ranges = collections.defaultdict(list)
-        for d in docs:
-            ranges[key_range(d["order_key"])].append(d)
+        batcher, ranges = Batcher(config.range_bits, config.dtype), collections.defaultdict(list)
+        for key, payload, _ in [b for d in docs for b in batcher.add(d)] + batcher.flush():
+            ranges[key].append(payload)
         frags = collections.defaultdict(list)
-        for key, group in ranges.items():
-            for doc, begin, end, selected in place_range(group, int(plan_.starts[key]), plan_.cut):
-                for shard, frag in fragments(doc, begin, end, plan_, rows_per_shard, EOS):
-                    frags[shard].append(frag)
+        for key, payloads in ranges.items():
+            placed = place_range(*gather(payloads, config.dtype), int(plan_.starts[key]), plan_.cut, EOS)
+            for shard, offset, tokens, lineage in fragments(placed, plan_, rows_per_shard):
+                frags[shard].append((offset, tokens, ipc_bytes(lineage)))
         rows = 0
         for s, f in frags.items():
             n, _, pieces = shard_chunks(s, f, plan_, config)

@@ -9,7 +9,7 @@ import dataclasses
 import apache_beam as beam
 
 from pipeline.options import RunConfig
-from transforms.counts import CountOutcomes
+from transforms.counts import CountOutcomes, counted
 from transforms.dedup import Deduplicate, MeasureClusters, WriteRemovals
 from transforms.dedup_exact import describe
 from transforms.filter import FilterDocuments
@@ -42,7 +42,7 @@ def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[Inpu
         if config.write_documents else p | "NoDocuments" >> beam.Create([]))
     rejects = read["rejects"] | "WriteRejects" >> WriteRejects(config.output)
     counts = ({"malformed": read["rejects"], "filtered": dropped, "deduplicated": removed,
-               "packed": packed["outcomes"]} | "Count" >> CountOutcomes())
+               "packed": packed["events"]} | "Count" >> CountOutcomes({"packed": counted}))
     dedup_files = removed | "WriteRemovals" >> WriteRemovals(config.output)
     clusters = (removed | "MeasureClusters" >> MeasureClusters()
                 | "ClusterSize" >> beam.Map(lambda c: (c["kind"], c["size"]))

@@ -13,7 +13,7 @@ The manifest (transforms/manifest.py builds it; pipeline/graph.py wires what it 
 - counts: CountOutcomes over Reject, Drop, Removal and Outcome records (transforms/counts.py): every
   document read ends in exactly one TERMINAL outcome, with its source and reason;
 - documents, rejects: WrittenFile per Parquet part (WriteDocuments) and per rejects file (WriteRejects);
-- shards, rows, tokens: Pack's ShardEntry per shard, and the token totals of the Outcome records;
+- shards, rows, tokens: Pack's ShardEntry per shard, and the token totals of the Outcome events;
 - dedup: the DedupConfig, a WrittenFile per removed-<kind>-NNNNN-of-MMMMM.parquet (WriteRemovals) and Cluster sizes;
 - budget, nested_budgets: the run's options (schemas/family.py) and the rows the shards hold;
 - tokenizer, provenance, options, holdout_inputs: the loaded tokenizer, the fast paths' events
@@ -100,21 +100,15 @@ class Removal(Passed):
 
 
 class Outcome(Passed):
-    """A document that reached Pack (Pack "outcomes")."""
+    """A document that reached Pack: what its count events say (transforms/counts.py packed_events;
+    Pack sums them per key range, placed_events)."""
     outcome: str  # packed, or over_budget: past the budget's last row
     tokens: int  # its stream tokens: ids plus the EOS
 
 
-class _PackItem(Passed):
-    order_key: int
-    n: int  # its token ids, without the EOS
-
-
-class PackItem(_PackItem, total=False):
-    """A tokenized document on its way into shards, without its text (Pack's shuffle)."""
-    ids: object  # the token ids; or, on a spilling local run, these two instead:
-    spill: bytes  # where the ids are in a spill file (transforms/spill.py reference)
-    spill_itemsize: int  # bytes per id there
+# Pack moves no record per document: a key range's documents cross GroupKeyRanges as batches of
+# columns (transforms/pack_batches.py COLUMNS: order_key, n and the Passed fields, then the ids),
+# and each (range, shard) crosses GroupShards as one fragment (tokens, LINEAGE columns).
 
 
 class LineageRow(TypedDict):
@@ -156,7 +150,7 @@ class Cluster(TypedDict):
 
 
 def passed_of(record: Passed) -> Passed:
-    """Just the Passed fields of a record that carries them (a PackItem, a Removal)."""
+    """Just the Passed fields of a record that carries them (a Removal)."""
     return Passed(**{k: record[k] for k in Passed.__annotations__})
 
 

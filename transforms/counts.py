@@ -69,6 +69,52 @@ def packed_events(record: Outcome) -> list[Event]:
     return [((record["outcome"], record["source"], ""), (1, record["tokens"]))] + _passed_filters(record)
 
 
+def _bit_lengths(chars):
+    """length_bin's bins of an int64 array, as ints: bin b holds [2^(b-1), 2^b)."""
+    import numpy as np
+
+    return np.searchsorted(np.left_shift(1, np.arange(63, dtype=np.int64)), np.maximum(chars, 0), side="right")
+
+
+def placed_events(table, selected: int) -> list[Event]:
+    """packed_events of a key range's documents (Pack's Placed.table: the first `selected` packed,
+    the rest over budget), summed per key: a few dozen events per range instead of 3-4 per document."""
+    import numpy as np
+    import orjson
+
+    totals: dict = {}
+
+    def add(key, docs, amount):
+        d, a = totals.get(key, (0, 0))
+        totals[key] = (d + int(docs), a + int(amount))
+
+    sources = table.column("source").to_numpy(zero_copy_only=False)
+    tokens = table.column("n").to_numpy() + 1
+    packed = np.arange(len(sources)) < selected
+    changed = table.column("changed").to_numpy(zero_copy_only=False)
+    for source in np.unique(sources).tolist():
+        of = sources == source
+        for outcome, mask in (("packed", of & packed), ("over_budget", of & ~packed)):
+            if mask.any():
+                add((outcome, source, ""), mask.sum(), tokens[mask].sum())
+        if (of & changed).any():
+            add(("normalized", source, "changed"), (of & changed).sum(), 0)
+    for stage, column in (("before_filter", "chars_before_filter"), ("after_filter", "chars")):
+        bins, docs = np.unique(_bit_lengths(table.column(column).to_numpy()), return_counts=True)
+        for b, d in zip(bins.tolist(), docs.tolist()):
+            add(("length", stage, f"{b:02d}"), d, 0)
+    edits = table.column("edits").to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(edits != "{}").tolist():
+        for rule, lines in orjson.loads(edits[i]).items():
+            add(("edited", sources[i], rule), 1, lines)
+    return sorted(totals.items())
+
+
+def counted(event: Event) -> list[Event]:
+    """An event a stage already summed (placed_events): counted as it is."""
+    return [event]
+
+
 def _add(values):
     docs = amount = 0
     for d, a in values:

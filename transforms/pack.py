@@ -4,18 +4,25 @@ Row r holds stream tokens [2048 r, 2048 r + 2049): the model reads row[:2048] an
 row[1:], so every token is a target exactly once (the convention of Cerebras's preprocessors). No
 worker sees the whole stream: transforms/placement.py plans where every token lands from a
 histogram of tokens per key range; fragments are grouped by shard, and each shard is written from
-its fragments by transforms/shards.py. Pack only wires those steps.
+its fragments by transforms/shards.py. Pack only wires those steps. Nothing crosses its shuffles
+per document: documents go to PlaceDocuments in batches per key range (transforms/pack_batches.py),
+each range's share of a shard goes to WriteShards as one fragment, and the outcomes' count events
+are summed per range; on local runs, batches and fragments wait in spill files (transforms/spill.py)
+and only their references cross.
 
     shards = tokenized | Pack(PackConfig(out_dir="out", dtype="uint16", target_tokens=2_220_000_000))
 """
 import apache_beam as beam
-import numpy as np
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
-from schemas.records import Document, Outcome, PackItem, ShardEntry, WrittenFile, passed, passed_of
-from schemas.run import lineage_bytes, lineage_name, shard_name
+from schemas.records import ShardEntry, WrittenFile
+from schemas.run import lineage_name, parquet_bytes, shard_name
 from transforms import progress
-from transforms.placement import (PackConfig, Plan, add_counts, compact, dense, fragments, key_range, place_range,
-                                  plan, shard_span)
+from transforms.counts import placed_events
+from transforms.pack_batches import Batcher, gather, ipc_bytes
+from transforms.placement import PackConfig, Plan, add_counts, compact, dense, fragments, place_range, plan, shard_span
 from transforms.shards import shard_chunks
 from transforms.spill import SpillDoFn
 
@@ -55,19 +62,54 @@ class _HistogramFn(beam.CombineFn):
         return dense(counts, self.bits)
 
 
-class _PlaceRangeFn(beam.DoFn):
+class _BatchFn(SpillDoFn):
+    """Tokenized docs -> (range, (batch, stream tokens)): a bundle's documents per key range, as
+    pack_batches batches, sent when full and at the bundle's end; with spill, a batch goes to this
+    bundle's spill file and its reference replaces it. One element per batch, none per document."""
+
     def __init__(self, config: PackConfig):
+        super().__init__(config.out_dir if config.spill else None)
+        self.config = config
+        self.batcher = None
+
+    def start_bundle(self):
+        super().start_bundle()
+        self.batcher = Batcher(self.config.range_bits, self.config.dtype)
+
+    def process(self, doc):
+        yield from self._send(self.batcher.add(doc))
+
+    def finish_bundle(self):
+        out = [WindowedValue(kv, MIN_TIMESTAMP, [GlobalWindow()]) for kv in self._send(self.batcher.flush())]
+        super().finish_bundle()  # closes the spill file: every reference sent is readable
+        return out
+
+    def _send(self, batches):
+        for key, payload, tokens in batches:
+            yield key, (self.writer.put(payload) if self.writer is not None else payload, tokens)
+
+
+class _PlaceRangeFn(SpillDoFn):
+    """(range, batches) -> per shard its fragment of the range, (shard, (offset, tokens, lineage)),
+    and the range's outcomes, summed ("events"); with spill, tokens and lineage go to a spill file."""
+
+    def __init__(self, config: PackConfig):
+        super().__init__(config.out_dir if config.spill else None)
         self.config = config
 
-    def process(self, range_docs, plan_: Plan):
-        key, docs = range_docs
+    def process(self, range_batches, plan_: Plan):
+        key, batches = range_batches
         progress.reached("pack")
-        for doc, begin, end, selected in place_range(list(docs), int(plan_.starts[key]), plan_.cut):
-            yield beam.pvalue.TaggedOutput("outcomes", Outcome(
-                **passed_of(doc), tokens=end - begin + 1,
-                outcome="packed" if selected else "over_budget"))
-            if selected:
-                yield from fragments(doc, begin, end, plan_, self.config.rows_per_shard, self.config.eos_id)
+        payloads = (self.reader.get(batch) if self.reader is not None else batch for batch, _ in batches)
+        table, tokens, starts = gather(payloads, self.config.dtype)
+        placed = place_range(table, tokens, starts, int(plan_.starts[key]), plan_.cut, self.config.eos_id)
+        for event in placed_events(placed.table, placed.selected):
+            yield beam.pvalue.TaggedOutput("events", event)
+        for shard, offset, ids, lineage in fragments(placed, plan_, self.config.rows_per_shard):
+            lineage = ipc_bytes(lineage, "zstd")  # ids repeat their file's name: a fifth of the bytes
+            if self.writer is not None:
+                ids, lineage = self.writer.put(ids.tobytes()), self.writer.put(lineage)
+            yield shard, (offset, ids, lineage)
 
 
 class _WriteShardFn(SpillDoFn):
@@ -81,58 +123,36 @@ class _WriteShardFn(SpillDoFn):
         shard, frags = shard_frags
         progress.reached("write")
         rows, lineage, pieces = shard_chunks(shard, frags, plan_, self.config, self.reader)
-        name = shard_name(shard)
-        info = commit_chunks(self.config.out_dir, name, pieces)
-        side = commit_bytes(self.config.out_dir, lineage_name(shard), lineage_bytes(lineage))
+        info = commit_chunks(self.config.out_dir, shard_name(shard), pieces)
+        side = commit_bytes(self.config.out_dir, lineage_name(shard), parquet_bytes(lineage))
         lo, hi = shard_span(shard, plan_, self.config.rows_per_shard)
         last = shard == (plan_.rows - 1) // self.config.rows_per_shard
         yield ShardEntry(**info, index=shard, rows=rows, stream_start=lo,
                          tokens=hi - lo - (0 if last else 1),  # the shared token counts in the next shard
-                         lineage=WrittenFile(**side, rows=len(lineage)))
-
-
-def _for_packing(doc: Document, bits: int) -> tuple[int, PackItem]:
-    """Keyed by range, without the text: only ids and what the counts need cross the shuffle."""
-    slim = PackItem(**passed(doc), order_key=doc["order_key"], n=len(doc["ids"]), ids=doc["ids"])
-    return key_range(doc["order_key"], bits), slim
-
-
-class _SlimFn(SpillDoFn):
-    """_for_packing; with spill, the ids go to this bundle's spill file and a reference replaces them."""
-
-    def __init__(self, config: PackConfig):
-        super().__init__(config.out_dir if config.spill else None)
-        self.config = config
-
-    def process(self, doc):
-        key, slim = _for_packing(doc, self.config.range_bits)
-        if self.writer is not None:
-            ids = np.asarray(slim.pop("ids"), dtype=self.config.dtype)
-            slim["spill"], slim["spill_itemsize"] = self.writer.put(ids.tobytes()), ids.itemsize
-        yield key, slim
+                         lineage=WrittenFile(**side, rows=lineage.num_rows))
 
 
 class Pack(beam.PTransform):
-    """Tokenized docs -> {"shards": shard descriptions, "outcomes": per-document outcome records,
-    "plan": the singleton Plan}."""
+    """Tokenized docs -> {"shards": shard descriptions, "events": the outcomes' count events
+    (transforms/counts.py placed_events), "plan": the singleton Plan}."""
 
     def __init__(self, config: PackConfig):
         super().__init__()
         self.config = config
 
     def expand(self, docs):
-        # Drop the text first: only this slim form is buffered for the two branches below
-        keyed = docs | "ByKeyRange" >> beam.ParDo(_SlimFn(self.config))
-        plan_ = (keyed
-                 | "TokensPerDocument" >> beam.Map(lambda kv: (kv[0], kv[1]["n"] + 1))
+        # Without the text, in batches per key range: one element per batch crosses GroupKeyRanges
+        batches = docs | "ByKeyRange" >> beam.ParDo(_BatchFn(self.config))
+        plan_ = (batches
+                 | "TokensPerBatch" >> beam.Map(lambda kv: (kv[0], kv[1][1]))
                  | "Histogram" >> beam.CombineGlobally(_HistogramFn(self.config.range_bits))
                  .with_fanout(HISTOGRAM_FANOUT)
                  | "Plan" >> beam.Map(plan, self.config))
-        placed = (keyed
+        placed = (batches
                   | "GroupKeyRanges" >> beam.GroupByKey()
                   | "PlaceDocuments" >> beam.ParDo(_PlaceRangeFn(self.config), beam.pvalue.AsSingleton(plan_))
-                  .with_outputs("outcomes", main="fragments"))
+                  .with_outputs("events", main="fragments"))
         shards = (placed.fragments
                   | "GroupShards" >> beam.GroupByKey()
                   | "WriteShards" >> beam.ParDo(_WriteShardFn(self.config), beam.pvalue.AsSingleton(plan_)))
-        return {"shards": shards, "outcomes": placed.outcomes, "plan": plan_}
+        return {"shards": shards, "events": placed.events, "plan": plan_}

@@ -14,10 +14,8 @@ import math
 
 import numpy as np
 
-from schemas.records import LineageRow, PackItem
 from schemas.run import ROW_LEN, SEQ_LEN
 from transforms.errors import ConfigError, PileprepError
-from transforms.spill import sub_ref
 
 RANGE_BITS = 16  # the default number of key-range bits: 65,536 ranges, a 512 KiB plan
 # The key-range count follows the input (range_bits_for): a range holds about RANGE_TOKENS tokens
@@ -136,22 +134,35 @@ def plan(hist: np.ndarray, config: PackConfig) -> Plan:
     return Plan(starts, total, needed, rows, False)
 
 
-def place_range(docs: list[PackItem], start: int, cut: int):
-    """Sort one key range's documents and give each its stream span [begin, end) (end holds EOS).
-
-    Yields (doc, begin, end, selected)."""
-    offset = start
-    for doc in sorted(docs, key=lambda d: (d["order_key"], d["id"])):
-        n = _count(doc)
-        selected = offset < cut
-        yield doc, offset, offset + n, selected
-        if selected:
-            offset += n + 1
+@dataclasses.dataclass(frozen=True)
+class Placed:
+    """A key range's documents in stream order, where each begins, and the stream they make."""
+    table: object  # pyarrow Table of the documents (pack_batches.COLUMNS), sorted by (order_key, id)
+    begin: np.ndarray  # stream offset of each document's first token (int64)
+    selected: int  # the first `selected` documents start before the cut: packed; the rest over budget
+    stream: np.ndarray  # the selected documents' ids, each followed by EOS: stream[0] is at begin[0]
 
 
-def _count(doc: PackItem) -> int:
-    """A document's token count: its "ids", or "n" when its ids went to a spill file."""
-    return doc["n"] if "n" in doc else len(doc["ids"])
+def place_range(table, tokens: np.ndarray, token_starts: np.ndarray, start: int, cut: int, eos_id: int) -> Placed:
+    """Sort one key range's documents by (order_key, id) and give each its stream offset.
+
+    `table` holds the documents' columns (pack_batches.COLUMNS), `tokens[token_starts[i]:][:n_i]`
+    document i's ids. Arrow's sort is stable and orders strings by UTF-8 bytes, which is the
+    order of their code points: the order of Python's sorted(key=(order_key, id))."""
+    import pyarrow.compute as pc
+
+    order = pc.sort_indices(table, sort_keys=[("order_key", "ascending"), ("id", "ascending")]).to_numpy()
+    table = table.take(order)
+    src = np.asarray(token_starts, dtype=np.int64)[order]
+    n = table.column("n").to_numpy().astype(np.int64)
+    begin = start + np.cumsum(n + 1) - (n + 1)
+    selected = int(np.searchsorted(begin, cut))  # offsets only grow: the selected ones are a prefix
+    rel = begin[:selected] - start
+    stream = np.empty(int(n[:selected].sum()) + selected, dtype=tokens.dtype)
+    for at, a, m in zip(rel.tolist(), src[:selected].tolist(), n[:selected].tolist()):
+        stream[at: at + m] = tokens[a: a + m]
+    stream[rel + n[:selected]] = eos_id
+    return Placed(table, begin, selected, stream)
 
 
 def shard_span(shard: int, plan_: Plan, rows_per_shard: int) -> tuple[int, int]:
@@ -161,35 +172,36 @@ def shard_span(shard: int, plan_: Plan, rows_per_shard: int) -> tuple[int, int]:
     return first * SEQ_LEN, (first + rows) * SEQ_LEN + 1
 
 
-def fragments(doc: PackItem, begin: int, end: int, plan_: Plan, rows_per_shard: int, eos_id: int):
-    """(shard, (local offset, tokens, lineage)) for each shard the document's span [begin, end]
-    (ids then EOS) overlaps; tokens past the last full row are left over and go nowhere. A spilled
-    document's fragments carry (reference, EOS follows) instead of tokens (read back by `shard_chunks`)."""
+def fragments(placed: Placed, plan_: Plan, rows_per_shard: int):
+    """(shard, local offset, tokens, lineage) for each shard the range's selected stream overlaps:
+    the range's tokens in that shard (a view of placed.stream) and the lineage rows (a pyarrow
+    Table of schemas/arrow.py LINEAGE) of the documents they belong to. Tokens past the last full
+    row are left over and go nowhere; a shard's final token is the next shard's first: both get it."""
+    import pyarrow as pa
+
+    from schemas.arrow import LINEAGE
+
     limit = plan_.rows * SEQ_LEN + 1 if plan_.rows else 0
-    stop = min(end + 1, limit)
-    if begin >= stop:
+    if not placed.selected:
         return
+    first = int(placed.begin[0])
+    stop = min(first + len(placed.stream), limit)
+    if first >= stop:
+        return
+    begin = placed.begin[:placed.selected]
+    end = begin + placed.table.column("n").to_numpy()[:placed.selected]
+    doc_stop = np.minimum(end + 1, limit)
     span = SEQ_LEN * rows_per_shard
-    first, last = begin // span, (stop - 1) // span
-    if first and begin % span == 0:
-        first -= 1  # a shard's final token is the next shard's first: both need it
-    for shard in range(max(first, 0), last + 1):
+    for shard in range(max(first // span - 1, 0), (stop - 1) // span + 1):
         if not plan_.rows_of_shard(shard, rows_per_shard):
             continue  # the token after the last row, when the rows end exactly at a shard edge
         lo, hi = shard_span(shard, plan_, rows_per_shard)
-        a, b = max(begin, lo), min(stop, hi)
+        a, b = max(first, lo), min(stop, hi)
         if a >= b:
             continue
-        body_end = min(b, end)
-        if "spill" in doc:  # the span's ids stay on disk: (reference to them, whether EOS follows)
-            size = doc["spill_itemsize"]
-            tokens = (sub_ref(doc["spill"], (a - begin) * size, max(body_end - a, 0) * size), b == end + 1)
-        else:
-            tokens = np.empty(b - a, dtype=np.asarray(doc["ids"]).dtype if len(doc["ids"]) else np.uint32)
-            if body_end > a:
-                tokens[: body_end - a] = doc["ids"][a - begin: body_end - begin]
-            if b == end + 1:
-                tokens[-1] = eos_id
-        lineage = LineageRow(id=doc["id"], source=doc["source"], start=begin - lo, end=end - lo,
-                             global_start=begin, global_end=end)
-        yield shard, (a - lo, tokens, lineage)
+        i, j = int(np.searchsorted(doc_stop, a, side="right")), int(np.searchsorted(begin, b))
+        lineage = pa.table({"id": placed.table.column("id").slice(i, j - i),
+                            "source": placed.table.column("source").slice(i, j - i),
+                            "start": begin[i:j] - lo, "end": end[i:j] - lo,
+                            "global_start": begin[i:j], "global_end": end[i:j]}, schema=LINEAGE)
+        yield shard, a - lo, placed.stream[a - first: b - first], lineage

@@ -1,5 +1,9 @@
 """A shard's .npy bytes from its placed fragments: checked to cover its stream exactly once, then
-written a chunk of rows at a time (a shard is never whole in memory).
+written a chunk of rows at a time (a shard is never whole in memory), with its lineage sidecar.
+
+A fragment is one key range's tokens in the shard, (local offset, tokens, lineage): on local runs
+tokens and lineage are references to spill files (transforms/spill.py), read when a chunk of rows
+needs them; on distributed runners an array and Arrow IPC bytes.
 
     rows, lineage, pieces = shard_chunks(shard, frags, plan_, config, reader)   # pieces: bytes chunks
 """
@@ -7,11 +11,11 @@ import bisect
 
 import numpy as np
 
-from schemas.records import LineageRow
 from schemas.run import ROW_LEN, SEQ_LEN, npy_header
 from transforms.errors import PileprepError
 from transforms.placement import PackConfig, Plan, shard_span
 from transforms.spill import ref_length, sub_ref
+
 
 def _lost(what: str):
     return PileprepError(f"{what}: the runner lost or duplicated data between Pack's stages, so no "
@@ -19,58 +23,102 @@ def _lost(what: str):
                          f"with the runner and its options")
 
 
-def _placed(shard: int, frags, plan_: Plan, config: PackConfig) -> tuple[list[tuple], list[LineageRow]]:
-    """The shard's fragments as (offset, size, piece) in stream order, and its lineage, after
-    checking (before a token is read) that they cover the shard's stream exactly once."""
+def _placed(shard: int, frags, plan_: Plan, config: PackConfig) -> list[tuple]:
+    """The shard's fragments as (offset, size, tokens, lineage) in stream order, after checking
+    (before a token is read) that they cover the shard's stream exactly once."""
     lo, hi = shard_span(shard, plan_, config.rows_per_shard)
     itemsize = np.dtype(config.dtype).itemsize
-    placed, items, lineage = 0, [], []
-    for offset, piece, line in sorted(frags, key=lambda f: f[0]):
-        if isinstance(piece, np.ndarray):
-            size = len(piece)
-        else:  # (reference, EOS follows)
-            size = ref_length(piece[0]) // itemsize + bool(piece[1])
+    placed, items = 0, []
+    for offset, tokens, lineage in sorted(frags, key=lambda f: f[0]):
+        size = len(tokens) if isinstance(tokens, np.ndarray) else ref_length(tokens) // itemsize
         if offset + size > hi - lo:
             raise _lost(f"shard {shard}: a fragment reaches past its end at stream offset {lo + offset}")
         if offset != placed:
             raise _lost(f"shard {shard}: gap or overlap at stream offset {lo + offset} "
                         f"(expected {lo + placed})")
-        items.append((offset, size, piece))
+        items.append((offset, size, tokens, lineage))
         placed += size
-        lineage.append(line)
     if placed != hi - lo:
         raise _lost(f"shard {shard}: {placed} of {hi - lo} tokens placed")
-    return items, lineage
+    return items
 
 
-def _fill(buf: np.ndarray, start: int, items: list[tuple], config: PackConfig, reader) -> None:
+def _fill(buf: np.ndarray, start: int, items: list[tuple], reader) -> None:
     """buf = the shard's stream tokens [start, start + len(buf)), from the placed fragments; a
     spilled fragment's tokens are read from its file straight into place."""
     end = start + len(buf)
     i = max(bisect.bisect_right(items, start, key=lambda item: item[0]) - 1, 0)
     while i < len(items) and items[i][0] < end:
-        offset, size, piece = items[i]
+        offset, size, tokens, _ = items[i]
         a, b = max(start, offset) - offset, min(end, offset + size) - offset  # the part inside buf
-        if isinstance(piece, np.ndarray):
-            buf[offset + a - start: offset + b - start] = piece[a:b]
-        else:
-            ref, eos = piece
-            body = size - bool(eos)
-            if min(b, body) > a:
-                reader.get_into(sub_ref(ref, a * buf.itemsize, (min(b, body) - a) * buf.itemsize),
-                                memoryview(buf[offset + a - start: offset + min(b, body) - start]).cast("B"))
-            if eos and a <= body < b:
-                buf[offset + body - start] = config.eos_id
+        into = buf[offset + a - start: offset + b - start]
+        if isinstance(tokens, np.ndarray):
+            into[:] = tokens[a:b]
+        elif b > a:
+            reader.get_into(sub_ref(tokens, a * buf.itemsize, (b - a) * buf.itemsize), memoryview(into).cast("B"))
         i += 1
 
 
-def shard_chunks(shard: int, frags, plan_: Plan, config: PackConfig, reader=None,
-                 rows_per_chunk: int = 4096) -> tuple[int, list[LineageRow], object]:
-    """(rows, lineage, the bytes of the shard's .npy file in pieces): the shard's [rows, 2049]
-    array as np.save writes it, never whole in memory, only a chunk of rows of it (16 MB), filled
-    straight from the fragments and the spill files (`reader`, a SpillReader), after checking that
-    the fragments place every token of the shard exactly once."""
-    items, lineage = _placed(shard, frags, plan_, config)
+def lineage_table(items: list[tuple], reader):
+    """The shard's lineage (schemas/arrow.py LINEAGE): the fragments' rows in stream order, as one
+    table of one chunk per column, so its Parquet bytes are those of a table built from rows. Read
+    twice (sizes, then values), so that only the result is whole in memory, never it and its parts."""
+    import pyarrow as pa
+
+    from schemas.arrow import LINEAGE
+
+    def tables():
+        for *_, lineage in items:
+            yield pa.ipc.open_stream(reader.get(lineage) if reader is not None else lineage).read_all()
+
+    sizes = [(t.num_rows, {name: _text_bytes(t.column(name)) for name in _TEXT}) for t in tables()]
+    rows = sum(n for n, _ in sizes)
+    ints = {name: np.empty(rows, np.int64) for name in LINEAGE.names if name not in _TEXT}
+    texts = {name: (np.zeros(rows + 1, np.int32), np.empty(sum(b[name] for _, b in sizes), np.uint8))
+             for name in _TEXT}
+    at = 0
+    for table in tables():
+        n = table.num_rows
+        if not n:
+            continue
+        for name, values in ints.items():
+            values[at: at + n] = table.column(name).to_numpy()
+        for name, (offsets, data) in texts.items():  # offsets[at]: where this fragment's strings go
+            column = table.column(name).combine_chunks()
+            first, ends = _offsets(column)
+            data[offsets[at]: offsets[at] + ends[-1] - first] = _data(column)[first: ends[-1]]
+            offsets[at + 1: at + n + 1] = ends - first + offsets[at]
+        at += n
+    columns = [pa.StringArray.from_buffers(rows, pa.py_buffer(texts[name][0]), pa.py_buffer(texts[name][1]))
+               if name in _TEXT else pa.array(ints[name]) for name in LINEAGE.names]
+    return pa.Table.from_arrays(columns, schema=LINEAGE)
+
+
+_TEXT = ("id", "source")  # the lineage's string columns
+
+
+def _offsets(column) -> tuple[int, np.ndarray]:
+    """(where a string array's first value starts in its data buffer, where each value ends)."""
+    offsets = np.frombuffer(column.buffers()[1], np.int32)[column.offset: column.offset + len(column) + 1]
+    return int(offsets[0]), offsets[1:]
+
+
+def _data(column) -> np.ndarray:
+    buffer = column.buffers()[2]
+    return np.frombuffer(buffer, np.uint8) if buffer is not None else np.zeros(0, np.uint8)
+
+
+def _text_bytes(column) -> int:
+    first, ends = _offsets(column.combine_chunks())
+    return int(ends[-1]) - first if len(ends) else 0
+
+
+def shard_chunks(shard: int, frags, plan_: Plan, config: PackConfig, reader=None, rows_per_chunk: int = 1024):
+    """(rows, lineage table, the bytes of the shard's .npy file in pieces): the shard's [rows, 2049]
+    array as np.save writes it, never whole in memory, only a chunk of rows of it (4 MB), filled
+    straight from the fragments and the spill files (`reader`, a SpillReader; None when nothing
+    was spilled), after checking that the fragments place every token of the shard exactly once."""
+    items = _placed(shard, frags, plan_, config)
     rows = plan_.rows_of_shard(shard, config.rows_per_shard)
 
     def pieces():
@@ -78,10 +126,10 @@ def shard_chunks(shard: int, frags, plan_: Plan, config: PackConfig, reader=None
         for r in range(0, rows, rows_per_chunk):
             n = min(rows_per_chunk, rows - r)
             buf = np.empty(n * SEQ_LEN + 1, dtype=config.dtype)  # rows overlap by one token
-            _fill(buf, r * SEQ_LEN, items, config, reader)
+            _fill(buf, r * SEQ_LEN, items, reader)
             yield np.ascontiguousarray(rows_view(buf, n)).tobytes()
 
-    return rows, lineage, pieces()
+    return rows, lineage_table(items, reader), pieces()
 
 
 def rows_view(flat: np.ndarray, rows: int) -> np.ndarray:

@@ -8,8 +8,9 @@ from hypothesis import example, given, settings, strategies as st
 from schemas.run import ROW_LEN, SEQ_LEN
 from transforms.errors import PileprepError
 from transforms.pack import _HistogramFn
-from transforms.placement import (PackConfig, add_counts, compact, dense, fragments, histogram, key_range,
-                                  place_range, plan, range_bits_for)
+from transforms.pack_batches import Batcher, gather, ipc_bytes
+from transforms.placement import (PackConfig, add_counts, compact, dense, fragments, histogram, place_range, plan,
+                                  range_bits_for)
 from transforms.shards import shard_chunks
 
 EOS = 50256
@@ -24,19 +25,32 @@ def _docs(lengths, seed=0):
     return docs
 
 
+def _placed_ranges(docs, config, bits=16, batch_docs=3):
+    """Batch the documents per key range (a few per batch, so ranges get several), then place
+    each range as PlaceDocuments does: (plan, [(range, Placed)])."""
+    p = plan(histogram(((d["order_key"], len(d["ids"]) + 1) for d in docs), bits=bits), config)
+    batcher, batches = Batcher(bits, config.dtype, max_docs=batch_docs), []
+    for d in docs:
+        batches += batcher.add(d)
+    batches += batcher.flush()
+    ranges = {}
+    for key, payload, _ in batches:
+        ranges.setdefault(key, []).append(payload)
+    placed = [(key, place_range(*gather(ranges[key], config.dtype), int(p.starts[key]), p.cut, EOS))
+              for key in sorted(ranges)]
+    return p, placed
+
+
 def _pack(docs, config, bits=16):
     """Run the pure core end to end, as the PTransform wires it."""
-    p = plan(histogram(((d["order_key"], len(d["ids"]) + 1) for d in docs), bits=bits), config)
-    ranges = {}
-    for d in docs:
-        ranges.setdefault(key_range(d["order_key"], bits), []).append(d)
+    p, placed = _placed_ranges(docs, config, bits)
     by_shard, outcomes = {}, []
-    for key in sorted(ranges):
-        for doc, begin, end, selected in place_range(ranges[key], int(p.starts[key]), p.cut):
-            outcomes.append((doc["id"], selected, begin, end))
-            if selected:
-                for shard, frag in fragments(doc, begin, end, p, config.rows_per_shard, EOS):
-                    by_shard.setdefault(shard, []).append(frag)
+    for _, range_ in placed:
+        ids, n = range_.table.column("id").to_pylist(), range_.table.column("n").to_pylist()
+        for i, (doc_id, begin) in enumerate(zip(ids, range_.begin.tolist())):
+            outcomes.append((doc_id, i < range_.selected, begin, begin + n[i]))
+        for shard, offset, tokens, lineage in fragments(range_, p, config.rows_per_shard):
+            by_shard.setdefault(shard, []).append((offset, tokens, ipc_bytes(lineage)))
     shards = [_written(s, by_shard[s], p, config) for s in sorted(by_shard)]
     return p, shards, outcomes
 
@@ -120,32 +134,38 @@ def test_config_validation():
 
 
 def test_pack_transform_writes_shards_and_outcomes(pipeline, tmp_path):
+    """Shards, lineage, and the outcomes' events: summed per range, they add up to the events of
+    each document's outcome record (transforms/counts.py packed_events)."""
     import apache_beam as beam
     import pyarrow.parquet as pq
     from apache_beam.testing.util import assert_that, equal_to
 
+    from schemas.records import passed
+    from transforms.counts import _add, packed_events
     from transforms.pack import Pack
 
     docs = _docs([1500, 700, 3000, 0, 2500, 900], seed=5)
-    lengths = []  # (id, chars after the filter's line edits, before them)
     for i, d in enumerate(docs):
         d["ids"] = d["ids"].astype(np.uint32)
         d["text"] = "w" * (10 * i)
         if i % 2:  # line edits shortened it; the others met no filter (tests), so had no edits
             d["chars_before_filter"] = 1000 + i
-        lengths.append((d["id"], 10 * i, d.get("chars_before_filter", 10 * i)))
+            d["edits"], d["changed"] = {"r": i}, True
     config = PackConfig(out_dir=str(tmp_path), rows_per_shard=2, target_tokens=3 * SEQ_LEN)
     p, shards_expected, outcomes = _pack(docs, config)
+    by_id = {d["id"]: d for d in docs}
+    expected = {}
+    for doc_id, sel, begin, end in outcomes:
+        record = {**passed(by_id[doc_id]), "outcome": "packed" if sel else "over_budget", "tokens": end - begin + 1}
+        for key, value in packed_events(record):
+            expected[key] = _add([expected.get(key, (0, 0)), value])
+    assert {k[2] for k in expected if k[0] == "length"} == {"00", "04", "05", "06", "10"}
     with pipeline as pl:
         out = pl | beam.Create(docs) | Pack(config)
         assert_that(out["shards"] | beam.Map(lambda s: (s["index"], s["rows"], s["path"])),
                     equal_to([(0, 2, "shards/shard-00000.npy"), (1, 1, "shards/shard-00001.npy")]),
                     label="shards")
-        assert_that(out["outcomes"] | beam.Map(lambda o: (o["id"], o["outcome"])),
-                    equal_to([(i, "packed" if sel else "over_budget") for i, sel, _, _ in outcomes]),
-                    label="outcomes")
-        assert_that(out["outcomes"] | beam.Map(lambda o: (o["id"], o["chars"], o["chars_before_filter"])),
-                    equal_to(lengths), label="lengths")
+        assert_that(out["events"] | beam.CombinePerKey(_add), equal_to(list(expected.items())), label="events")
     written = [np.load(tmp_path / f"shards/shard-{i:05d}.npy", allow_pickle=False) for i in range(2)]
     for got, want in zip(written, shards_expected):
         assert np.array_equal(got, want)
@@ -165,34 +185,30 @@ def test_shard_chunks_are_np_save_of_the_rows(tmp_path_factory, lengths, rows_pe
 
     folder = str(tmp_path_factory.mktemp("spill"))
     docs = _docs(lengths, seed)
-    writer = SpillWriter(folder)
-    spilled = [{**d, "spill": writer.put(d["ids"].astype(np.uint16).tobytes()), "spill_itemsize": 2} for d in docs]
-    writer.close()
     config = PackConfig(out_dir="", rows_per_shard=rows_per_shard, dtype="uint16")
-    p = plan(histogram((d["order_key"], len(d["ids"]) + 1) for d in docs), config)
-    reader = SpillReader(folder)
+    p, placed = _placed_ranges(docs, config, bits=8)
     stream = _expected_stream(docs).astype(np.uint16)
-    lineages = []
-    for batch in (docs, spilled):
-        by_shard = {}
-        for doc, begin, end, selected in place_range(sorted(batch, key=lambda d: d["order_key"]), 0, p.cut):
-            if selected:
-                for shard, frag in fragments(doc, begin, end, p, rows_per_shard, EOS):
-                    if isinstance(frag[1], np.ndarray):
-                        frag = (frag[0], frag[1].astype(np.uint16), frag[2])
-                    by_shard.setdefault(shard, []).append(frag)
-        for shard, frags in sorted(by_shard.items()):
-            first = shard * rows_per_shard
-            rows = np.stack([stream[r * SEQ_LEN: r * SEQ_LEN + ROW_LEN]
-                             for r in range(first, min(first + rows_per_shard, p.rows))])
-            expected = io.BytesIO()
-            np.save(expected, rows, allow_pickle=False)
-            n, lineage, pieces = shard_chunks(shard, frags, p, config, reader, rows_per_chunk=rows_per_chunk)
+    writer, inline, spilled = SpillWriter(folder), {}, {}
+    for _, range_ in placed:
+        for shard, offset, tokens, lineage in fragments(range_, p, rows_per_shard):
+            inline.setdefault(shard, []).append((offset, tokens, ipc_bytes(lineage)))
+            spilled.setdefault(shard, []).append((offset, writer.put(tokens.tobytes()), writer.put(ipc_bytes(lineage))))
+    writer.close()
+    reader = SpillReader(folder)
+    for shard in sorted(inline):
+        first = shard * rows_per_shard
+        rows = np.stack([stream[r * SEQ_LEN: r * SEQ_LEN + ROW_LEN]
+                         for r in range(first, min(first + rows_per_shard, p.rows))])
+        expected = io.BytesIO()
+        np.save(expected, rows, allow_pickle=False)
+        lineages = []
+        for frags, source in ((inline[shard], None), (spilled[shard], reader)):
+            n, lineage, pieces = shard_chunks(shard, frags, p, config, source, rows_per_chunk=rows_per_chunk)
             assert n == len(rows)
             assert b"".join(pieces) == expected.getvalue()
             lineages.append(lineage)
+        assert lineages[0].equals(lineages[1])  # spilled or not, the same
     reader.close()
-    assert lineages[:len(lineages) // 2] == lineages[len(lineages) // 2:]  # spilled or not, the same
 
 
 # --- key ranges: their number follows the input, the bytes do not ------------------------------
