@@ -111,16 +111,6 @@ class Outcome(Passed):
 # and each (range, shard) crosses GroupShards as one fragment (tokens, LINEAGE columns).
 
 
-class LineageRow(TypedDict):
-    """A document's tokens in one shard: a row of shards/shard-NNNNN.lineage.parquet (schemas/arrow.py)."""
-    id: str
-    source: str
-    start: int  # first token, in the shard's stream (< 0 when it began in the previous shard)
-    end: int  # position of its EOS in the shard's stream (past the end when it continues)
-    global_start: int  # the same two in the run's whole stream
-    global_end: int
-
-
 class Committed(TypedDict):
     """A file committed under its final name (transforms/write.py commit_chunks)."""
     path: str  # relative to the run's directory
@@ -147,11 +137,6 @@ class Cluster(TypedDict):
     kind: str
     cause: str
     size: int  # members, the kept cause included
-
-
-def passed_of(record: Passed) -> Passed:
-    """Just the Passed fields of a record that carries them (a Removal)."""
-    return Passed(**{k: record[k] for k in Passed.__annotations__})
 
 
 def passed(doc: Document) -> Passed:

@@ -33,7 +33,7 @@ import apache_beam as beam
 import xxhash
 
 from schemas.records import Cluster, Removal
-from schemas.run import DEDUP, parquet_bytes
+from schemas.run import DEDUP
 from transforms.dedup_exact import DedupConfig, ResolveExact, digest, node
 from transforms.dedup_near import RemoveNearDuplicates
 from transforms.spill import RestoreText, StowText
