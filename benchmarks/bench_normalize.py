@@ -20,7 +20,7 @@ import time
 
 import ftfy
 
-from transforms.normalize import NormalizeConfig, fixer
+from transforms.normalizer import NormalizeConfig, fixer
 
 CHARDET_TESTS = ["/usr/lib/google-cloud-sdk/platform/gsutil/third_party/chardet/tests"]
 SCRIPTS = {  # chardet test directory -> codec: one directory per script of the Pile's other languages

@@ -104,7 +104,7 @@ def normalize(docs: list[dict]) -> dict:
     """Our fixer against ftfy.fix_text per document; the outputs must be identical."""
     import ftfy
 
-    from transforms.normalize import NormalizeConfig, fixer
+    from transforms.normalizer import NormalizeConfig, fixer
 
     fix = fixer(NormalizeConfig("nfc"))
     _hwm_reset()
@@ -123,7 +123,7 @@ def normalize(docs: list[dict]) -> dict:
 
 
 def filter_(docs: list[dict]) -> dict:
-    from transforms.filter import apply_rules, load_rules
+    from transforms.rules import apply_rules, load_rules
 
     rules = load_rules("eleuther")
     _hwm_reset()

@@ -21,9 +21,9 @@ from schemas.family import CHINCHILLA_TOKENS_PER_PARAM, FAMILY, budget_for
 from schemas.run import ROW_LEN
 from transforms.dedup_exact import MODES, DedupConfig
 from transforms.errors import ConfigError
-from transforms.filter import FilterConfig
+from transforms.rules import FilterConfig
 from transforms.minhash import PRESETS, SHINGLINGS, MinHashConfig
-from transforms.normalize import FORMS, NormalizeConfig
+from transforms.normalizer import FORMS, NormalizeConfig
 from transforms.placement import PackConfig, range_bits_for
 from transforms.provenance import CheckConfig
 from transforms.read import ReadConfig

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from transforms.errors import PileprepError
-from transforms.filter import apply_rules, load_rules
+from transforms.rules import apply_rules, load_rules
 from transforms.inputs import InputFile
 from transforms.parse import parse_line
 from transforms.read import read_file

@@ -12,7 +12,7 @@ from pipeline.options import RunConfig
 from schemas.family import CHINCHILLA_TOKENS_PER_PARAM, FAMILY
 from transforms.dedup_exact import MODES
 from transforms.minhash import PRESETS
-from transforms.normalize import FORMS
+from transforms.normalizer import FORMS
 
 DATAFLOW = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "dataflow")
 

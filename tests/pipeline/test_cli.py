@@ -13,7 +13,7 @@ import zstandard
 
 from pipeline.cli import main
 from pipeline.tools.sample import SampleConfig, write_sample
-from transforms.filter import apply_rules, load_rules
+from transforms.rules import apply_rules, load_rules
 from transforms.tokenizer import TokenizeConfig, load
 
 IN_MEMORY = ["--direct_running_mode=in_memory"]

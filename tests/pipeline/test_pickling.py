@@ -9,8 +9,8 @@ from pipeline.runners import make_pipeline
 from transforms import dedup, dedup_exact, dedup_near, filter as filter_, normalize, pack, read, tokenize, tokenizer, \
     write
 from transforms.minhash import MinHashConfig
-from transforms.filter import load_rules
-from transforms.normalize import NormalizeConfig
+from transforms.rules import load_rules
+from transforms.normalizer import NormalizeConfig
 from transforms.placement import PackConfig
 from transforms.inputs import InputFile
 from transforms.read import ReadConfig

@@ -55,7 +55,7 @@ def test_reference_run_is_byte_identical_to_the_fast_run(corpus):
 
 def test_reference_selects_the_unoptimized_implementations():
     from pipeline.options import RunConfig
-    from transforms.normalize import fixer
+    from transforms.normalizer import fixer
     from transforms.normalize_fast import Fixer
     from transforms.tokenizer import load
 

@@ -11,7 +11,7 @@ import pytest
 from pipeline.options import RunConfig
 from pipeline.run import run
 from pipeline.tools.sample import SampleConfig, write_sample
-from transforms import gpt2_fast, normalize as nm, normalize_fast, normalize_tables, tokenizer as tk
+from transforms import gpt2_fast, normalizer as nm, normalize_fast, normalize_tables, tokenizer as tk
 from transforms.errors import find_message
 from transforms.provenance import CheckConfig
 from transforms.tokenizer import TokenizeConfig, Tokenizer

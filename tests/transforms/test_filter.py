@@ -7,8 +7,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, strategies as st
 
 from transforms.errors import PileprepError
-from transforms.filter import (PRESETS, FilterConfig, FilterDocuments, Rule, apply_rules, keep, load_rules,
-                               simplified_length)
+from transforms.filter import FilterDocuments
+from transforms.rules import PRESETS, FilterConfig, Rule, apply_rules, keep, load_rules, simplified_length
 
 ELEUTHER = load_rules("eleuther")
 SLIMPAJAMA = load_rules("slimpajama")

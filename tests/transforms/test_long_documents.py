@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from transforms import gpt2_fast, tokenizer as tk
-from transforms.normalize import NormalizeConfig, fixer
+from transforms.normalizer import NormalizeConfig, fixer
 from transforms.tokenizer import TokenizeConfig, Tokenizer
 
 PROSE = ("It\u2019s the \u201cquick\u201d brown fox \u2014 na\u00efve, caf\u00e9\u2026 12,345 jumps; "

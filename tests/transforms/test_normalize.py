@@ -5,7 +5,8 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings, strategies as st
 
-from transforms.normalize import FORMS, Normalize, NormalizeConfig, fixer, normalize
+from transforms.normalize import Normalize
+from transforms.normalizer import FORMS, NormalizeConfig, fixer, normalize
 from transforms.provenance import CheckConfig
 
 NFC, NFKC, FTFY, OFF = (NormalizeConfig(form) for form in ("nfc", "nfkc", "ftfy", "off"))

@@ -14,7 +14,7 @@ import ftfy
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from transforms.normalize import NormalizeConfig, fixer
+from transforms.normalizer import NormalizeConfig, fixer
 from transforms.normalize_fast import Fixer
 from transforms.normalize_tables import tables
 

@@ -10,9 +10,9 @@ import pytest
 from ftfy.badness import BADNESS_RE
 from hypothesis import given, settings, strategies as st
 
-from transforms import normalize
+from transforms import normalize, normalizer
 from transforms.errors import PileprepError
-from transforms.normalize import NormalizeConfig, fixer
+from transforms.normalizer import NormalizeConfig, fixer
 from transforms.normalize_fast import Fixer
 from transforms.normalize_tables import LOCAL_STEPS, tables
 from transforms.provenance import CheckConfig
@@ -143,7 +143,7 @@ def _without_uncurling(self, text, starts, html_end):
 def test_a_wrong_local_fix_fails_the_self_test(monkeypatch):
     fast = Fixer(FTFY_CONFIGS["nfc"], tables())
     monkeypatch.setattr(Fixer, "_fix_local", _without_uncurling)
-    assert normalize.self_test(fast, fast.config) is not None
+    assert normalizer.self_test(fast, fast.config) is not None
 
 
 def test_a_wrong_local_fix_fails_the_run_time_cross_check(monkeypatch):
