@@ -1,5 +1,7 @@
 """The pileprep Beam graph:
-ReadPile -> Normalize -> FilterDocuments -> Deduplicate -> Tokenize -> Pack -> WriteManifest.
+ReadPile -> Normalize -> FilterDocuments -> Deduplicate -> Tokenize -> Pack -> WriteManifest, or, on
+the in-process runner when nothing needs every document at once, Prepare (those steps up to Pack's
+batching, in worker processes: transforms/prepare.py) -> Pack -> WriteManifest. Same bytes.
 
     with beam.Pipeline(runner, options=opts) as p:
         build(p, config, files)
@@ -9,25 +11,60 @@ import dataclasses
 import apache_beam as beam
 
 from pipeline.options import RunConfig
+from transforms.columnar import format_of
 from transforms.counts import CountOutcomes, counted
 from transforms.dedup import Deduplicate, MeasureClusters, WriteRemovals
 from transforms.dedup_exact import describe
 from transforms.filter import FilterDocuments
+from transforms.inputs import InputFile
 from transforms.manifest import WriteManifest
 from transforms.normalize import Normalize
 from transforms.pack import Pack
-from transforms.inputs import InputFile
+from transforms.prepare import Prepare, PrepareConfig
+from transforms.prepare_work import PrepareSetup
+from transforms.provenance import PROVENANCE
 from transforms.read import ReadPile
+from transforms.rules import load_rules
 from transforms.tokenize import Tokenize
+from transforms.tokenizer import load, shippable
 from transforms.write import WriteDocuments, WriteRejects
 
 
 def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[InputFile] = ()):
+    front = (_fused if config.fused and not any(format_of(f.path) for f in files) else _staged)(p, config, files, holdout_files)
+    tokenizer = front["tokenizer"]
+    pack = Pack(config.pack_config(tokenizer, sum(f.size for f in files)))
+    packed = front["batches"] | "Pack" >> pack.batched() if "batches" in front else front["tokenized"] | "Pack" >> pack
+    written = (front["documents"] | "WriteDocuments" >> WriteDocuments(
+        config.output, files=config.files_for(sum(f.size for f in files)), spill=bool(config.spill))
+        if config.write_documents else p | "NoDocuments" >> beam.Create([]))
+    rejects = front["rejects"] | "WriteRejects" >> WriteRejects(config.output)
+    removed = front["removed"]
+    counts = ({"malformed": front["rejects"], "filtered": front["filtered"], "deduplicated": removed,
+               "packed": packed["events"]} | "Count" >> CountOutcomes({"packed": counted, **front["summed"]}))
+    dedup_files = removed | "WriteRemovals" >> WriteRemovals(config.output)
+    clusters = (removed | "MeasureClusters" >> MeasureClusters()
+                | "ClusterSize" >> beam.Map(lambda c: (c["kind"], c["size"]))
+                | "CountClusterSizes" >> beam.combiners.Count.PerElement())
+    provenance = (front["provenance"]  # of the training documents
+                  | "FlattenProvenance" >> beam.Flatten() | "SumProvenance" >> beam.CombinePerKey(sum))
+    budget = config.budget()
+    holdout = front["holdout"]
+    return p | "WriteManifest" >> WriteManifest(
+        config.output, config.recorded(), tokenizer=_describe(tokenizer),
+        dedup=describe(config.dedup_config(), holdout=bool(config.holdout)),
+        budget=dataclasses.asdict(budget) if budget else None, counts=counts, inputs=front["files"],
+        documents=written, rejects=rejects, shards=packed["shards"], plan=packed["plan"],
+        dedup_files=dedup_files, clusters=clusters, provenance=provenance, check=config.check_config(),
+        holdout_inputs=holdout["files"] if holdout else p | "NoHoldout" >> beam.Create([]))
+
+
+def _staged(p, config: RunConfig, files, holdout_files) -> dict:
+    """ReadPile -> Normalize -> FilterDocuments -> Deduplicate -> Tokenize: every runner."""
     read = p | "ReadPile" >> ReadPile(config.read_config(), files)
     check = config.check_config()
     normalized = read["docs"] | "Normalize" >> Normalize(config.normalize_config(), check)
-    docs = normalized["docs"]
-    kept, dropped = docs | "FilterDocuments" >> FilterDocuments(config.filter_config())
+    kept, dropped = normalized["docs"] | "FilterDocuments" >> FilterDocuments(config.filter_config())
     holdout = _holdout(p, config, holdout_files, check)
     unique, removed = kept | "Deduplicate" >> Deduplicate(
         config.dedup_config(), holdout["docs"] if holdout else None,
@@ -35,28 +72,26 @@ def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[Inpu
     tokenize = Tokenize(config.tokenize_config(), processes=config.tokenize_processes or 0,
                         check=check)  # loads the tokenizer: a bad one fails here, before the run
     tokenized = unique | "Tokenize" >> tokenize
-    packed = tokenized["docs"] | "Pack" >> Pack(config.pack_config(tokenize.tokenizer, sum(f.size for f in files)))
+    return {"tokenizer": tokenize.tokenizer, "tokenized": tokenized["docs"], "documents": unique,
+            "rejects": read["rejects"], "files": read["files"], "filtered": dropped, "summed": {},
+            "removed": removed, "holdout": holdout,
+            "provenance": (normalized["provenance"], tokenized["provenance"])}
 
-    written = (unique | "WriteDocuments" >> WriteDocuments(
-        config.output, files=config.files_for(sum(f.size for f in files)), spill=bool(config.spill))
-        if config.write_documents else p | "NoDocuments" >> beam.Create([]))
-    rejects = read["rejects"] | "WriteRejects" >> WriteRejects(config.output)
-    counts = ({"malformed": read["rejects"], "filtered": dropped, "deduplicated": removed,
-               "packed": packed["events"]} | "Count" >> CountOutcomes({"packed": counted}))
-    dedup_files = removed | "WriteRemovals" >> WriteRemovals(config.output)
-    clusters = (removed | "MeasureClusters" >> MeasureClusters()
-                | "ClusterSize" >> beam.Map(lambda c: (c["kind"], c["size"]))
-                | "CountClusterSizes" >> beam.combiners.Count.PerElement())
-    provenance = ((normalized["provenance"], tokenized["provenance"])  # of the training documents
-                  | "FlattenProvenance" >> beam.Flatten() | "SumProvenance" >> beam.CombinePerKey(sum))
-    budget = config.budget()
-    return p | "WriteManifest" >> WriteManifest(
-        config.output, config.recorded(), tokenizer=_describe(tokenize.tokenizer),
-        dedup=describe(config.dedup_config(), holdout=bool(config.holdout)),
-        budget=dataclasses.asdict(budget) if budget else None, counts=counts, inputs=read["files"],
-        documents=written, rejects=rejects, shards=packed["shards"], plan=packed["plan"],
-        dedup_files=dedup_files, clusters=clusters, provenance=provenance, check=check,
-        holdout_inputs=holdout["files"] if holdout else p | "NoHoldout" >> beam.Create([]))
+
+def _fused(p, config: RunConfig, files, holdout_files) -> dict:
+    """Prepare (transforms/prepare.py): the same documents, prepared by worker processes."""
+    tokenizer = load(shippable(config.tokenize_config()))  # a bad tokenizer fails here, before the run
+    setup = PrepareSetup(normalize=config.normalize_config(), check=config.check_config(),
+                         rules=load_rules(config.rules), tokenize=shippable(config.tokenize_config()),
+                         range_bits=config.pack_config(tokenizer, sum(f.size for f in files)).range_bits,
+                         dtype=str(tokenizer.dtype), seed=config.seed, max_line_bytes=config.max_line_bytes,
+                         documents=config.write_documents)
+    prepared = p | "Prepare" >> Prepare(PrepareConfig(config.read_config(), setup, config.tokenize_processes,
+                                                      spill=config.output if config.spill else None), files)
+    return {"tokenizer": tokenizer, "batches": prepared["batches"], "documents": prepared["documents"],
+            "rejects": prepared["rejects"], "files": prepared["files"], "filtered": prepared["filtered"],
+            "summed": {"filtered": counted}, "removed": p | "NothingRemoved" >> beam.Create([]),
+            "holdout": None, "provenance": (prepared[PROVENANCE],)}
 
 
 def _holdout(p, config: RunConfig, files, check):

@@ -32,7 +32,7 @@ DOCUMENT_FILE_BYTES = 512 << 20  # aim for Parquet files of a few hundred MB of 
 ZSTD_RATIO = 4  # Pile .jsonl.zst expands about 4x; used only to size document files
 MB = 1 << 20  # the unit of --split-mb and --max-line-mb
 # Fields that are not flags: the runner decides them (pipeline/run.py), not the user.
-NOT_FLAGS = ("reshuffle", "tokenize_processes")
+NOT_FLAGS = ("reshuffle", "tokenize_processes", "fused")
 SHOWN = ("quiet", "progress_every")  # fields about what the terminal shows, not the output
 
 
@@ -106,6 +106,7 @@ class RunConfig:
         help="pass tokens and text through Beam's shuffles as references to files in the output folder "
              "(auto: on for the local runners, whose shuffle lives in memory)")
     tokenize_processes: int | None = None  # child processes tokenizing for each worker; None: cores, in-process only
+    fused: bool | None = None  # the fused local stage (transforms/prepare.py) for the graph's front; None: run.py decides
     # Cerebras-GPT was trained on the Pile without deduplication
     dedup: str = option(DedupConfig.mode, choices=MODES,
                         help="remove exact or MinHash-LSH near-duplicates (default %(default)s, as Cerebras-GPT)")
@@ -245,7 +246,7 @@ class RunConfig:
         two directories, read with another split size, or with --reference, gives byte-identical
         manifests)."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
-                if k not in ("output", "overwrite", "split_bytes", "reshuffle", "spill", "tokenize_processes",
+                if k not in ("output", "overwrite", "split_bytes", "reshuffle", "spill", "tokenize_processes", "fused",
                              "reference", "check_every") + SHOWN}
 
 

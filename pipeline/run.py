@@ -115,6 +115,11 @@ def _for_runner(config: RunConfig, p) -> RunConfig:
         config = dataclasses.replace(config, spill=local(p))
     if config.tokenize_processes is None:  # one in-process worker would tokenize on one core
         config = dataclasses.replace(config, tokenize_processes=usable_cores() if in_process(p) else 0)
+    # In-process with worker processes: they parse, normalize, filter and tokenize (transforms/prepare.py)
+    # when nothing between those steps needs every document at once (deduplication, a holdout)
+    if config.fused is None:
+        config = dataclasses.replace(config, fused=in_process(p) and config.tokenize_processes > 0
+                                     and config.dedup == "none" and not config.holdout)
     return config
 
 

@@ -8,7 +8,8 @@ import apache_beam as beam
 
 from transforms.errors import PileprepError
 from transforms.normalizer import NormalizeConfig, fixer
-from transforms.provenance import PROVENANCE, CheckConfig, bundle_outputs, library_version, stage_events
+from transforms.provenance import (PROVENANCE, CheckConfig, bundle_outputs, library_version, normalize_mismatch,
+                                   stage_events)
 
 
 class _NormalizeFn(beam.DoFn):
@@ -31,10 +32,7 @@ class _NormalizeFn(beam.DoFn):
         if self.plain is not None and self.check.sampled(doc["id"]):
             self.checked += 1
             if self.plain(doc["text"]) != text:
-                raise PileprepError(
-                    f"document {doc['id']} is normalized differently by the fast normalizer than by "
-                    f"ftfy.fix_text: a bug in pileprep's fast path. Run with --reference to use the plain "
-                    f"implementations, and please report this document")
+                raise PileprepError(normalize_mismatch(doc["id"]))
         yield {**doc, "text": text, "changed": text != doc["text"], "chars_in": len(doc["text"])}
 
     def finish_bundle(self):

@@ -142,7 +142,14 @@ class Pack(beam.PTransform):
 
     def expand(self, docs):
         # Without the text, in batches per key range: one element per batch crosses GroupKeyRanges
-        batches = docs | "ByKeyRange" >> beam.ParDo(_BatchFn(self.config))
+        return self.place(docs | "ByKeyRange" >> beam.ParDo(_BatchFn(self.config)))
+
+    def batched(self) -> "beam.PTransform":
+        """Pack for input already in batches, (range, (batch or spill reference, stream tokens)),
+        as transforms/prepare.py sends them."""
+        return beam.ptransform_fn(lambda batches: self.place(batches))()
+
+    def place(self, batches):
         plan_ = (batches
                  | "TokensPerBatch" >> beam.Map(lambda kv: (kv[0], kv[1][1]))
                  | "Histogram" >> beam.CombineGlobally(_HistogramFn(self.config.range_bits))

@@ -84,3 +84,17 @@ def section(sums, check: CheckConfig) -> dict:
         else:
             out[part]["paths"][value] = n
     return out
+
+
+def normalize_mismatch(doc_id: str) -> str:
+    """The run's error when the cross-check finds a document the fast normalizer fixed otherwise."""
+    return (f"document {doc_id} is normalized differently by the fast normalizer than by "
+            f"ftfy.fix_text: a bug in pileprep's fast path. Run with --reference to use the plain "
+            f"implementations, and please report this document")
+
+
+def tokenize_mismatch(doc_id: str, backend: str) -> str:
+    """The run's error when the cross-check finds a document the fast tokenizer encoded otherwise."""
+    return (f"document {doc_id} gets other token ids from the fast tokenizer ({backend}) than from "
+            f"GPT-2's plain tokenizer (tiktoken's encode_ordinary): a bug in pileprep's fast path. Run "
+            f"with --reference to use the plain implementations, and please report this document")

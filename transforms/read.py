@@ -85,21 +85,24 @@ def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progre
             if progress is not None and lines % 1000 == 0:
                 progress(file.name, lines, nbytes)
     except Damage as d:
-        if not allow_corrupt:
-            raise PileprepError(
-                f"input file {file.path} is damaged: {d.what} at byte {d.offset} of {file.size}. "
-                f"Re-download or re-create it, or pass --allow-corrupt-inputs to keep the "
-                f"{docs:,} documents read before the damage.") from None
-        damage = InputDamage(offset=d.offset, what=d.what)
-        _LOG.warning("input file %s is damaged (%s at byte %d): kept the %d documents read before it",
-                     printable(file.path, PATH_CHARS), d.what, d.offset, docs)
+        damage = damaged(file, d, docs, allow_corrupt)
     yield "file", InputSummary(path=file.path, name=file.name, bytes=file.size, lines=lines - first_line,
                                documents=docs, malformed=rejects, damage=damage)
 
 
+def damaged(file: InputFile, d: Damage, docs: int, allow_corrupt: bool) -> InputDamage:
+    """The damage for the file's summary, with a warning, under allow_corrupt; else the error."""
+    if not allow_corrupt:
+        raise PileprepError(
+            f"input file {file.path} is damaged: {d.what} at byte {d.offset} of {file.size}. "
+            f"Re-download or re-create it, or pass --allow-corrupt-inputs to keep the "
+            f"{docs:,} documents read before the damage.") from None
+    _LOG.warning("input file %s is damaged (%s at byte %d): kept the %d documents read before it",
+                 printable(file.path, PATH_CHARS), d.what, d.offset, docs)
+    return InputDamage(offset=d.offset, what=d.what)
 
 
-class _PlanFn(beam.DoFn):
+class PlanFile(beam.DoFn):
     """A file -> work items (file, start, end, first line): the whole file, or, for a large plain
     file, line-aligned ranges read in parallel after the next Reshuffle."""
 
@@ -153,7 +156,7 @@ class ReadPile(beam.PTransform):
         files = self.files if self.files is not None else match_inputs(self.config.patterns)
         out = (pbegin
                | "ListFiles" >> beam.Create([tuple(f) for f in files], reshuffle=False)
-               | "PlanRanges" >> beam.ParDo(_PlanFn(self.config))
+               | "PlanRanges" >> beam.ParDo(PlanFile(self.config))
                | "SpreadFiles" >> beam.Reshuffle()
                | "ReadFiles" >> beam.ParDo(_ReadFileFn(self.config)).with_outputs(
                    "rejects", "files", main="docs"))

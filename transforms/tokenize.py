@@ -22,9 +22,10 @@ import numpy as np
 
 from transforms import progress
 from transforms.errors import PileprepError
-from transforms.provenance import PROVENANCE, CheckConfig, bundle_outputs, stage_events
+from transforms.provenance import PROVENANCE, CheckConfig, bundle_outputs, stage_events, tokenize_mismatch
 from transforms.tokenizer import TokenizeConfig, libraries, load, shippable
-from transforms.tokenizer_processes import POOL_BATCH_CHARS, ChildFailed, tokenizer_pool
+from transforms.children import ChildFailed
+from transforms.tokenizer_processes import POOL_BATCH_CHARS, tokenizer_pool
 
 
 class _TokenizeFn(beam.DoFn):
@@ -62,7 +63,7 @@ class _TokenizeFn(beam.DoFn):
             ids, backends = tok.tokenize(doc["text"])
             self._used.update(backends)
             if check and not np.array_equal(ids, tok.plain_ids(doc["text"])):
-                raise PileprepError(_mismatch(doc["id"], tok.backend))
+                raise PileprepError(tokenize_mismatch(doc["id"], tok.backend))
             progress.add(tokens=len(ids))
             yield self._output(doc, ids)
             return
@@ -93,7 +94,7 @@ class _TokenizeFn(beam.DoFn):
                 raise PileprepError(e.explain(what)) from None
             raise RuntimeError(e.explain(what)) from None
         if report["mismatches"]:
-            raise PileprepError(_mismatch(docs[report["mismatches"][0]]["id"], self._tokenizer.backend))
+            raise PileprepError(tokenize_mismatch(docs[report["mismatches"][0]]["id"], self._tokenizer.backend))
         self._used.update(report["used"])
         progress.add(tokens=sum(map(len, ids)))  # once a batch (a MiB of text), not per document
         for doc, doc_ids in zip(docs, ids):
@@ -111,12 +112,6 @@ class _TokenizeFn(beam.DoFn):
 
     def teardown(self):
         self._pool = None  # shared by the process's DoFns; closed at exit (or by close_pools)
-
-
-def _mismatch(doc_id: str, backend: str) -> str:
-    return (f"document {doc_id} gets other token ids from the fast tokenizer ({backend}) than from "
-            f"GPT-2's plain tokenizer (tiktoken's encode_ordinary): a bug in pileprep's fast path. Run "
-            f"with --reference to use the plain implementations, and please report this document")
 
 
 class Tokenize(beam.PTransform):

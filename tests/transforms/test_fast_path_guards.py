@@ -15,7 +15,8 @@ from transforms import gpt2_fast, normalizer as nm, normalize_fast, normalize_ta
 from transforms.errors import find_message
 from transforms.provenance import CheckConfig
 from transforms.tokenizer import TokenizeConfig, Tokenizer
-from transforms.tokenizer_processes import _frame, _read_frame, _serve, _U64
+from transforms.children import U64 as _U64, frame as _frame, read_frame as _read_frame
+from transforms.tokenizer_processes import _serve
 
 
 def test_a_tokie_that_fails_its_self_test_is_not_used(monkeypatch, caplog):

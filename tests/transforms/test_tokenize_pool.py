@@ -14,7 +14,8 @@ import transforms.tokenize as tokenize_module
 from tests.conftest import local_test_pipeline
 from transforms.tokenize import Tokenize
 from transforms.tokenizer import TokenizeConfig, load
-from transforms.tokenizer_processes import ChildFailed, TokenizerProcesses, close_pools, tokenizer_pool
+from transforms.children import ChildFailed, close_pools
+from transforms.tokenizer_processes import TokenizerProcesses, tokenizer_pool
 
 TEXTS = ["", "Hello world", "lone \ud800 surrogate", "naïve café 😀 漢字", "<|endoftext|> is text",
          "x" * 100_000, "def f(x):\n\treturn x * 2\n" * 500]

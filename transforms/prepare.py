@@ -1,0 +1,204 @@
+"""Prepare: the fused local stage. ReadPile, Normalize, FilterDocuments, Tokenize and Pack's
+batching in one step whose per-document work runs in worker processes, one per core.
+
+The in-process runner (the default local run) executes every DoFn in one process. In the staged
+graph that process read, normalized and filtered every document and handed only tokenizing to child
+processes: on 2 cores the tree used 50-69% of them, on 32 cores it would use one. Here this
+process only decompresses each input and cuts it into chunks of whole lines (CHUNK_BYTES, cut
+by C-speed searches, never a Python loop per line); the workers (transforms/prepare_processes.py)
+run transforms/prepare_work.py on each chunk: the very functions the staged DoFns call, so the
+output is byte-identical (tested against the staged graph and across runners). What comes back
+is Pack's batches (once a worker's buffers fill, and at the end of the bundle), the rejects and
+drops, the kept documents for WriteDocuments, and counts, summed here per bundle.
+
+Used when the run is in-process with worker processes, deduplicates nothing, has no holdout and
+reads only JSON lines (pipeline/run.py decides); every other run uses the staged graph.
+
+    prepared = p | Prepare(PrepareConfig(read, setup, processes=2), files)
+    # ["batches"] for Pack, ["documents"], ["rejects"], ["files"], ["filtered"] (summed count events), ["provenance"]
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+
+import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
+
+from schemas.records import InputSummary
+from transforms import progress
+from transforms.counts import dropped_events
+from transforms.errors import PileprepError
+from transforms.inputs import InputFile, open_input
+from transforms.prepare_processes import prepare_pool
+from transforms.prepare_work import PrepareSetup
+from transforms.progress import ReadProgress
+from transforms.provenance import PROVENANCE, library_version, stage_events
+from transforms.read import PlanFile, ReadConfig, damaged
+from transforms.split import Limited
+from transforms.streams import Damage, compression_of, decompressed_blocks
+from transforms.spill import SpillDoFn
+from transforms.tokenizer import libraries
+
+CHUNK_BYTES = 2 << 20  # bytes of JSON lines per task: ~1 MB of text tokenizes in ~0.3 s, and a
+# 100 MB input makes 50 tasks, enough to keep every worker busy to the end
+
+
+@dataclasses.dataclass(frozen=True)
+class PrepareConfig:
+    read: ReadConfig
+    setup: PrepareSetup
+    processes: int  # worker processes (the run's cores)
+    spill: str | None = None  # the run's output folder: Pack's batches wait in spill files
+    chunk_bytes: int | None = None  # None: CHUNK_BYTES
+
+
+def chunks(blocks, size: int):
+    """Whole lines, in pieces cut at the last newline once `size` bytes are held (each ends with
+    b"\\n"), then the last line if it has none. Damage in the blocks ends it after the whole lines
+    read before it."""
+    pending, held, newline = [], 0, False
+    try:
+        for block in blocks:
+            pending.append(block)
+            held += len(block)
+            newline = newline or b"\n" in block
+            if held >= size and newline:  # a line longer than size waits for its end, joined once
+                data = b"".join(pending)
+                cut = data.rfind(b"\n") + 1
+                yield data[:cut]
+                pending, held, newline = ([data[cut:]] if cut < len(data) else []), len(data) - cut, False
+    except Damage:
+        data = b"".join(pending)
+        if data.rfind(b"\n") >= 0:
+            yield data[:data.rfind(b"\n") + 1]
+        raise
+    if held:
+        yield b"".join(pending)
+
+
+def _windowed(value, tag: str | None = None):
+    value = WindowedValue(value, GlobalWindow().max_timestamp(), (GlobalWindow(),))
+    return value if tag is None else beam.pvalue.TaggedOutput(tag, value)
+
+
+class _PrepareFn(SpillDoFn):
+    """Work items of PlanFile -> Pack's (range, (batch, stream tokens)) and the tagged outputs."""
+
+    def __init__(self, config: PrepareConfig):
+        super().__init__(config.spill)
+        self.config = config
+        self.pool = None
+
+    def setup(self):
+        super().setup()
+        self.pool = prepare_pool(self.config.setup, self.config.processes)
+
+    def start_bundle(self):
+        super().start_bundle()
+        self.pending = collections.deque()  # (item key, first line, lines, future), in submission order
+        self.files = {}  # item key -> [InputFile, lines, documents, malformed, damage]
+        self.events = {}  # the drops' count events, summed
+        self.normalized, self.tokenized = collections.Counter(), collections.Counter()
+        self.checked = {"normalize": 0, "tokenize": 0}
+
+    def process(self, item):
+        file, start, end, first_line = item
+        file = InputFile(*file)
+        key = (file.path, start)
+        self.files[key] = summary = [file, 0, 0, 0, None]
+        with open_input(file.path) as fh:
+            watch = ReadProgress(fh, start, file.size if end is None else end, first_line)
+            if end is not None:
+                fh.seek(start)
+                fh = Limited(fh, end - start)
+            line = first_line
+            try:
+                for data in chunks(decompressed_blocks(fh, compression_of(file.path)), self.config.chunk_bytes or CHUNK_BYTES):
+                    lines = data.count(b"\n") + (not data.endswith(b"\n"))
+                    self.pending.append((key, line, lines, self.pool.submit_chunk(file.name, line, data)))
+                    line += lines
+                    watch(file.name, line, 0)
+                    yield from self._collect(2 * self.config.processes)
+            except Damage as d:
+                yield from self._collect(0)  # the documents read before the damage
+                summary[4] = damaged(file, d, summary[2], self.config.read.allow_corrupt)
+            summary[1] = line - first_line
+            watch.finish(line)
+
+    def _collect(self, limit: int):
+        """Answers in submission order: every ready one, and the oldest waited for while more than
+        `limit` are outstanding (limit 0: all of them)."""
+        while self.pending and (len(self.pending) > limit or self.pending[0][3].done()):
+            key, line, lines, future = self.pending.popleft()
+            yield from self._answer(key, line, lines, future)
+
+    def _answer(self, key, line, lines, future):
+        from transforms.children import ChildFailed
+
+        file = self.files[key][0]
+        try:
+            answer = future.result()
+        except ChildFailed as e:
+            what = f"lines {line + 1:,} to {line + lines:,} of {file.name}"
+            raise (PileprepError if e.code < 0 else RuntimeError)(e.explain(what)) from None
+        if "error" in answer:
+            raise PileprepError(answer["error"])
+        self.files[key][2] += answer["documents"]
+        self.files[key][3] += len(answer["rejects"])
+        for drop in answer["drops"]:
+            for event, (docs, amount) in dropped_events(drop):
+                before = self.events.get(event, (0, 0))
+                self.events[event] = (before[0] + docs, before[1] + amount)
+        self.normalized.update(answer["normalized"])
+        self.tokenized.update(answer["tokenized"])
+        self.checked["normalize"] += answer["normalize_checked"]
+        self.checked["tokenize"] += answer["tokenize_checked"]
+        progress.add(tokens=answer["tokens"])
+        for reject in answer["rejects"]:
+            yield beam.pvalue.TaggedOutput("rejects", reject)
+        for doc in answer["kept"]:
+            yield beam.pvalue.TaggedOutput("documents", doc)
+        yield from self._batches(answer["batches"])
+
+    def _batches(self, batches):
+        for key, payload, tokens in batches:
+            yield key, (self.writer.put(payload) if self.writer is not None else payload, tokens)
+
+    def finish_bundle(self):
+        out = list(self._collect(0))
+        for answer in self.pool.flush():
+            out += self._batches(answer["batches"])
+        out = [_windowed(v.value, v.tag) if isinstance(v, beam.pvalue.TaggedOutput) else _windowed(v) for v in out]
+        out += [_windowed(event, "filtered") for event in sorted(self.events.items())]
+        for file, lines, documents, malformed, damage in self.files.values():
+            out.append(_windowed(InputSummary(path=file.path, name=file.name, bytes=file.size, lines=lines,
+                                              documents=documents, malformed=malformed, damage=damage), "files"))
+        out += [_windowed(e, PROVENANCE) for e in self._provenance()]
+        super().finish_bundle()  # closes the spill file: every reference sent is readable
+        return out
+
+    def _provenance(self):
+        paths = dict(self.normalized)
+        events = stage_events("normalize", paths, self.checked["normalize"],
+                              {} if "off" in paths else {"ftfy": library_version("ftfy")})
+        return events + stage_events("tokenize", self.tokenized, self.checked["tokenize"], libraries(self.tokenized))
+
+
+class Prepare(beam.PTransform):
+    """Input files -> {"batches", "documents", "rejects", "files", "filtered", "provenance"}."""
+
+    def __init__(self, config: PrepareConfig, files: list[InputFile]):
+        super().__init__()
+        self.config, self.files = config, files
+        prepare_pool(config.setup, config.processes)  # the workers start loading now
+
+    def expand(self, pbegin):
+        out = (pbegin
+               | "ListFiles" >> beam.Create([tuple(f) for f in self.files], reshuffle=False)
+               | "PlanRanges" >> beam.ParDo(PlanFile(self.config.read))
+               | "SpreadFiles" >> beam.Reshuffle()
+               | "PrepareChunks" >> beam.ParDo(_PrepareFn(self.config)).with_outputs(
+                   "documents", "rejects", "files", "filtered", PROVENANCE, main="batches"))
+        return {name: out[name] for name in ("batches", "documents", "rejects", "files", "filtered", PROVENANCE)}
