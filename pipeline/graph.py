@@ -20,11 +20,14 @@ from transforms.inputs import InputFile
 from transforms.manifest import WriteManifest
 from transforms.normalize import Normalize
 from transforms.pack import Pack
+from transforms import prepare
 from transforms.prepare import Prepare, PrepareConfig
 from transforms.prepare_work import PrepareSetup
 from transforms.provenance import PROVENANCE
 from transforms.read import ReadPile
+from transforms.resume import RESUME_DIR, fingerprint
 from transforms.rules import load_rules
+from transforms.spill import SPILL_DIR
 from transforms.tokenize import Tokenize
 from transforms.tokenizer import load, shippable
 from transforms.write import WriteDocuments, WriteRejects
@@ -79,15 +82,23 @@ def _staged(p, config: RunConfig, files, holdout_files) -> dict:
 
 
 def _fused(p, config: RunConfig, files, holdout_files) -> dict:
-    """Prepare (transforms/prepare.py): the same documents, prepared by worker processes."""
+    """Prepare (transforms/prepare.py): the same documents, prepared by worker processes; with
+    spill files (local runs), its finished work is kept for a rerun after a kill (transforms/resume.py)."""
+    import os
+
     tokenizer = load(shippable(config.tokenize_config()))  # a bad tokenizer fails here, before the run
     setup = PrepareSetup(normalize=config.normalize_config(), check=config.check_config(),
                          rules=load_rules(config.rules), tokenize=shippable(config.tokenize_config()),
                          range_bits=config.pack_config(tokenizer, sum(f.size for f in files)).range_bits,
                          dtype=str(tokenizer.dtype), seed=config.seed, max_line_bytes=config.max_line_bytes,
                          documents=config.write_documents)
+    if config.spill and "://" not in config.output:
+        setup = dataclasses.replace(
+            setup, resume_dir=os.path.join(config.output, RESUME_DIR), spill_dir=os.path.join(config.output, SPILL_DIR),
+            fingerprint=fingerprint(setup, prepare.CHUNK_BYTES, sorted(tokenizer.files_sha256.items())))
     prepared = p | "Prepare" >> Prepare(PrepareConfig(config.read_config(), setup, config.tokenize_processes,
-                                                      spill=config.output if config.spill else None), files)
+                                                      spill=config.output if config.spill else None,
+                                                      chunk_bytes=prepare.CHUNK_BYTES), files)
     return {"tokenizer": tokenizer, "batches": prepared["batches"], "documents": prepared["documents"],
             "rejects": prepared["rejects"], "files": prepared["files"], "filtered": prepared["filtered"],
             "summed": {"filtered": counted}, "removed": p | "NothingRemoved" >> beam.Create([]),

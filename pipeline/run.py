@@ -15,6 +15,7 @@ from pipeline.options import RunConfig
 from schemas.run import MANIFEST, ours
 from transforms.display import PATH_CHARS, printable
 from transforms.errors import PileprepError
+from transforms.resume import RESUME_DIR
 
 
 def _entries(directory: str) -> list[str]:
@@ -48,11 +49,16 @@ def prepare_output(output: str, overwrite: bool):
         FileSystems.mkdirs(output) if not FileSystems.exists(output) else None
         return
     foreign = [e for e in entries if not ours(e)]  # what --overwrite may remove: schemas/run.py
-    if not foreign and MANIFEST not in entries:
-        # an earlier run of ours that never finished (killed, crashed): nothing complete to protect
+    if not foreign and MANIFEST not in entries and not overwrite:
+        # an earlier run of ours that never finished (killed, crashed): nothing complete to protect;
+        # its finished work (transforms/resume.py) is kept for this run to reuse what still matches
         import sys
 
-        print(f"pileprep: {output} holds an incomplete run (no {MANIFEST}): replacing it", file=sys.stderr)
+        kept = RESUME_DIR in entries
+        print(f"pileprep: {output} holds an incomplete run (no {MANIFEST}): "
+              + ("resuming it: what it finished is reused if the inputs and options are the same, the rest is "
+                 "redone (--overwrite starts from scratch)" if kept else "replacing it"), file=sys.stderr)
+        entries = [e for e in entries if e != RESUME_DIR]
         overwrite = True
     if not overwrite:
         raise PileprepError(f"--output {output} is not empty ({_names(entries)}): choose a new directory or "

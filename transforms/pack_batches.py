@@ -100,7 +100,12 @@ class Batcher:
         ids.append(np.asarray(doc["ids"], dtype=self.dtype))
         self._docs += 1
         self._bytes += ids[-1].nbytes
-        return self.flush() if self._docs >= self.max_docs or self._bytes >= self.max_bytes else []
+        return self.flush() if self.full() else []
+
+    def full(self, max_docs: int | None = None, max_bytes: int | None = None) -> bool:
+        """Whether the buffers hold max_docs documents or max_bytes of ids (by default, the limits
+        at which add flushes)."""
+        return self._docs >= (max_docs or self.max_docs) or self._bytes >= (max_bytes or self.max_bytes)
 
     def flush(self) -> list[tuple[int, bytes, int]]:
         out = []

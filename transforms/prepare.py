@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
+import os
 
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindow
@@ -38,8 +40,11 @@ from transforms.provenance import PROVENANCE, library_version, stage_events
 from transforms.read import PlanFile, ReadConfig, damaged
 from transforms.split import Limited
 from transforms.streams import Damage, compression_of, decompressed_blocks
-from transforms.spill import SpillDoFn
+from transforms.resume import chunk_key, link, read_entries
+from transforms.spill import SpillDoFn, spill_folder
 from transforms.tokenizer import libraries
+
+_LOG = logging.getLogger("pileprep")
 
 CHUNK_BYTES = 2 << 20  # bytes of JSON lines per task: ~1 MB of text tokenizes in ~0.3 s, and a
 # 100 MB input makes 50 tasks, enough to keep every worker busy to the end
@@ -51,7 +56,7 @@ class PrepareConfig:
     setup: PrepareSetup
     processes: int  # worker processes (the run's cores)
     spill: str | None = None  # the run's output folder: Pack's batches wait in spill files
-    chunk_bytes: int | None = None  # None: CHUNK_BYTES
+    chunk_bytes: int = CHUNK_BYTES  # part of the resume fingerprint: a rerun must cut the same chunks
 
 
 def chunks(blocks, size: int):
@@ -94,6 +99,8 @@ class _PrepareFn(SpillDoFn):
     def setup(self):
         super().setup()
         self.pool = prepare_pool(self.config.setup, self.config.processes)
+        resume = self.config.setup.resume_dir
+        self.earlier = read_entries(resume, self.config.setup.fingerprint) if resume else {}
 
     def start_bundle(self):
         super().start_bundle()
@@ -102,22 +109,23 @@ class _PrepareFn(SpillDoFn):
         self.events = {}  # the drops' count events, summed
         self.normalized, self.tokenized = collections.Counter(), collections.Counter()
         self.checked = {"normalize": 0, "tokenize": 0}
+        self.reused = {"chunks": 0, "bytes": 0}
 
     def process(self, item):
         file, start, end, first_line = item
         file = InputFile(*file)
-        key = (file.path, start)
+        key = (file.name, file.size, start)
         self.files[key] = summary = [file, 0, 0, 0, None]
+        done, reused = self._reuse(key, file, start, end, first_line) if key in self.earlier else (set(), [])
+        yield from reused
         with open_input(file.path) as fh:
             watch = ReadProgress(fh, start, file.size if end is None else end, first_line)
-            if end is not None:
-                fh.seek(start)
-                fh = Limited(fh, end - start)
             line = first_line
             try:
-                for data in chunks(decompressed_blocks(fh, compression_of(file.path)), self.config.chunk_bytes or CHUNK_BYTES):
+                for data in self._chunks(fh, file, start, end):
                     lines = data.count(b"\n") + (not data.endswith(b"\n"))
-                    self.pending.append((key, line, lines, self.pool.submit_chunk(file.name, line, data)))
+                    if not done or chunk_key(line, data) not in done:
+                        self.pending.append((key, line, lines, self.pool.submit_chunk(file.name, line, data, key)))
                     line += lines
                     watch(file.name, line, 0)
                     yield from self._collect(2 * self.config.processes)
@@ -125,7 +133,38 @@ class _PrepareFn(SpillDoFn):
                 yield from self._collect(0)  # the documents read before the damage
                 summary[4] = damaged(file, d, summary[2], self.config.read.allow_corrupt)
             summary[1] = line - first_line
-            watch.finish(line)
+            watch.finish(line - first_line)
+
+    def _chunks(self, fh, file: InputFile, start: int, end: int | None):
+        if end is not None:
+            fh.seek(start)
+            fh = Limited(fh, end - start)
+        return chunks(decompressed_blocks(fh, compression_of(file.path)), self.config.chunk_bytes)
+
+    def _reuse(self, key, file: InputFile, start: int, end: int | None, first_line: int) -> tuple[set, list]:
+        """The chunks of an input that an interrupted run finished, and their outputs: its entries
+        whose chunks are all still there (the input is cut once more to find out); the rest deleted."""
+        keys, line = set(), first_line
+        with open_input(file.path) as fh:
+            try:
+                for data in self._chunks(fh, file, start, end):
+                    keys.add(chunk_key(line, data))
+                    line += data.count(b"\n") + (not data.endswith(b"\n"))
+            except Damage:
+                pass  # the reading that follows meets it again
+        done, out = set(), []
+        for entry in self.earlier.pop(key):
+            if not set(entry.chunks) <= keys or set(entry.chunks) & done:
+                os.remove(entry.path)  # the input changed, or overlapping work already taken: never mixed in
+                continue
+            link(entry, spill_folder(self.config.spill))
+            for chunk, answer in entry.chunks.items():
+                done.add(chunk)
+                self.reused["chunks"] += 1
+                self.reused["bytes"] += chunk[1]
+                out += self._emit(key, answer)
+            out += self._batches(entry.batches, spilled=True)
+        return done, out
 
     def _collect(self, limit: int):
         """Answers in submission order: every ready one, and the oldest waited for while more than
@@ -137,14 +176,18 @@ class _PrepareFn(SpillDoFn):
     def _answer(self, key, line, lines, future):
         from transforms.children import ChildFailed
 
-        file = self.files[key][0]
         try:
             answer = future.result()
         except ChildFailed as e:
-            what = f"lines {line + 1:,} to {line + lines:,} of {file.name}"
+            what = f"lines {line + 1:,} to {line + lines:,} of {self.files[key][0].name}"
             raise (PileprepError if e.code < 0 else RuntimeError)(e.explain(what)) from None
         if "error" in answer:
             raise PileprepError(answer["error"])
+        yield from self._emit(key, answer)
+        yield from self._batches(answer["batches"], spilled=bool(self.config.setup.resume_dir))
+
+    def _emit(self, key, answer: dict) -> list:
+        """A chunk's results: counted here, its records sent on."""
         self.files[key][2] += answer["documents"]
         self.files[key][3] += len(answer["rejects"])
         for drop in answer["drops"]:
@@ -156,26 +199,28 @@ class _PrepareFn(SpillDoFn):
         self.checked["normalize"] += answer["normalize_checked"]
         self.checked["tokenize"] += answer["tokenize_checked"]
         progress.add(tokens=answer["tokens"])
-        for reject in answer["rejects"]:
-            yield beam.pvalue.TaggedOutput("rejects", reject)
-        for doc in answer["kept"]:
-            yield beam.pvalue.TaggedOutput("documents", doc)
-        yield from self._batches(answer["batches"])
+        return ([beam.pvalue.TaggedOutput("rejects", r) for r in answer["rejects"]]
+                + [beam.pvalue.TaggedOutput("documents", d) for d in answer["kept"]])
 
-    def _batches(self, batches):
-        for key, payload, tokens in batches:
-            yield key, (self.writer.put(payload) if self.writer is not None else payload, tokens)
+    def _batches(self, batches, spilled: bool = False) -> list:
+        """Pack's batches as its elements; spilled: they are references already (entries' batches)."""
+        if spilled or self.writer is None:
+            return [(key, (payload, tokens)) for key, payload, tokens in batches]
+        return [(key, (self.writer.put(payload), tokens)) for key, payload, tokens in batches]
 
     def finish_bundle(self):
         out = list(self._collect(0))
         for answer in self.pool.flush():
-            out += self._batches(answer["batches"])
+            out += self._batches(answer["batches"], spilled=bool(self.config.setup.resume_dir))
         out = [_windowed(v.value, v.tag) if isinstance(v, beam.pvalue.TaggedOutput) else _windowed(v) for v in out]
         out += [_windowed(event, "filtered") for event in sorted(self.events.items())]
         for file, lines, documents, malformed, damage in self.files.values():
             out.append(_windowed(InputSummary(path=file.path, name=file.name, bytes=file.size, lines=lines,
                                               documents=documents, malformed=malformed, damage=damage), "files"))
         out += [_windowed(e, PROVENANCE) for e in self._provenance()]
+        if self.reused["chunks"]:
+            _LOG.warning("pileprep: resumed: reused %d chunks (%.1f MB of input lines) that an interrupted run "
+                         "finished", self.reused["chunks"], self.reused["bytes"] / 1e6)
         super().finish_bundle()  # closes the spill file: every reference sent is readable
         return out
 

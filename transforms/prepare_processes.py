@@ -23,18 +23,20 @@ class PrepareProcesses(Children):
     def __init__(self, setup: PrepareSetup, processes: int):
         super().__init__("transforms.prepare_processes", pickle.dumps(setup, protocol=_PROTOCOL), processes)
         self._pids = {proc.pid for proc in self._procs}
+        self._flushing = threading.Lock()  # two flushes at once would each hold some children at its barrier
 
-    def submit_chunk(self, name: str, first_line: int, data: bytes):
+    def submit_chunk(self, name: str, first_line: int, data: bytes, item: tuple = ()):
         """A Future of Work.chunk's answer (or {"error": message} for a PileprepError)."""
-        return self.submit(("chunk", name, first_line, data))
+        return self.submit(("chunk", name, first_line, data, item))
 
     def flush(self) -> list[dict]:
         """Every child's buffered batches, once each. Call with no chunk outstanding: each child's
         thread takes exactly one flush request, then waits for the others at a barrier."""
         if not self.alive():
             raise self._failed(next((p.poll() for p in self._procs if p.poll() is not None), -9))
-        barrier = threading.Barrier(len(self._procs))
-        answers = [f.result() for f in [self.submit(("flush", barrier)) for _ in self._procs]]
+        with self._flushing:
+            barrier = threading.Barrier(len(self._procs))
+            answers = [f.result() for f in [self.submit(("flush", barrier)) for _ in self._procs]]
         if {a["pid"] for a in answers} != self._pids:  # a child flushed twice, another never: lost batches
             raise RuntimeError("the worker processes were not each flushed once: a bug in pileprep, please report it")
         return answers

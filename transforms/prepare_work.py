@@ -24,11 +24,16 @@ from schemas.records import Document, Drop
 from transforms.errors import PileprepError
 from transforms.normalizer import NormalizeConfig, fixer
 from transforms.order import order_key
-from transforms.pack_batches import Batcher
+from transforms.pack_batches import BATCH_DOCS, Batcher
 from transforms.parse import HEAD_BYTES, UNKNOWN_SOURCE, parse_line, reject_record
 from transforms.provenance import CheckConfig, normalize_mismatch, tokenize_mismatch
+from transforms.resume import chunk_key, write_entry
 from transforms.rules import Rule, apply_rules
 from transforms.tokenizer import TokenizeConfig, load
+
+EPOCH_BYTES = 32 << 20  # with resume: bytes of ids a worker holds before it writes an entry; a kill
+# loses at most this much work per worker, and a worker holds this and the epoch's texts in memory
+_NEVER = 1 << 62
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +48,11 @@ class PrepareSetup:
     seed: int  # of the order key
     max_line_bytes: int  # ReadConfig.max_line_bytes: a longer line is rejected unparsed
     documents: bool  # keep the kept documents' text for WriteDocuments
+    # With resume (local runs): each epoch is written to an entry file in resume_dir, linked into
+    # spill_dir (transforms/resume.py), and `fingerprint` marks what shaped it
+    resume_dir: str | None = None
+    spill_dir: str | None = None
+    fingerprint: str = ""
 
 
 def split_chunk(data: bytes) -> list[bytes]:
@@ -62,17 +72,41 @@ class Work:
         self.plain = None if self.fix.path != "fast" else fixer(dataclasses.replace(setup.normalize, reference=True))
         self.tokenizer = load(setup.tokenize)
         self.tokenizer.prepare()
-        self.batcher = Batcher(setup.range_bits, setup.dtype)
+        # with resume, an epoch ends only between chunks (an entry holds whole chunks): add never flushes
+        self.batcher = Batcher(setup.range_bits, setup.dtype, **({"max_docs": _NEVER, "max_bytes": _NEVER} if setup.resume_dir else {}))
+        self.item, self.epoch = None, {}  # the input of the epoch's chunks; chunk key -> results
 
-    def chunk(self, name: str, first_line: int, data: bytes) -> dict:
-        """The chunk's lines, numbered from first_line + 1, through the whole per-document path.
+    def _end_epoch(self) -> list:
+        """Pack's buffered batches; with resume, written to an entry with the epoch's chunks' results
+        and returned as spill references."""
+        batches = self.batcher.flush()
+        if self.setup.resume_dir and self.epoch:
+            _, batches = write_entry(self.setup.resume_dir, self.setup.spill_dir, self.setup.fingerprint,
+                                     self.item, self.epoch, batches)
+        self.epoch = {}
+        return batches
+
+    def chunk(self, name: str, first_line: int, data: bytes, item: tuple = ()) -> dict:
+        """The chunk's lines, numbered from first_line + 1, through the whole per-document path;
+        `item` names its input (name, size, line range start): an epoch never spans two.
 
         Returns {"lines", "documents" (parsed), "rejects", "drops", "kept" (documents for
-        WriteDocuments, when written), "batches" (Pack's, when its buffers filled), "tokens",
+        WriteDocuments, when written), "batches" (Pack's, when an epoch ended), "tokens",
         "normalized": {path: documents}, "normalize_checked", "tokenized": {backend: documents},
         "tokenize_checked"}; a cross-check mismatch raises PileprepError naming the document."""
-        out = {"rejects": [], "drops": [], "kept": [], "batches": [], "documents": 0, "tokens": 0,
+        ended = self._end_epoch() if item != self.item and self.epoch else []
+        self.item = item
+        out = {"rejects": [], "drops": [], "kept": [], "documents": 0, "tokens": 0,
                "normalize_checked": 0, "tokenize_checked": 0, "tokenized": collections.Counter()}
+        batches = self._chunk(out, name, first_line, data)
+        if self.setup.resume_dir:
+            self.epoch[chunk_key(first_line, data)] = out
+            batches = self._end_epoch() if self.batcher.full(BATCH_DOCS, EPOCH_BYTES) else []
+        return {**out, "batches": ended + batches}
+
+    def _chunk(self, out: dict, name: str, first_line: int, data: bytes) -> list:
+        """Fills `out`; returns the batches that filled Pack's buffers (none with resume)."""
+        batches = []
         lines = split_chunk(data)
         for number, raw in enumerate(lines, first_line + 1):
             if len(raw) > self.setup.max_line_bytes:  # never parsed, as in ReadPile
@@ -84,13 +118,13 @@ class Work:
                 continue
             out["documents"] += 1
             doc_id = f"{name}:{number}"
-            self._document(out, Document(id=doc_id, source=fields["source"], text=fields["text"],
-                                         order_key=order_key(self.setup.seed, doc_id)))
+            batches += self._document(out, Document(id=doc_id, source=fields["source"], text=fields["text"],
+                                                    order_key=order_key(self.setup.seed, doc_id)))
         out["lines"] = len(lines)
         out["normalized"] = {self.fix.path: out["documents"]}
-        return out
+        return batches
 
-    def _document(self, out: dict, doc: Document) -> None:
+    def _document(self, out: dict, doc: Document) -> list:
         text_in = doc["text"]
         text = self.fix(text_in)
         check = self.setup.check.sampled(doc["id"])
@@ -103,7 +137,7 @@ class Work:
         if not kept:
             out["drops"].append(Drop(id=doc["id"], source=doc["source"], rule=rule,
                                      chars_before_filter=len(text), changed=changed))
-            return
+            return []
         doc = {**doc, "text": edited, "changed": changed, "chars_in": len(text_in), "edits": edits,
                "chars_before_filter": len(text)}
         ids, backends = self.tokenizer.tokenize(edited)
@@ -114,8 +148,8 @@ class Work:
         out["tokens"] += len(ids)
         if self.setup.documents:
             out["kept"].append(doc)
-        out["batches"] += self.batcher.add({**doc, "ids": ids})
+        return self.batcher.add({**doc, "ids": ids})
 
     def flush(self) -> dict:
-        """Pack's buffered batches: at the end of the parent's bundle."""
-        return {"batches": self.batcher.flush()}
+        """Pack's buffered batches: at the end of the parent's bundle (with resume, the epoch's entry)."""
+        return {"batches": self._end_epoch()}
