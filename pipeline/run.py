@@ -83,16 +83,22 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
 
     started = time.monotonic()
     p = make_pipeline(beam_args, workers=workers, verbose=verbose)
-    check_launch(config, p.options, wait=wait)  # the runner against the options: pipeline/launch.py
-    config = _for_runner(config, p)
-    files = match_inputs(config.inputs)
-    holdout_files = match_inputs(config.holdout) if config.holdout else []
-    need = estimate(config, files, holdout_files)
-    check_disk(config, need)  # before an old run is replaced: refused, it is still there
-    prepare_output(config.output, config.overwrite)
-    total = sum(f.size for f in files)
-    _say(config, f"pileprep: reading {len(files)} file(s), {total / 1e6:,.1f} MB, into {config.output}")
-    build(p, config, files, holdout_files)
+    try:
+        check_launch(config, p.options, wait=wait)  # the runner against the options: pipeline/launch.py
+        config = _for_runner(config, p)
+        files = match_inputs(config.inputs)
+        holdout_files = match_inputs(config.holdout) if config.holdout else []
+        need = estimate(config, files, holdout_files)
+        check_disk(config, need)  # before an old run is replaced: refused, it is still there
+        prepare_output(config.output, config.overwrite)
+        total = sum(f.size for f in files)
+        _say(config, f"pileprep: reading {len(files)} file(s), {total / 1e6:,.1f} MB, into {config.output}")
+        build(p, config, files, holdout_files)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(p.local_tempdir, ignore_errors=True)  # Beam's own, removed by the p.run() never reached
+        raise
     if not wait:
         job = _submit(p)
         _say(config, f"pileprep: submitted{f' job {job}' if job else ''}; {config.output}/{MANIFEST} appears "

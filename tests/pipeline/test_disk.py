@@ -102,12 +102,17 @@ def _temporaries(out):
 
 
 def test_the_cli_refuses_before_starting(corpus, tmp_path, monkeypatch, capsys):
+    import tempfile
+
     monkeypatch.setattr(disk.shutil, "disk_usage", lambda path: Usage(0, 0, 1000))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     assert _run(corpus, tmp_path / "o") == 2
     err = capsys.readouterr().err
     assert err.startswith(f"pileprep: error: not enough disk for this run in {tmp_path / 'o'}: it needs about ")
     assert "1.0 kB is free: free space there" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o").exists()  # refused before anything was written
+    assert list((tmp_path / "tmp").iterdir()) == []  # nor Beam's temporary folder left behind
 
 
 class _Full:
