@@ -8,15 +8,13 @@ fills the disk anyway stops with a message naming the directory (transforms/disk
 the launcher adds the estimate below (`after_full`).
 
 Peak size of .tmp-spill, measured on the 50 MB Pile-shaped corpus (python -m benchmarks.pile_corpus
-DIR --mb 50: 50.3 MB of text in 13.3 MB of .jsonl.zst, 20.0 M GPT-2 tokens; 2026-12-03):
-    default run (in-process)     133 MB  = 1.05 x text (document records) + 2 x the tokens' bytes
-                                           (Pack's batches, then its fragments)
-    --token-budget 2000000        97 MB  (fragments of the packed tokens only)
-    --dedup minhash              183 MB  + 1 x text (texts stowed while dedup shuffles)
-    --workers 2                  184 MB  + 1 x text (texts stowed while reading spreads them)
-    --workers 2 --dedup minhash  233 MB
-Given the real text and token counts, `estimate`'s model gives each within 1%; the finished output
-held 55 MB (shards 40, documents 15).
+DIR --mb 50: 50.3 MB of text in 13.3 MB of .jsonl.zst, 20.0 M GPT-2 tokens; 2026-12-03): 133 MB on
+a default (in-process) run, that is 1.05 x the text (the document records) and twice the tokens'
+bytes (Pack's batches, then its fragments); 97 MB with --token-budget 2000000 (fragments of the
+packed tokens only); 183 MB with --dedup minhash and 184 MB with --workers 2 (1 x the text more
+each: texts stowed while dedup shuffles, while reading spreads them); 233 MB with both. Given the
+real text and token counts, `estimate`'s model gives each within 1%; the finished output held 55 MB
+(shards 40, documents 15).
 
     need = estimate(config, files, holdout_files)   # pure: bytes, expected and at least
     check_disk(config, need)                        # pipeline/run.py: PileprepError if it cannot fit

@@ -6,8 +6,8 @@ traceback of a write deep inside a DoFn. The message starts with NO_SPACE, so th
 recognise it through the runner's wrapping (transforms/errors.py) and add what it knows: the
 space the run needs there in all (pipeline/disk.py).
 
-    with disk_full_is_an_error(folder, "a spill file"):
-        f.write(data)
+    with disk_full_is_an_error("out/shards", "shards/shard-00000.npy"):
+        os.write(fd, data)  # an OSError of errno ENOSPC raises PileprepError("no space left in ...")
 """
 import contextlib
 import errno
