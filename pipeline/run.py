@@ -1,8 +1,9 @@
 """run(config, beam_args): check what can be checked, run the graph showing its progress, print the
 summary.
 
-Input patterns and the output directory are checked before the pipeline starts, so the common
-mistakes fail in a second with a clear message instead of minutes later inside a worker.
+Input patterns, the output directory and the disk a local output needs (pipeline/disk.py) are
+checked before the pipeline starts, so the common mistakes fail in a second with a clear message
+instead of minutes (or hours) later inside a worker.
 
     run(RunConfig(inputs=("data/*.jsonl.zst",), output="out"), ["--direct_num_workers=2"])
 """
@@ -14,7 +15,8 @@ import time
 from pipeline.options import RunConfig
 from schemas.run import MANIFEST, ours
 from transforms.display import PATH_CHARS, printable
-from transforms.errors import PileprepError
+from transforms.diskfull import NO_SPACE
+from transforms.errors import PileprepError, find_message
 from transforms.resume import RESUME_DIR
 
 
@@ -78,6 +80,7 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
         wait: bool = True) -> dict | None:
     """Run the pipeline to completion and return the manifest it wrote; with wait=False, submit
     it and return None (a Flex Template launcher, building a portable uber-jar)."""
+    from pipeline.disk import after_full, check_disk, estimate
     from pipeline.graph import build
     from pipeline.launch import check_launch
     from pipeline.runners import make_pipeline
@@ -86,20 +89,34 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
 
     started = time.monotonic()
     p = make_pipeline(beam_args, workers=workers, verbose=verbose)
-    check_launch(config, p.options, wait=wait)  # the runner against the options: pipeline/launch.py
-    config = _for_runner(config, p)
-    files = match_inputs(config.inputs)
-    holdout_files = match_inputs(config.holdout) if config.holdout else []
-    prepare_output(config.output, config.overwrite)
-    total = sum(f.size for f in files)
-    _say(config, f"pileprep: reading {len(files)} file(s), {total / 1e6:,.1f} MB, into {config.output}")
-    build(p, config, files, holdout_files)
+    try:
+        check_launch(config, p.options, wait=wait)  # the runner against the options: pipeline/launch.py
+        config = _for_runner(config, p)
+        files = match_inputs(config.inputs)
+        holdout_files = match_inputs(config.holdout) if config.holdout else []
+        need = estimate(config, files, holdout_files)
+        check_disk(config, need)  # before an old run is replaced: refused, it is still there
+        prepare_output(config.output, config.overwrite)
+        total = sum(f.size for f in files)
+        _say(config, f"pileprep: reading {len(files)} file(s), {total / 1e6:,.1f} MB, into {config.output}")
+        build(p, config, files, holdout_files)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(p.local_tempdir, ignore_errors=True)  # Beam's own, removed by the p.run() never reached
+        raise
     if not wait:
         job = _submit(p)
         _say(config, f"pileprep: submitted{f' job {job}' if job else ''}; {config.output}/{MANIFEST} appears "
                      f"when it has finished (check it with: pileprep verify {config.output})")
         return None
-    _execute(p, config, total, verbose)
+    try:
+        _execute(p, config, total, verbose)
+    except Exception as e:
+        message = find_message(e)
+        if message is not None and message.startswith(NO_SPACE):  # a worker's, through the runner's wrapping
+            raise PileprepError(after_full(message, config, need)) from e
+        raise
     manifest = _read_manifest(config.output)
     if not config.quiet:
         print(summary(manifest, time.monotonic() - started))

@@ -23,6 +23,8 @@ import heapq
 import pickle
 import tempfile
 
+from transforms.diskfull import disk_full_is_an_error
+
 BUFFER = 4096  # members held in memory before the head arrives (a few MB of dedup's values)
 RUN = 20_000  # values sorted in memory at once: ~10 MB of removal records
 BLOCK = 256  # values per pickled block of a temporary file: one block per run is read at a time
@@ -37,8 +39,10 @@ class _Overflow:
         self.offsets = []
 
     def append(self, block: list):
-        self.offsets.append(self.file.seek(0, 2))
-        pickle.dump(block, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+        with disk_full_is_an_error(tempfile.gettempdir(), "a temporary file of a group too large for memory",
+                                   fix="free space there, or set TMPDIR to a directory on a larger disk"):
+            self.offsets.append(self.file.seek(0, 2))
+            pickle.dump(block, self.file, protocol=pickle.HIGHEST_PROTOCOL)
 
     def blocks(self, first: int = 0, last: int | None = None):
         """The blocks first..last-1, one in memory at a time."""

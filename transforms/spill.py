@@ -29,6 +29,7 @@ import apache_beam as beam
 
 from schemas.records import TEXT_CHARS, TEXT_HASH, TEXT_REF
 from schemas.run import TMP_PREFIX
+from transforms.diskfull import disk_full_is_an_error, raise_if_full
 
 SPILL_DIR = TMP_PREFIX + "spill"  # under the run's output; a temporary name, so a complete run has none
 _REF = struct.Struct("<16sQI")  # file id (uuid4 bytes), offset, length
@@ -54,27 +55,35 @@ class SpillWriter:
         self._offset = 0
 
     def put(self, data: bytes) -> bytes:
-        if self._file is None:
-            from apache_beam.io.filesystems import FileSystems
-
-            self._id = uuid.uuid4().bytes
-            path = FileSystems.join(self.folder, self._id.hex())
-            if _local(path):
-                os.makedirs(self.folder, exist_ok=True)
-                self._file = open(path, "wb")
-            else:
-                self._file = FileSystems.create(path)
-            self._offset = 0
-        self._file.write(data)
+        try:
+            if self._file is None:
+                self._open()
+            self._file.write(data)
+        except OSError as e:
+            raise_if_full(e, self.folder, "a spill file")
+            raise
         ref = _REF.pack(self._id, self._offset, len(data))
         self._offset += len(data)
         return ref
 
+    def _open(self):
+        from apache_beam.io.filesystems import FileSystems
+
+        self._id = uuid.uuid4().bytes
+        path = FileSystems.join(self.folder, self._id.hex())
+        if _local(path):
+            os.makedirs(self.folder, exist_ok=True)
+            self._file = open(path, "wb")
+        else:
+            self._file = FileSystems.create(path)
+        self._offset = 0
+
     def close(self):
         """Flush and close: every reference handed out is readable once this returns."""
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            with disk_full_is_an_error(self.folder, "a spill file"):
+                file.close()  # the buffer's last bytes are written here
 
     def __enter__(self):
         return self

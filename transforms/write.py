@@ -19,6 +19,7 @@ import orjson
 
 from schemas.records import Committed, WrittenFile
 from schemas.run import DOCUMENTS, REJECTS, TMP_PREFIX
+from transforms.diskfull import disk_full_is_an_error
 from transforms.errors import ConfigError
 from transforms.grouped import sorted_externally
 from transforms.spill import SpillDoFn
@@ -42,15 +43,28 @@ def commit_chunks(directory: str, relpath: str, chunks) -> Committed:
     final = join(directory, relpath)
     tmp = temporary_name(final)
     digest, size = hashlib.sha256(), 0
-    with FileSystems.create(tmp) as f:
-        for chunk in chunks:
-            f.write(chunk)
-            digest.update(chunk)
-            size += len(chunk)
+    try:
+        with disk_full_is_an_error(final.rpartition("/")[0] or ".", relpath), FileSystems.create(tmp) as f:
+            for chunk in chunks:
+                f.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+    except BaseException:
+        _discard(tmp)  # give the space back; what cannot be removed a rerun removes (a .tmp- name)
+        raise
     if FileSystems.exists(final):
         FileSystems.delete([final])
     FileSystems.rename([tmp], [final])
     return Committed(path=relpath, bytes=size, sha256=digest.hexdigest())
+
+
+def _discard(path: str):
+    from apache_beam.io.filesystems import FileSystems
+
+    try:
+        FileSystems.delete([path])
+    except Exception:
+        pass
 
 
 def temporary_name(final: str) -> str:
