@@ -88,7 +88,7 @@ def estimate(config: RunConfig, files, holdout_files=()) -> Need:
     # more; their batches are the spill files' (hard links), counted above
     resume = RECORD_PER_TEXT_BYTE * text * docs if config.fused and config.spill else 0
     parts = {"spill files (in .tmp-spill until the end)": spill if config.spill else 0,
-             "finished work kept for a rerun (in .tmp-resume until the end)": resume,
+             **({"finished work kept for a rerun (in .tmp-resume until the end)": resume} if resume else {}),
              "shards": packed * width, "document files": PARQUET_PER_TEXT_BYTE * text * docs}
     low = (spill_low if config.spill else 0) + packed_low * width_low + PARQUET_PER_TEXT_BYTE * kept_low * docs
     basis = (f"estimated from {size(compressed)} of compressed input taken as {TEXT_PER_COMPRESSED_BYTE:g}x as "

@@ -19,6 +19,7 @@ with the spill files once every output is committed, and by --overwrite.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -29,6 +30,7 @@ import uuid
 import xxhash
 
 from schemas.run import TMP_PREFIX
+from transforms.diskfull import disk_full_is_an_error
 
 RESUME_DIR = TMP_PREFIX + "resume"  # under the run's output
 _MAGIC = b"PPRESUM1"
@@ -76,13 +78,19 @@ def write_entry(folder: str, spill: str, key: str, item: tuple, chunks: dict, ba
     os.makedirs(spill, exist_ok=True)
     final = os.path.join(folder, file_id.hex() + ".entry")
     tmp = os.path.join(folder, TMP_PREFIX + file_id.hex())
-    with open(tmp, "wb") as f:
-        f.write(_HEADER.pack(_MAGIC, len(meta)))
-        f.write(meta)
-        for payload in payloads:
-            f.write(payload)
-    os.replace(tmp, final)  # whole or absent
-    os.link(final, os.path.join(spill, file_id.hex()))
+    with disk_full_is_an_error(folder, "the finished work kept for a rerun"):
+        try:
+            with open(tmp, "wb") as f:
+                f.write(_HEADER.pack(_MAGIC, len(meta)))
+                f.write(meta)
+                for payload in payloads:
+                    f.write(payload)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)  # never a partial entry left behind, even under its temporary name
+            raise
+        os.replace(tmp, final)  # whole or absent
+        os.link(final, os.path.join(spill, file_id.hex()))
     return file_id, [(rng, _REF.pack(file_id, start + off, length), tokens) for rng, off, length, tokens in meta_batches]
 
 

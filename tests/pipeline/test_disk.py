@@ -51,6 +51,9 @@ def test_estimate_follows_the_options():
     assert estimate(_config(reshuffle=True), ZST).total == estimate(_config(), ZST).total + 400 * MB
     assert estimate(_config(spill=False), ZST).parts["spill files (in .tmp-spill until the end)"] == 0
     assert estimate(_config(tokenizer="tok.json"), ZST).parts["shards"] == 640 * MB  # maybe uint32
+    fused = estimate(_config(fused=True), ZST)  # its resume entries hold the kept texts once more
+    assert fused.parts["finished work kept for a rerun (in .tmp-resume until the end)"] == 420 * MB
+    assert fused.total == estimate(_config(), ZST).total + 420 * MB
 
 
 def test_sizes():
@@ -163,7 +166,7 @@ def test_a_full_disk_while_spilling_is_one_message_and_leaves_nothing_complete(c
                           f"the same command then replaces this incomplete run (its .tmp- files and any outputs "
                           f"already written). This run needs about "), err
     assert re.search(r"\. This run needs about ([\d.]+) MB there \(spill files .*; 0\.0 kB is free and the "
-                     r"incomplete run holds ([\d.]+) kB: free at least ([\d.]+) MB more$", err.strip()), err
+                     r"incomplete run holds ([\d.]+) [kM]B: free at least ([\d.]+) MB more$", err.strip()), err
     assert len(err.splitlines()) == 1
     assert "Traceback" not in err
     assert not (out / "manifest.json").exists()
