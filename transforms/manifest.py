@@ -98,10 +98,10 @@ def _write(_, out_dir, options, tokenizer, budget, dedup, check, counts, inputs,
         raise PileprepError("refusing to write a manifest that does not add up: " + "; ".join(found))
     from transforms import resume, spill
 
-    spill.remove(out_dir)  # every shard and document file is written: the spilled payloads are done with,
-    resume.remove(out_dir)  # and so is the work kept for a rerun after a kill
+    spill.remove(out_dir)  # every shard and document file is written: the spilled payloads are done with
     remove_temporaries(out_dir)  # and any temporary left is a failed attempt's
     commit_bytes(out_dir, MANIFEST, manifest_bytes(manifest))
+    resume.remove(out_dir)  # the run is complete: the work kept for a rerun after a kill is done with
     yield manifest
 
 

@@ -1,0 +1,167 @@
+"""Resume (transforms/resume.py): entries round-trip and are trusted only when they match; a run
+killed with SIGKILL at several points, then run again with the same command, gives the bytes of an
+uninterrupted run, reusing what the killed run finished; a changed input or option is never mixed in."""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pipeline.tools.sample import SampleConfig, write_sample
+from transforms.resume import RESUME_DIR, chunk_key, link, read_entries, usable, write_entry
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_an_entry_round_trips_and_its_batches_read_as_spill(tmp_path):
+    from transforms.spill import SpillReader
+
+    folder, spill = str(tmp_path / "resume"), str(tmp_path / "spill")
+    chunks = {chunk_key(0, b"a\n"): {"documents": 1}, chunk_key(1, b"b\n"): {"documents": 2}}
+    file_id, refs = write_entry(folder, spill, "fp", ("f", 10, 0), chunks, [(3, b"payload-3", 7), (9, b"nine", 2)])
+    [entry] = read_entries(folder, "fp")[("f", 10, 0)]
+    assert entry.chunks == chunks and entry.batches == refs and entry.file_id == file_id
+    reader = SpillReader(spill)
+    assert [reader.get(ref) for _, ref, _ in refs] == [b"payload-3", b"nine"]
+    os.remove(os.path.join(spill, file_id.hex()))
+    link(entry, spill)  # a rerun's spill folder: linked again
+    assert SpillReader(spill).get(refs[1][1]) == b"nine"
+    assert usable([entry], set(chunks) | {chunk_key(2, b"c\n")}) == [entry]
+    assert usable([entry], {chunk_key(0, b"a\n")}) == []  # one of its chunks is gone: never used
+
+
+def test_other_runs_entries_and_half_written_files_are_deleted(tmp_path):
+    folder, spill = str(tmp_path / "resume"), str(tmp_path / "spill")
+    write_entry(folder, spill, "old options", ("f", 1, 0), {chunk_key(0, b"x"): {}}, [])
+    open(os.path.join(folder, ".tmp-deadbeef"), "wb").write(b"half")
+    open(os.path.join(folder, "0" * 32 + ".entry"), "wb").write(b"PPRESUM1garbage")
+    assert read_entries(folder, "new options") == {}
+    assert os.listdir(folder) == []
+
+
+def _cli(*args) -> list[str]:
+    return [sys.executable, "-m", "pipeline.cli", "run", *args, "--quiet"]
+
+
+def _manifest(out) -> str:
+    return (out / "manifest.json").read_text().replace(str(out), "OUT")
+
+
+# Installed in the killed run only: the commit of an output whose path starts with $PILEPREP_TEST_SLOW
+# marks $PILEPREP_TEST_MARK, then waits, so that the kill lands while that output is being written
+_HOOK = """
+import os, time
+import transforms.write as write
+commit = write.commit_chunks
+def slow(directory, relpath, chunks):
+    if relpath.startswith(os.environ["PILEPREP_TEST_SLOW"]):
+        open(os.environ["PILEPREP_TEST_MARK"], "w").close()
+        time.sleep(5)
+    return commit(directory, relpath, chunks)
+write.commit_chunks = slow
+"""
+
+
+def _kill_when(cmd, ready, timeout=300, env=None) -> bool:
+    """Start cmd in its own process group and SIGKILL the group once ready() (or it ended first)."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and not ready() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    finished = proc.poll() is not None
+    if not finished:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return not finished
+
+
+def _entries(out) -> int:
+    folder = out / RESUME_DIR
+    return sum(name.endswith(".entry") for name in os.listdir(folder)) if folder.is_dir() else 0
+
+
+def _writing_shards(out) -> bool:
+    return (out / "shards").is_dir() and any(p.name.startswith(".tmp-") for p in (out / "shards").iterdir())
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("resume")
+    write_sample(str(root / "in"), SampleConfig(seed=11, documents=1200, files=6))
+    return root
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(corpus):
+    out = corpus / "whole"
+    subprocess.run(_cli("--input", f"{corpus}/in/*", "--output", str(out), "--rows-per-shard", "64"), cwd=ROOT, check=True)
+    return _manifest(out)
+
+
+def _slowed(tmp_path, what: str) -> tuple[dict, object]:
+    """The environment of a run whose commits of `what` wait, and the file marking that one began."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_HOOK)
+    mark = tmp_path / "mark"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), ROOT]), "PILEPREP_TEST_SLOW": what,
+           "PILEPREP_TEST_MARK": str(mark)}
+    return env, mark
+
+
+@pytest.mark.parametrize("point", ["first entry", "half the entries", "writing shards", "writing the manifest",
+                                   "random"])
+def test_killed_then_rerun_gives_the_uninterrupted_bytes(corpus, uninterrupted, tmp_path, point):
+    out = tmp_path / "out"
+    cmd = _cli("--input", f"{corpus}/in/*", "--output", str(out), "--rows-per-shard", "64")
+    started, env = time.monotonic(), None
+    if point.startswith("writing"):
+        env, mark = _slowed(tmp_path, "shards/" if point == "writing shards" else "manifest.json")
+        ready = mark.exists
+    else:
+        after = random.Random(7).uniform(3, 12)
+        ready = {"first entry": lambda: _entries(out) >= 1, "half the entries": lambda: _entries(out) >= 4,
+                 "random": lambda: time.monotonic() - started > after}[point]
+    killed = _kill_when(cmd, ready, env=env)
+    assert killed or point == "random"
+    assert not (out / "manifest.json").exists() or not killed
+    rerun = subprocess.run(cmd[:-1], cwd=ROOT, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    if point != "random":
+        assert "resuming it" in rerun.stderr
+    if point in ("half the entries", "writing shards", "writing the manifest"):
+        assert "pileprep: resumed: reused" in rerun.stderr, rerun.stderr
+    assert _manifest(out) == uninterrupted
+    assert not (out / RESUME_DIR).exists() and not (out / ".tmp-spill").exists()
+
+
+def test_a_changed_input_is_redone_and_changed_options_reuse_nothing(corpus, tmp_path):
+    import shutil
+
+    inputs = tmp_path / "in"
+    shutil.copytree(corpus / "in", inputs)
+
+    def cmd(out, *extra):
+        return _cli("--input", f"{inputs}/*", "--output", str(out), "--rows-per-shard", "64", *extra)
+
+    out = tmp_path / "out"
+    assert _kill_when(cmd(out), lambda: _entries(out) >= 4)
+    write_sample(str(tmp_path / "other"), SampleConfig(seed=12, documents=200, files=1))
+    shutil.copy(next((tmp_path / "other").iterdir()), sorted(inputs.iterdir())[0])  # same name, other lines
+    rerun = subprocess.run(cmd(out), cwd=ROOT, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    subprocess.run(cmd(tmp_path / "fresh"), cwd=ROOT, check=True)
+    assert _manifest(out) == _manifest(tmp_path / "fresh")
+
+    other = tmp_path / "other-options"
+    assert _kill_when(cmd(other), lambda: _entries(other) >= 4)
+    rerun = subprocess.run(cmd(other, "--rules", "slimpajama"), cwd=ROOT, capture_output=True, text=True)
+    assert rerun.returncode == 0 and "resuming it" in rerun.stderr and "resumed: reused" not in rerun.stderr, rerun.stderr
+    subprocess.run(cmd(tmp_path / "fresh-other", "--rules", "slimpajama"), cwd=ROOT, check=True)
+    assert _manifest(other) == _manifest(tmp_path / "fresh-other")
+    assert json.loads((other / "manifest.json").read_text())["options"]["rules"] == "slimpajama"
