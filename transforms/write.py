@@ -83,37 +83,26 @@ def remove_temporaries(out_dir: str) -> list[str]:
     return stale
 
 
-class _KeyFn(SpillDoFn):
-    """record -> (key, record); with spill, (key, (order, reference)) and the record, as JSON, in
-    this bundle's spill file (transforms/spill.py): the shuffle carries only the reference."""
+class _KeyFn(beam.DoFn):
+    """record -> (key, record)."""
 
-    def __init__(self, out_dir: str, key, order, spill: bool):
-        super().__init__(out_dir if spill else None)
-        self.key, self.order = key, order
+    def __init__(self, key):
+        self.key = key
 
     def process(self, record):
-        if self.writer is None:
-            yield self.key(record), record
-        else:
-            yield self.key(record), (self.order(record), self.writer.put(orjson.dumps(record)))
+        yield self.key(record), record
 
 
-class _CommitGroupFn(SpillDoFn):
+class _CommitGroupFn(beam.DoFn):
     """(key, records) -> one file: the records sorted, encoded and committed; its description."""
 
-    def __init__(self, out_dir: str, relpath, encode, order, spill: bool):
-        super().__init__(out_dir if spill else None)
+    def __init__(self, out_dir: str, relpath, encode, order):
         self.out_dir, self.relpath, self.encode, self.order = out_dir, relpath, encode, order
 
     def process(self, key_records):
         key, records = key_records
-        counted = _Counted()
-        if self.reader is None:  # read once, sorted in runs on local disk: a buffer of memory
-            records = counted.count(sorted_externally(records, key=self.order))
-        else:  # (order, reference) pairs: sort, then read the records back in that order, lazily
-            refs = (ref for _, ref in sorted_externally(records, key=_first))
-            records = (orjson.loads(self.reader.get(ref)) for ref in counted.count(refs))
-        data = self.encode(records)  # bytes, or pieces of them
+        counted = _Counted()  # read once, sorted in runs on local disk: a buffer of memory
+        data = self.encode(counted.count(sorted_externally(records, key=self.order)))  # bytes, or pieces
         info = commit_chunks(self.out_dir, self.relpath(key), [data] if isinstance(data, bytes) else data)
         yield WrittenFile(**info, rows=counted.n)
 
@@ -131,21 +120,17 @@ class _Counted:
             yield value
 
 
-def _first(pair):
-    return pair[0]
-
-
 class WriteGroups(beam.PTransform):
     """Records -> one file per key, records sorted inside (an external sort: a group of any size
     is read once with a bounded buffer), so the bytes never depend on bundling:
     `key(record)` groups, `relpath(key)` names the file, `encode(records)` gives its bytes (or an
-    iterator of pieces; with spill, `records` is then read back as the pieces are made). With
-    `spill` (local runners), the records wait in spill files and only references are shuffled."""
+    iterator of pieces, `records` being read as the pieces are made). For rare records (rejects,
+    removals): each crosses the shuffle on its own, which WriteDocuments' runs avoid."""
 
-    def __init__(self, out_dir: str, *, key, relpath, encode, order, spill: bool = False):
+    def __init__(self, out_dir: str, *, key, relpath, encode, order):
         super().__init__()
-        self.key_fn = _KeyFn(out_dir, key, order, spill)
-        self.fn = _CommitGroupFn(out_dir, relpath, encode, order, spill)
+        self.key_fn = _KeyFn(key)
+        self.fn = _CommitGroupFn(out_dir, relpath, encode, order)
 
     def expand(self, records):
         return self.commit(records | "ByKey" >> beam.ParDo(self.key_fn))
