@@ -159,3 +159,27 @@ def test_document_files_must_be_at_least_one():
     for transform in (WriteDocuments, WriteDocumentRuns):
         with pytest.raises(ConfigError, match="document files must be >= 1, got 0"):
             transform("out", files=0)
+
+
+def test_the_commit_of_a_file_with_hundreds_of_runs_holds_one_payload_at_a_time(tmp_path):
+    """Without spill (a distributed runner), a file's runs come as bytes in a one-pass iterable:
+    each is copied to a temporary file as it comes, so memory does not grow with the runs."""
+    from tests.transforms.test_document_runs import _peak_mb, make_docs, reference_parquet
+    from tests.transforms.test_grouped import OnePass
+    from transforms.document_runs import FAN_IN, encode_run
+    from transforms.write import WriteDocuments
+
+    template = make_docs(200, seed=7, text=(400, 600))
+
+    def run(r: int) -> list[dict]:
+        return [{**d, "id": f"{d['id']}.{r}", "order_key": (d["order_key"] ^ (r << 20)) // 3 * 3} for d in template]
+
+    fn = WriteDocuments(str(tmp_path), files=3).fn
+    peaks = {}
+    for runs in (FAN_IN, 3 * FAN_IN):  # merges of FAN_IN runs, then a merge of their results
+        group = OnePass(encode_run(run(r)) for r in range(runs))
+        peaks[runs], [info] = _peak_mb(lambda: list(fn.process((0, group))))
+        assert group.done and info["rows"] == 200 * runs
+    assert peaks[3 * FAN_IN] < 64 and peaks[3 * FAN_IN] < 1.25 * peaks[FAN_IN] + 4, peaks
+    docs = [d for r in range(3 * FAN_IN) for d in run(r)]
+    assert (tmp_path / info["path"]).read_bytes() == reference_parquet(docs)
