@@ -36,8 +36,9 @@ from schemas.records import Cluster, Removal
 from schemas.run import DEDUP
 from transforms.dedup_exact import DedupConfig, ResolveExact, digest, node
 from transforms.dedup_near import RemoveNearDuplicates
+from transforms.document_runs import Chunks
 from transforms.spill import RestoreText, StowText
-from transforms.write import Chunks, WriteGroups
+from transforms.write import WriteGroups
 
 
 class Deduplicate(beam.PTransform):

@@ -5,24 +5,32 @@ sees a half-written file under its final name. The temporary name is new for eve
 final one is not: two attempts at the same file (a retried or speculative bundle) never write into
 each other's temporary, and commit the same bytes under the same name. WriteDocuments puts each
 cleaned document in one of N Parquet files chosen by its order key, sorted by that key inside the
-file, so the files are byte-identical on every runner. WriteRejects writes the malformed lines, one
-JSONL file per input.
+file, so the files are byte-identical on every runner; documents cross its shuffle in sorted runs,
+one element per batch and file (transforms/document_runs.py), and WriteDocumentRuns writes the
+files from runs made elsewhere. WriteRejects writes the malformed lines, one JSONL file per input.
 
     written = kept | WriteDocuments(out_dir, files=4)   # -> {"path", "rows", "sha256", ...}
+    written = runs | WriteDocumentRuns(out_dir, files=4)   # runs: (file, document_batches payload)
 """
+import functools
 import hashlib
 import os
+import tempfile
 import uuid
 
 import apache_beam as beam
 import orjson
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas.records import Committed, WrittenFile
 from schemas.run import DOCUMENTS, REJECTS, TMP_PREFIX
 from transforms.diskfull import disk_full_is_an_error
+from transforms.document_runs import BATCH_CHARS, BATCH_DOCS, document_batches, documents_file, merge_runs, run_file
 from transforms.errors import ConfigError
 from transforms.grouped import sorted_externally
-from transforms.spill import SpillDoFn
+from transforms.spill import SpillDoFn, ref_length, sub_ref
 
 
 def join(directory: str, *parts: str) -> str:
@@ -89,110 +97,26 @@ def remove_temporaries(out_dir: str) -> list[str]:
     return stale
 
 
-def documents_table(docs: list[dict]):
-    import pyarrow as pa
+class _KeyFn(beam.DoFn):
+    """record -> (key, record)."""
 
-    from schemas.arrow import DOCUMENTS
-
-    cols = {
-        "id": [d["id"] for d in docs], "source": [d["source"] for d in docs],
-        "text": [d["text"] for d in docs], "order_key": [d["order_key"] for d in docs],
-        "chars_in": [d.get("chars_in", len(d["text"])) for d in docs],
-        "chars": [len(d["text"]) for d in docs],
-        "normalized": [bool(d.get("changed", False)) for d in docs],
-        "lines_removed": [sum(d.get("edits", {}).values()) for d in docs],
-    }
-    return pa.table(cols, schema=DOCUMENTS)
-
-
-DOCUMENT_BATCH_ROWS = 1024  # documents per Parquet row group: a file is written a batch at a time
-DOCUMENT_BATCH_CHARS = 64 << 20  # ... or fewer, when they hold this much text
-
-
-class Chunks:
-    """A write-only file object that hands over what was written since the last drain()."""
-
-    def __init__(self):
-        self.pending, self.position, self.closed = [], 0, False
-
-    def write(self, data) -> int:
-        data = bytes(data)
-        self.pending.append(data)
-        self.position += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self.position
-
-    def flush(self):
-        pass
-
-    def close(self):
-        self.closed = True
-
-    def drain(self):
-        out, self.pending = self.pending, []
-        return out
-
-
-def _batches(docs, rows: int, chars: int):
-    batch, size = [], 0
-    for doc in docs:
-        batch.append(doc)
-        size += len(doc["text"])
-        if len(batch) >= rows or size >= chars:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
-
-
-def documents_parquet(docs):
-    """The documents' Parquet file, in pieces: one row group per batch of documents (1,024, or
-    fewer holding 64 MB of text), so a file of any size is written with one batch in memory."""
-    import pyarrow.parquet as pq
-
-    from schemas.arrow import DOCUMENTS
-
-    sink = Chunks()
-    with pq.ParquetWriter(sink, DOCUMENTS, compression="zstd") as writer:
-        for batch in _batches(docs, DOCUMENT_BATCH_ROWS, DOCUMENT_BATCH_CHARS):
-            writer.write_table(documents_table(batch))
-            yield from sink.drain()
-    yield from sink.drain()
-
-
-class _KeyFn(SpillDoFn):
-    """record -> (key, record); with spill, (key, (order, reference)) and the record, as JSON, in
-    this bundle's spill file (transforms/spill.py): the shuffle carries only the reference."""
-
-    def __init__(self, out_dir: str, key, order, spill: bool):
-        super().__init__(out_dir if spill else None)
-        self.key, self.order = key, order
+    def __init__(self, key):
+        self.key = key
 
     def process(self, record):
-        if self.writer is None:
-            yield self.key(record), record
-        else:
-            yield self.key(record), (self.order(record), self.writer.put(orjson.dumps(record)))
+        yield self.key(record), record
 
 
-class _CommitGroupFn(SpillDoFn):
+class _CommitGroupFn(beam.DoFn):
     """(key, records) -> one file: the records sorted, encoded and committed; its description."""
 
-    def __init__(self, out_dir: str, relpath, encode, order, spill: bool):
-        super().__init__(out_dir if spill else None)
+    def __init__(self, out_dir: str, relpath, encode, order):
         self.out_dir, self.relpath, self.encode, self.order = out_dir, relpath, encode, order
 
     def process(self, key_records):
         key, records = key_records
-        counted = _Counted()
-        if self.reader is None:  # read once, sorted in runs on local disk: a buffer of memory
-            records = counted.count(sorted_externally(records, key=self.order))
-        else:  # (order, reference) pairs: sort, then read the records back in that order, lazily
-            refs = (ref for _, ref in sorted_externally(records, key=_first))
-            records = (orjson.loads(self.reader.get(ref)) for ref in counted.count(refs))
-        data = self.encode(records)  # bytes, or pieces of them
+        counted = _Counted()  # read once, sorted in runs on local disk: a buffer of memory
+        data = self.encode(counted.count(sorted_externally(records, key=self.order)))  # bytes, or pieces
         info = commit_chunks(self.out_dir, self.relpath(key), [data] if isinstance(data, bytes) else data)
         yield WrittenFile(**info, rows=counted.n)
 
@@ -203,27 +127,24 @@ class _Counted:
     def __init__(self):
         self.n = 0
 
-    def count(self, values):
+    def count(self, values, size=None):
+        """values, passed on; each adds 1, or size(value) (the rows of a table)."""
         for value in values:
-            self.n += 1
+            self.n += 1 if size is None else size(value)
             yield value
-
-
-def _first(pair):
-    return pair[0]
 
 
 class WriteGroups(beam.PTransform):
     """Records -> one file per key, records sorted inside (an external sort: a group of any size
     is read once with a bounded buffer), so the bytes never depend on bundling:
     `key(record)` groups, `relpath(key)` names the file, `encode(records)` gives its bytes (or an
-    iterator of pieces; with spill, `records` is then read back as the pieces are made). With
-    `spill` (local runners), the records wait in spill files and only references are shuffled."""
+    iterator of pieces, `records` being read as the pieces are made). For rare records (rejects,
+    removals): each crosses the shuffle on its own, which WriteDocuments' runs avoid."""
 
-    def __init__(self, out_dir: str, *, key, relpath, encode, order, spill: bool = False):
+    def __init__(self, out_dir: str, *, key, relpath, encode, order):
         super().__init__()
-        self.key_fn = _KeyFn(out_dir, key, order, spill)
-        self.fn = _CommitGroupFn(out_dir, relpath, encode, order, spill)
+        self.key_fn = _KeyFn(key)
+        self.fn = _CommitGroupFn(out_dir, relpath, encode, order)
 
     def expand(self, records):
         return self.commit(records | "ByKey" >> beam.ParDo(self.key_fn))
@@ -233,22 +154,111 @@ class WriteGroups(beam.PTransform):
         return keyed | "Group" >> beam.GroupByKey() | "Commit" >> beam.ParDo(self.fn)
 
 
-def _document_order(doc: dict):
-    return doc["order_key"], doc["id"]
+class _BatchDocumentsFn(SpillDoFn):
+    """Docs -> (file, run): a bundle's documents, buffered until they are BATCH_DOCS or hold
+    BATCH_CHARS of text and at the bundle's end, then one sorted run per document file
+    (document_runs.document_batches); with spill, a run goes to this bundle's spill file and its
+    reference replaces it. One element per batch and file, none per document."""
+
+    def __init__(self, out_dir: str, files: int, spill: bool):
+        super().__init__(out_dir if spill else None)
+        self.files = files
+        self.docs, self.chars = [], 0
+
+    def start_bundle(self):
+        super().start_bundle()
+        self.docs, self.chars = [], 0
+
+    def process(self, doc):
+        self.docs.append(doc)
+        self.chars += len(doc["text"])
+        if len(self.docs) >= BATCH_DOCS or self.chars >= BATCH_CHARS:
+            yield from self._send()
+
+    def finish_bundle(self):
+        out = [WindowedValue(kv, MIN_TIMESTAMP, [GlobalWindow()]) for kv in self._send()]
+        super().finish_bundle()  # closes the spill file: every reference sent is readable
+        return out
+
+    def _send(self):
+        runs = document_batches(self.docs, self.files)
+        self.docs, self.chars = [], 0
+        for file, payload in runs:
+            yield file, (self.writer.put(payload) if self.writer is not None else payload)
+
+
+class _CommitRunsFn(SpillDoFn):
+    """(file, runs) -> the document file, committed, and its description: the runs merged a slice
+    of each at a time (document_runs.merge_runs). Runs are spill references with spill; without,
+    their bytes are copied to a temporary file as they come, so one is in memory at a time."""
+
+    def __init__(self, out_dir: str, files: int, spill: bool):
+        super().__init__(out_dir if spill else None)
+        self.out_dir, self.files = out_dir, files
+
+    def process(self, file_runs):
+        file, runs = file_runs
+        counted = _Counted()
+        with tempfile.TemporaryFile() as copies:
+            if self.reader is not None:
+                runs = (run_file(functools.partial(_read_ref, self.reader, ref), ref_length(ref)) for ref in runs)
+            else:
+                runs = (_copy(copies, payload) for payload in runs)
+            pieces = documents_file(counted.count(merge_runs(runs), size=len))
+            info = commit_chunks(self.out_dir, document_path(file, self.files), pieces)
+        yield WrittenFile(**info, rows=counted.n)
+
+
+def _read_ref(reader, ref: bytes, position: int, n: int) -> bytes:
+    return reader.get(sub_ref(ref, position, n))
+
+
+def _copy(tmp, payload: bytes):
+    """A run's bytes appended to tmp; a file reading them back from there."""
+    offset = tmp.seek(0, os.SEEK_END)
+    tmp.write(payload)
+    tmp.flush()
+    return run_file(functools.partial(_pread, tmp.fileno(), offset), len(payload))
+
+
+def _pread(fd: int, offset: int, position: int, n: int) -> bytes:
+    return os.pread(fd, n, offset + position)
+
+
+def document_path(file: int, files: int) -> str:
+    return f"{DOCUMENTS}/part-{file:05d}-of-{files:05d}.parquet"
+
+
+class WriteDocumentRuns(beam.PTransform):
+    """(file, run) pairs -> one Parquet file per document file that has runs, and its description.
+    A run is a document_runs.document_batches payload for file = order_key % files (with spill: a
+    reference to it in a spill file of the run's output, transforms/spill.py SpillWriter)."""
+
+    def __init__(self, out_dir: str, *, files: int, spill: bool = False):
+        super().__init__()
+        if files < 1:
+            raise ConfigError(f"document files must be >= 1, got {files}")
+        self.fn = _CommitRunsFn(out_dir, files, spill)
+
+    def expand(self, runs):
+        return runs | "Group" >> beam.GroupByKey() | "Write" >> beam.ParDo(self.fn)
+
+
+class WriteDocuments(beam.PTransform):
+    """Docs carrying "order_key" -> one Parquet file per order_key % files that has any."""
+
+    def __init__(self, out_dir: str, *, files: int, spill: bool = False):
+        super().__init__()
+        self.runs = WriteDocumentRuns(out_dir, files=files, spill=spill)
+        self.batch_fn = _BatchDocumentsFn(out_dir, files, spill)
+        self.fn = self.runs.fn
+
+    def expand(self, docs):
+        return docs | "ByFile" >> beam.ParDo(self.batch_fn) | "Runs" >> self.runs
 
 
 def _jsonl(records: list[dict]) -> bytes:
     return b"".join(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) + b"\n" for r in records)
-
-
-def WriteDocuments(out_dir: str, *, files: int, spill: bool = False) -> WriteGroups:  # noqa: N802
-    """Docs carrying "order_key" -> one Parquet file per order_key % files (a PTransform factory)."""
-    if files < 1:
-        raise ConfigError(f"document files must be >= 1, got {files}")
-    return WriteGroups(out_dir, key=lambda d: d["order_key"] % files,
-                       relpath=lambda b: f"{DOCUMENTS}/part-{b:05d}-of-{files:05d}.parquet",
-                       encode=documents_parquet, order=_document_order,
-                       spill=spill)
 
 
 def WriteRejects(out_dir: str) -> WriteGroups:  # noqa: N802 - a PTransform factory
