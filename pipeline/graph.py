@@ -30,7 +30,7 @@ from transforms.rules import load_rules
 from transforms.spill import SPILL_DIR
 from transforms.tokenize import Tokenize
 from transforms.tokenizer import load, shippable
-from transforms.write import WriteDocuments, WriteRejects
+from transforms.write import WriteDocumentRuns, WriteDocuments, WriteRejects
 
 
 def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[InputFile] = ()):
@@ -38,7 +38,8 @@ def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[Inpu
     tokenizer = front["tokenizer"]
     pack = Pack(config.pack_config(tokenizer, sum(f.size for f in files)))
     packed = front["batches"] | "Pack" >> pack.batched() if "batches" in front else front["tokenized"] | "Pack" >> pack
-    written = (front["documents"] | "WriteDocuments" >> WriteDocuments(
+    write = WriteDocumentRuns if "batches" in front else WriteDocuments  # the fused stage sends runs
+    written = (front["documents"] | "WriteDocuments" >> write(
         config.output, files=config.files_for(sum(f.size for f in files)), spill=bool(config.spill))
         if config.write_documents else p | "NoDocuments" >> beam.Create([]))
     rejects = front["rejects"] | "WriteRejects" >> WriteRejects(config.output)
@@ -91,7 +92,7 @@ def _fused(p, config: RunConfig, files, holdout_files) -> dict:
                          rules=load_rules(config.rules), tokenize=shippable(config.tokenize_config()),
                          range_bits=config.pack_config(tokenizer, sum(f.size for f in files)).range_bits,
                          dtype=str(tokenizer.dtype), seed=config.seed, max_line_bytes=config.max_line_bytes,
-                         documents=config.write_documents)
+                         document_files=config.files_for(sum(f.size for f in files)) if config.write_documents else 0)
     if config.spill and "://" not in config.output:
         setup = dataclasses.replace(
             setup, resume_dir=os.path.join(config.output, RESUME_DIR), spill_dir=os.path.join(config.output, SPILL_DIR),

@@ -8,14 +8,15 @@ process only decompresses each input and cuts it into chunks of whole lines (CHU
 by C-speed searches, never a Python loop per line); the workers (transforms/prepare_processes.py)
 run transforms/prepare_work.py on each chunk: the very functions the staged DoFns call, so the
 output is byte-identical (tested against the staged graph and across runners). What comes back
-is Pack's batches (once a worker's buffers fill, and at the end of the bundle), the rejects and
-drops, the kept documents for WriteDocuments, and counts, summed here per bundle.
+is the rejects and drops and counts (summed here per bundle), and, when a worker's buffers fill
+and at the end of the bundle, Pack's batches and WriteDocuments' sorted runs.
 
 Used when the run is in-process with worker processes, deduplicates nothing, has no holdout and
 reads only JSON lines (pipeline/run.py decides); every other run uses the staged graph.
 
     prepared = p | Prepare(PrepareConfig(read, setup, processes=2), files)
-    # ["batches"] for Pack, ["documents"], ["rejects"], ["files"], ["filtered"] (summed count events), ["provenance"]
+    # ["batches"] for Pack, ["documents"] (runs for WriteDocumentRuns), ["rejects"], ["files"],
+    # ["filtered"] (summed count events), ["provenance"]
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import collections
 import dataclasses
 import logging
 import os
+import uuid
 
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindow
@@ -110,6 +112,7 @@ class _PrepareFn(SpillDoFn):
         self.normalized, self.tokenized = collections.Counter(), collections.Counter()
         self.checked = {"normalize": 0, "tokenize": 0}
         self.reused = {"chunks": 0, "bytes": 0}
+        self.bundle = uuid.uuid4().hex  # the workers' epochs of an earlier, failed bundle are dropped
 
     def process(self, item):
         file, start, end, first_line = item
@@ -125,7 +128,7 @@ class _PrepareFn(SpillDoFn):
                 for data in self._chunks(fh, file, start, end):
                     lines = data.count(b"\n") + (not data.endswith(b"\n"))
                     if not done or chunk_key(line, data) not in done:
-                        self.pending.append((key, line, lines, self.pool.submit_chunk(file.name, line, data, key)))
+                        self.pending.append((key, line, lines, self.pool.submit_chunk(file.name, line, data, key, self.bundle)))
                     line += lines
                     watch(file.name, line, 0)
                     yield from self._collect(2 * self.config.processes)
@@ -163,7 +166,7 @@ class _PrepareFn(SpillDoFn):
                 self.reused["chunks"] += 1
                 self.reused["bytes"] += chunk[1]
                 out += self._emit(key, answer)
-            out += self._batches(entry.batches, spilled=True)
+            out += self._ended({"batches": entry.batches, "runs": entry.runs}, spilled=True)
         return done, out
 
     def _collect(self, limit: int):
@@ -184,7 +187,8 @@ class _PrepareFn(SpillDoFn):
         if "error" in answer:
             raise PileprepError(answer["error"])
         yield from self._emit(key, answer)
-        yield from self._batches(answer["batches"], spilled=bool(self.config.setup.resume_dir))
+        for ended in answer["ended"]:
+            yield from self._ended(ended, spilled=bool(self.config.setup.resume_dir))
 
     def _emit(self, key, answer: dict) -> list:
         """A chunk's results: counted here, its records sent on."""
@@ -199,19 +203,22 @@ class _PrepareFn(SpillDoFn):
         self.checked["normalize"] += answer["normalize_checked"]
         self.checked["tokenize"] += answer["tokenize_checked"]
         progress.add(tokens=answer["tokens"])
-        return ([beam.pvalue.TaggedOutput("rejects", r) for r in answer["rejects"]]
-                + [beam.pvalue.TaggedOutput("documents", d) for d in answer["kept"]])
+        return [beam.pvalue.TaggedOutput("rejects", r) for r in answer["rejects"]]
 
-    def _batches(self, batches, spilled: bool = False) -> list:
-        """Pack's batches as its elements; spilled: they are references already (entries' batches)."""
-        if spilled or self.writer is None:
-            return [(key, (payload, tokens)) for key, payload, tokens in batches]
-        return [(key, (self.writer.put(payload), tokens)) for key, payload, tokens in batches]
+    def _ended(self, ended: dict, spilled: bool) -> list:
+        """An epoch's Pack batches and document runs as elements; with spill, as references (spilled:
+        they are references already, in a resume entry)."""
+        def ref(payload):
+            return payload if spilled or self.writer is None else self.writer.put(payload)
+
+        return ([(key, (ref(payload), tokens)) for key, payload, tokens in ended["batches"]]
+                + [beam.pvalue.TaggedOutput("documents", (file, ref(run))) for file, run in ended["runs"]])
 
     def finish_bundle(self):
         out = list(self._collect(0))
-        for answer in self.pool.flush():
-            out += self._batches(answer["batches"], spilled=bool(self.config.setup.resume_dir))
+        for answer in self.pool.flush(self.bundle):
+            for ended in answer["ended"]:
+                out += self._ended(ended, spilled=bool(self.config.setup.resume_dir))
         out = [_windowed(v.value, v.tag) if isinstance(v, beam.pvalue.TaggedOutput) else _windowed(v) for v in out]
         out += [_windowed(event, "filtered") for event in sorted(self.events.items())]
         for file, lines, documents, malformed, damage in self.files.values():

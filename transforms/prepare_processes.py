@@ -25,18 +25,18 @@ class PrepareProcesses(Children):
         self._pids = {proc.pid for proc in self._procs}
         self._flushing = threading.Lock()  # two flushes at once would each hold some children at its barrier
 
-    def submit_chunk(self, name: str, first_line: int, data: bytes, item: tuple = ()):
+    def submit_chunk(self, name: str, first_line: int, data: bytes, item: tuple = (), bundle: str = ""):
         """A Future of Work.chunk's answer (or {"error": message} for a PileprepError)."""
-        return self.submit(("chunk", name, first_line, data, item))
+        return self.submit(("chunk", name, first_line, data, item, bundle))
 
-    def flush(self) -> list[dict]:
+    def flush(self, bundle: str = "") -> list[dict]:
         """Every child's buffered batches, once each. Call with no chunk outstanding: each child's
         thread takes exactly one flush request, then waits for the others at a barrier."""
         if not self.alive():
             raise self._failed(next((p.poll() for p in self._procs if p.poll() is not None), -9))
         with self._flushing:
             barrier = threading.Barrier(len(self._procs))
-            answers = [f.result() for f in [self.submit(("flush", barrier)) for _ in self._procs]]
+            answers = [f.result() for f in [self.submit(("flush", barrier, bundle)) for _ in self._procs]]
         if {a["pid"] for a in answers} != self._pids:  # a child flushed twice, another never: lost batches
             raise RuntimeError("the worker processes were not each flushed once: a bug in pileprep, please report it")
         return answers
@@ -44,7 +44,7 @@ class PrepareProcesses(Children):
     def _talk(self, proc, item):
         barrier = item[1] if item[0] == "flush" else None
         try:
-            proc.stdin.write(frame(pickle.dumps(item if barrier is None else ("flush",), protocol=_PROTOCOL)))
+            proc.stdin.write(frame(pickle.dumps(item if barrier is None else ("flush", item[2]), protocol=_PROTOCOL)))
             proc.stdin.flush()
             answer = pickle.loads(read_frame(proc.stdout))
         except (OSError, EOFError, ValueError):
@@ -71,7 +71,7 @@ def _serve(stdin, stdout) -> None:
         except EOFError:
             return
         if request[0] == "flush":
-            answer = {**work.flush(), "pid": os.getpid()}
+            answer = {**work.flush(request[1]), "pid": os.getpid()}
         else:
             try:
                 answer = work.chunk(*request[1:])

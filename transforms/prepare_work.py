@@ -4,14 +4,15 @@ tokenizes on every core (transforms/prepare.py runs it in child processes; DESIG
 
 A chunk goes through exactly the functions the staged graph's DoFns call, in the same order:
 parse_line (ReadPile), the normalizer and its cross-check (Normalize), apply_rules
-(FilterDocuments), the tokenizer and its cross-check (Tokenize), and Pack's Batcher. What comes
-back is small per document: reject and drop records (rare), the kept documents for WriteDocuments
-(when they are written), and Pack's batches once a worker's buffers fill (the Batcher lives as
-long as the worker, so batches are as large as in the staged graph).
+(FilterDocuments), the tokenizer and its cross-check (Tokenize), Pack's Batcher and WriteDocuments'
+sorted runs (transforms/document_runs.py). Nothing comes back per kept document: a chunk's answer
+holds its reject and drop records (rare) and counts; Pack's batches and the documents' runs come
+when an epoch ends (the buffers live as long as the worker, so batches are as large as in the
+staged graph), as spill references when the epoch was written to a resume entry.
 
     work = Work(setup)
     result = work.chunk("00.jsonl.zst", 0, b'{"text": "hi"}\\n')   # a dict, see Work.chunk
-    result = work.flush()                                            # the buffered batches
+    result = work.flush()                                            # the epoch's batches and runs
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from schemas.records import Document, Drop
 from transforms.errors import PileprepError
+from transforms.document_runs import document_batches
 from transforms.normalizer import NormalizeConfig, fixer
 from transforms.order import order_key
 from transforms.pack_batches import BATCH_DOCS, Batcher
@@ -33,6 +35,7 @@ from transforms.tokenizer import TokenizeConfig, load
 
 EPOCH_BYTES = 32 << 20  # with resume: bytes of ids a worker holds before it writes an entry; a kill
 # loses at most this much work per worker, and a worker holds this and the epoch's texts in memory
+EPOCH_CHARS = 32 << 20  # ... or characters of the kept documents' texts
 _NEVER = 1 << 62
 
 
@@ -47,7 +50,7 @@ class PrepareSetup:
     dtype: str  # the shards' dtype
     seed: int  # of the order key
     max_line_bytes: int  # ReadConfig.max_line_bytes: a longer line is rejected unparsed
-    documents: bool  # keep the kept documents' text for WriteDocuments
+    document_files: int  # WriteDocuments' files (0: documents are not written)
     # With resume (local runs): each epoch is written to an entry file in resume_dir, linked into
     # spill_dir (transforms/resume.py), and `fingerprint` marks what shaped it
     resume_dir: str | None = None
@@ -64,7 +67,10 @@ def split_chunk(data: bytes) -> list[bytes]:
 
 
 class Work:
-    """One worker's state: the normalizer, rules and tokenizer, loaded once, and Pack's buffers."""
+    """One worker's state: the normalizer, rules and tokenizer, loaded once, and the epoch's
+    buffers: Pack's batches and the kept documents. An epoch ends only between chunks (so that a
+    resume entry holds whole chunks): when its buffers fill, when a chunk of another input comes,
+    and at flush()."""
 
     def __init__(self, setup: PrepareSetup):
         self.setup = setup
@@ -72,41 +78,42 @@ class Work:
         self.plain = None if self.fix.path != "fast" else fixer(dataclasses.replace(setup.normalize, reference=True))
         self.tokenizer = load(setup.tokenize)
         self.tokenizer.prepare()
-        # with resume, an epoch ends only between chunks (an entry holds whole chunks): add never flushes
-        self.batcher = Batcher(setup.range_bits, setup.dtype, **({"max_docs": _NEVER, "max_bytes": _NEVER} if setup.resume_dir else {}))
+        self.batcher = Batcher(setup.range_bits, setup.dtype, max_docs=_NEVER, max_bytes=_NEVER)  # flushed here
+        self.bundle = None  # the parent's bundle the epoch belongs to
         self.item, self.epoch = None, {}  # the input of the epoch's chunks; chunk key -> results
+        self.kept, self.kept_chars = [], 0  # the epoch's documents for WriteDocuments
 
-    def _end_epoch(self) -> list:
-        """Pack's buffered batches; with resume, written to an entry with the epoch's chunks' results
-        and returned as spill references."""
+    def _full(self) -> bool:
+        return self.batcher.full(BATCH_DOCS, EPOCH_BYTES) or self.kept_chars >= EPOCH_CHARS
+
+    def _end_epoch(self) -> dict:
+        """{"batches": Pack's, "runs": WriteDocuments' sorted runs, (file, payload)}; with resume,
+        written to an entry with the epoch's chunks' results, and returned as spill references."""
         batches = self.batcher.flush()
+        runs = document_batches(self.kept, self.setup.document_files) if self.kept else []
         if self.setup.resume_dir and self.epoch:
-            _, batches = write_entry(self.setup.resume_dir, self.setup.spill_dir, self.setup.fingerprint,
-                                     self.item, self.epoch, batches)
-        self.epoch = {}
-        return batches
+            batches, runs = write_entry(self.setup.resume_dir, self.setup.spill_dir, self.setup.fingerprint,
+                                        self.item, self.epoch, batches, runs)
+        self.epoch, self.kept, self.kept_chars = {}, [], 0
+        return {"batches": batches, "runs": runs}
 
-    def chunk(self, name: str, first_line: int, data: bytes, item: tuple = ()) -> dict:
+    def chunk(self, name: str, first_line: int, data: bytes, item: tuple = (), bundle: str = "") -> dict:
         """The chunk's lines, numbered from first_line + 1, through the whole per-document path;
-        `item` names its input (name, size, line range start): an epoch never spans two.
+        `item` names its input (name, size, line range start): an epoch never spans two. A chunk
+        of another `bundle` than the epoch's drops the epoch: that bundle failed (a worker outlives
+        a failed run in the same process), and its work must not reach another.
 
-        Returns {"lines", "documents" (parsed), "rejects", "drops", "kept" (documents for
-        WriteDocuments, when written), "batches" (Pack's, when an epoch ended), "tokens",
-        "normalized": {path: documents}, "normalize_checked", "tokenized": {backend: documents},
-        "tokenize_checked"}; a cross-check mismatch raises PileprepError naming the document."""
-        ended = self._end_epoch() if item != self.item and self.epoch else []
+        Returns {"lines", "documents" (parsed), "rejects", "drops", "tokens", "normalized": {path:
+        documents}, "normalize_checked", "tokenized": {backend: documents}, "tokenize_checked",
+        "ended": [_end_epoch's answers, when epochs ended]}; a cross-check mismatch raises
+        PileprepError naming the document."""
+        if bundle != self.bundle:
+            self.batcher.flush()
+            self.epoch, self.kept, self.kept_chars, self.bundle = {}, [], 0, bundle
+        ended = [self._end_epoch()] if item != self.item and self.epoch else []
         self.item = item
-        out = {"rejects": [], "drops": [], "kept": [], "documents": 0, "tokens": 0,
-               "normalize_checked": 0, "tokenize_checked": 0, "tokenized": collections.Counter()}
-        batches = self._chunk(out, name, first_line, data)
-        if self.setup.resume_dir:
-            self.epoch[chunk_key(first_line, data)] = out
-            batches = self._end_epoch() if self.batcher.full(BATCH_DOCS, EPOCH_BYTES) else []
-        return {**out, "batches": ended + batches}
-
-    def _chunk(self, out: dict, name: str, first_line: int, data: bytes) -> list:
-        """Fills `out`; returns the batches that filled Pack's buffers (none with resume)."""
-        batches = []
+        out = {"rejects": [], "drops": [], "documents": 0, "tokens": 0, "normalize_checked": 0,
+               "tokenize_checked": 0, "tokenized": collections.Counter()}
         lines = split_chunk(data)
         for number, raw in enumerate(lines, first_line + 1):
             if len(raw) > self.setup.max_line_bytes:  # never parsed, as in ReadPile
@@ -118,13 +125,14 @@ class Work:
                 continue
             out["documents"] += 1
             doc_id = f"{name}:{number}"
-            batches += self._document(out, Document(id=doc_id, source=fields["source"], text=fields["text"],
-                                                    order_key=order_key(self.setup.seed, doc_id)))
+            self._document(out, Document(id=doc_id, source=fields["source"], text=fields["text"],
+                                         order_key=order_key(self.setup.seed, doc_id)))
         out["lines"] = len(lines)
         out["normalized"] = {self.fix.path: out["documents"]}
-        return batches
+        self.epoch[chunk_key(first_line, data)] = out
+        return {**out, "ended": ended + ([self._end_epoch()] if self._full() else [])}
 
-    def _document(self, out: dict, doc: Document) -> list:
+    def _document(self, out: dict, doc: Document) -> None:
         text_in = doc["text"]
         text = self.fix(text_in)
         check = self.setup.check.sampled(doc["id"])
@@ -137,7 +145,7 @@ class Work:
         if not kept:
             out["drops"].append(Drop(id=doc["id"], source=doc["source"], rule=rule,
                                      chars_before_filter=len(text), changed=changed))
-            return []
+            return
         doc = {**doc, "text": edited, "changed": changed, "chars_in": len(text_in), "edits": edits,
                "chars_before_filter": len(text)}
         ids, backends = self.tokenizer.tokenize(edited)
@@ -146,10 +154,11 @@ class Work:
         if check and not np.array_equal(ids, self.tokenizer.plain_ids(edited)):
             raise PileprepError(tokenize_mismatch(doc["id"], self.tokenizer.backend))
         out["tokens"] += len(ids)
-        if self.setup.documents:
-            out["kept"].append(doc)
-        return self.batcher.add({**doc, "ids": ids})
+        if self.setup.document_files:
+            self.kept.append(doc)
+            self.kept_chars += len(edited)
+        self.batcher.add({**doc, "ids": ids})
 
-    def flush(self) -> dict:
-        """Pack's buffered batches: at the end of the parent's bundle (with resume, the epoch's entry)."""
-        return {"batches": self._end_epoch()}
+    def flush(self, bundle: str = "") -> dict:
+        """The epoch's end, at the end of the parent's bundle: {"ended": [_end_epoch's answer]}."""
+        return {"ended": [self._end_epoch()] if self.epoch and bundle == self.bundle else []}

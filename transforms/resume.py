@@ -2,20 +2,20 @@
 
 A worker process (transforms/prepare_work.py) ends an *epoch* when Pack's buffers fill, when the
 parent moves on to another input (file or line range) and at the end of the parent's bundle: it
-writes one entry file holding the epoch's chunks' results (rejects, drops, kept documents, counts)
-and Pack's batches of their documents. The file is written under a temporary name and renamed, so
-an entry either exists whole or not at all; its batches are then read where they lie, as a spill
-file (it is hard-linked into the run's spill folder under its id).
+writes one entry file holding the epoch's chunks' results (rejects, drops, counts), Pack's batches
+and WriteDocuments' sorted runs of their documents. The file is written under a temporary name and
+renamed, so an entry either exists whole or not at all; its batches and runs are then read where
+they lie, as a spill file (it is hard-linked into the run's spill folder under its id).
 
 An entry is recognised by its `fingerprint` (everything that shapes the fused stage's output: the
 setup, the chunk size, the tokenizer's files, pileprep's version) and by the keys of its chunks:
 input name, size and line range start, the chunk's first line, length and xxh64. A rerun cuts
 its inputs into the same chunks (the cut depends only on the bytes) and uses an entry only when
 all its chunks are among them; anything else is deleted, never mixed in. The folder is removed
-with the spill files once every output is committed, and by --overwrite.
+once the manifest is committed (a kill while it is written still resumes), and by --overwrite.
 
-    write_entry(folder, spill, fingerprint, chunks, batches)   # -> (file id, [(range, ref, tokens)])
-    entries = read_entries(folder, fingerprint)                 # {item key: [Entry, ...]}
+    write_entry(folder, spill, fingerprint, item, chunks, batches, runs)   # -> (batches, runs) as references
+    entries = read_entries(folder, fingerprint)                            # {item key: [Entry, ...]}
 """
 from __future__ import annotations
 
@@ -60,20 +60,21 @@ class Entry:
     file_id: bytes
     item: tuple  # (input name, input size, line range start)
     chunks: dict  # chunk key -> that chunk's results (Work.chunk's answer less its batches)
-    batches: list  # [(range, ref, stream tokens)]
+    batches: list  # Pack's: [(range, spill reference, stream tokens)]
+    runs: list  # WriteDocuments': [(file, spill reference)]
 
 
-def write_entry(folder: str, spill: str, key: str, item: tuple, chunks: dict, batches: list) -> tuple[bytes, list]:
-    """Write an entry and link it into the spill folder; returns its file id and the batches as
-    (range, spill reference, stream tokens)."""
+def write_entry(folder: str, spill: str, key: str, item: tuple, chunks: dict, batches: list, runs: list) -> tuple[list, list]:
+    """Write an entry and link it into the spill folder; returns Pack's batches as (range, spill
+    reference, stream tokens) and WriteDocuments' runs as (file, spill reference)."""
     file_id = uuid.uuid4().bytes
-    meta_batches, offset, payloads = [], 0, []
-    for rng, payload, tokens in batches:
-        meta_batches.append((rng, offset, len(payload), tokens))
-        payloads.append(payload)
-        offset += len(payload)
-    meta = pickle.dumps({"fingerprint": key, "item": item, "chunks": chunks, "batches": meta_batches}, protocol=5)
-    start = _HEADER.size + len(meta)
+    layout, offset, payloads = {"batches": [], "runs": []}, 0, []
+    for name, items in (("batches", batches), ("runs", [(f, p, None) for f, p in runs])):
+        for tag, payload, tokens in items:
+            layout[name].append((tag, offset, len(payload), tokens))
+            payloads.append(payload)
+            offset += len(payload)
+    meta = pickle.dumps({"fingerprint": key, "item": item, "chunks": chunks, **layout}, protocol=5)
     os.makedirs(folder, exist_ok=True)
     os.makedirs(spill, exist_ok=True)
     final = os.path.join(folder, file_id.hex() + ".entry")
@@ -91,7 +92,8 @@ def write_entry(folder: str, spill: str, key: str, item: tuple, chunks: dict, ba
             raise
         os.replace(tmp, final)  # whole or absent
         os.link(final, os.path.join(spill, file_id.hex()))
-    return file_id, [(rng, _REF.pack(file_id, start + off, length), tokens) for rng, off, length, tokens in meta_batches]
+    entry = _entry(final, file_id, _HEADER.size + len(meta), {"item": item, "chunks": chunks, **layout})
+    return entry.batches, entry.runs
 
 
 def read_entries(folder: str, key: str) -> dict:
@@ -120,10 +122,16 @@ def _read(path: str, key: str) -> Entry | None:
         return None
     if meta.get("fingerprint") != key:
         return None
-    file_id = bytes.fromhex(os.path.basename(path)[:-len(".entry")])
-    start = _HEADER.size + size
-    batches = [(rng, _REF.pack(file_id, start + off, length), tokens) for rng, off, length, tokens in meta["batches"]]
-    return Entry(path, file_id, tuple(meta["item"]), meta["chunks"], batches)
+    return _entry(path, bytes.fromhex(os.path.basename(path)[:-len(".entry")]), _HEADER.size + size, meta)
+
+
+def _entry(path: str, file_id: bytes, start: int, meta: dict) -> Entry:
+    def ref(offset, length):
+        return _REF.pack(file_id, start + offset, length)
+
+    return Entry(path, file_id, tuple(meta["item"]), meta["chunks"],
+                 [(rng, ref(off, length), tokens) for rng, off, length, tokens in meta["batches"]],
+                 [(file, ref(off, length)) for file, off, length, _ in meta["runs"]])
 
 
 def link(entry: Entry, spill: str) -> None:

@@ -288,13 +288,13 @@ def test_config_errors_are_still_value_errors_for_library_callers():
 
 
 def test_an_internal_value_error_is_a_bug_with_its_traceback_and_exit_1(corpus, tmp_path, capsys, monkeypatch):
-    import transforms.normalize as normalize
+    import transforms.pack as pack
 
-    def broken(self, doc):
+    def broken(self, *args):
         raise ValueError("internal: a stage met a value it cannot handle")
         yield
 
-    monkeypatch.setattr(normalize._NormalizeFn, "process", broken)
+    monkeypatch.setattr(pack._PlaceRangeFn, "process", broken)  # run by every graph
     assert main(["run", "--input", f"{corpus}/*.jsonl*", "--output", str(tmp_path / "o")] + IN_MEMORY) == 1
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "in broken" in err

@@ -17,26 +17,29 @@ from transforms.resume import RESUME_DIR, chunk_key, link, read_entries, usable,
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def test_an_entry_round_trips_and_its_batches_read_as_spill(tmp_path):
+def test_an_entry_round_trips_and_its_payloads_read_as_spill(tmp_path):
     from transforms.spill import SpillReader
 
     folder, spill = str(tmp_path / "resume"), str(tmp_path / "spill")
     chunks = {chunk_key(0, b"a\n"): {"documents": 1}, chunk_key(1, b"b\n"): {"documents": 2}}
-    file_id, refs = write_entry(folder, spill, "fp", ("f", 10, 0), chunks, [(3, b"payload-3", 7), (9, b"nine", 2)])
+    batches, runs = write_entry(folder, spill, "fp", ("f", 10, 0), chunks,
+                                [(3, b"payload-3", 7), (9, b"nine", 2)], [(0, b"run zero"), (2, b"run two")])
     [entry] = read_entries(folder, "fp")[("f", 10, 0)]
-    assert entry.chunks == chunks and entry.batches == refs and entry.file_id == file_id
+    assert entry.chunks == chunks and entry.batches == batches and entry.runs == runs
+    assert [(rng, tokens) for rng, _, tokens in batches] == [(3, 7), (9, 2)] and [f for f, _ in runs] == [0, 2]
     reader = SpillReader(spill)
-    assert [reader.get(ref) for _, ref, _ in refs] == [b"payload-3", b"nine"]
-    os.remove(os.path.join(spill, file_id.hex()))
+    assert [reader.get(ref) for _, ref, _ in batches] + [reader.get(ref) for _, ref in runs] == [
+        b"payload-3", b"nine", b"run zero", b"run two"]
+    os.remove(os.path.join(spill, entry.file_id.hex()))
     link(entry, spill)  # a rerun's spill folder: linked again
-    assert SpillReader(spill).get(refs[1][1]) == b"nine"
+    assert SpillReader(spill).get(runs[1][1]) == b"run two"
     assert usable([entry], set(chunks) | {chunk_key(2, b"c\n")}) == [entry]
     assert usable([entry], {chunk_key(0, b"a\n")}) == []  # one of its chunks is gone: never used
 
 
 def test_other_runs_entries_and_half_written_files_are_deleted(tmp_path):
     folder, spill = str(tmp_path / "resume"), str(tmp_path / "spill")
-    write_entry(folder, spill, "old options", ("f", 1, 0), {chunk_key(0, b"x"): {}}, [])
+    write_entry(folder, spill, "old options", ("f", 1, 0), {chunk_key(0, b"x"): {}}, [], [])
     open(os.path.join(folder, ".tmp-deadbeef"), "wb").write(b"half")
     open(os.path.join(folder, "0" * 32 + ".entry"), "wb").write(b"PPRESUM1garbage")
     assert read_entries(folder, "new options") == {}

@@ -3,7 +3,6 @@ the staged graph's functions, the worker processes, and whole runs byte-identica
 import hashlib
 import json
 
-import numpy as np
 import pytest
 
 from pipeline.options import RunConfig
@@ -11,6 +10,7 @@ from pipeline.run import run
 from pipeline.tools.sample import SampleConfig, write_sample
 from transforms import prepare
 from transforms.children import ChildFailed
+from transforms.document_runs import merge_runs
 from transforms.errors import PileprepError
 from transforms.normalizer import NormalizeConfig, fixer
 from transforms.pack_batches import decode
@@ -25,7 +25,7 @@ from transforms.tokenizer import Tokenizer, TokenizeConfig, load
 
 SETUP = PrepareSetup(normalize=NormalizeConfig(), check=CheckConfig(every=1), rules=load_rules("eleuther"),
                      tokenize=TokenizeConfig(), range_bits=4, dtype="uint16", seed=3, max_line_bytes=4 << 20,
-                     documents=True)
+                     document_files=3)
 
 
 def _line(text, source="Pile-CC") -> bytes:
@@ -82,7 +82,7 @@ def _staged(line: bytes, number: int, tokenizer: Tokenizer):
     kept, rule, edited, edits = apply_rules(fields["source"], text, SETUP.rules)
     if not kept:
         return ("drop", rule)
-    return ("kept", edited, edits, text != fields["text"], tokenizer.encode(edited).tolist())
+    return ("kept", edited, sum(edits.values()), text != fields["text"], tokenizer.encode(edited).tolist())
 
 
 def test_the_worker_does_what_the_staged_functions_do():
@@ -91,16 +91,20 @@ def test_the_worker_does_what_the_staged_functions_do():
     assert answer["lines"] == len(LINES)
     rejects = {r["line"]: ("reject", r["reason"]) for r in answer["rejects"]}
     drops = {int(d["id"].split(":")[1]): ("drop", d["rule"]) for d in answer["drops"]}
-    batches = answer["batches"] + work.flush()["batches"]
+    ended = answer["ended"] + work.flush()["ended"]
     ids = {}
-    for _, payload, _ in batches:
+    for _, payload, _ in [b for e in ended for b in e["batches"]]:
         table, tokens = decode(payload, "uint16")
         at = 0
         for doc_id, n in zip(table.column("id").to_pylist(), table.column("n").to_pylist()):
             ids[doc_id], at = tokens[at:at + n].tolist(), at + n
-    kept = {int(d["id"].split(":")[1]): ("kept", d["text"], d["edits"], d["changed"], ids[d["id"]]) for d in answer["kept"]}
+    runs = [(file, run) for e in ended for file, run in e["runs"]]
+    rows = [row for file, run in runs for table in merge_runs([run]) for row in table.to_pylist()]
+    assert all(row["order_key"] % 3 == file for file, run in runs for table in merge_runs([run])
+               for row in table.to_pylist())
+    kept = {int(r["id"].split(":")[1]): ("kept", r["text"], r["lines_removed"], r["normalized"], ids[r["id"]]) for r in rows}
     got = {**rejects, **drops, **kept}
-    assert len(got) == len(LINES) == len(rejects) + len(drops) + len(kept)
+    assert len(got) == len(LINES) == len(rejects) + len(drops) + len(kept) and len(ids) == len(kept)
     for number, line in enumerate(LINES, 11):
         assert got[number] == _staged(line, number, tokenizer), number
     assert answer["documents"] == len(drops) + len(kept)
@@ -117,14 +121,15 @@ def test_a_cross_check_mismatch_names_the_document(monkeypatch):
 def test_worker_processes_answer_and_flush_each_once():
     pool = PrepareProcesses(SETUP, 2)
     try:
-        futures = [pool.submit_chunk("f", i * 100, b"\n".join(LINES[:8]) + b"\n") for i in range(6)]
+        futures = [pool.submit_chunk("f", i * 100, b"\n".join(LINES[:8]) + b"\n", ("f", i)) for i in range(6)]
         answers = [f.result(timeout=120) for f in futures]
         assert [len(a["rejects"]) for a in answers] == [len(answers[0]["rejects"])] * 6
         flushed = pool.flush()
         assert len(flushed) == 2 and len({a["pid"] for a in flushed}) == 2
-        docs = sum(len(a["kept"]) for a in answers)
-        rows = sum(decode(p, "uint16")[0].num_rows for a in answers + flushed for _, p, _ in a["batches"])
-        assert rows == docs
+        ended = [e for a in answers + flushed for e in a["ended"]]
+        rows = sum(decode(p, "uint16")[0].num_rows for e in ended for _, p, _ in e["batches"])
+        documents = sum(t.num_rows for e in ended for _, run in e["runs"] for t in merge_runs([run]))
+        assert rows == documents == 6 * (answers[0]["documents"] - len(answers[0]["drops"])) > 0
         assert pool.submit_chunk("f", 0, b'{"text": "\\ud800"}\n').result(timeout=60)["rejects"][0]["reason"] == "lone_surrogate"
         for proc in pool._procs:
             proc.kill()
