@@ -128,7 +128,8 @@ class _PrepareFn(SpillDoFn):
                 for data in self._chunks(fh, file, start, end):
                     lines = data.count(b"\n") + (not data.endswith(b"\n"))
                     if not done or chunk_key(line, data) not in done:
-                        self.pending.append((key, line, lines, self.pool.submit_chunk(file.name, line, data, key, self.bundle)))
+                        future = self.pool.submit_chunk(self.config.setup, file.name, line, data, key, self.bundle)
+                        self.pending.append((key, line, lines, future))
                     line += lines
                     watch(file.name, line, 0)
                     yield from self._collect(2 * self.config.processes)

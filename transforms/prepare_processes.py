@@ -3,7 +3,7 @@ transforms/prepare_work.py Work, fed chunks of JSON lines by transforms/prepare.
 answers are pickled (both ends are this program; the answers hold the records and Pack's batches).
 
     pool = prepare_pool(setup, 2)
-    pool.submit_chunk("00.jsonl.zst", 0, b'{"text": "hi"}\\n').result()   # Work.chunk's dict
+    pool.submit_chunk(setup, "00.jsonl.zst", 0, b'{"text": "hi"}\\n').result()   # Work.chunk's dict
     pool.flush()                                                         # one answer per child
 """
 from __future__ import annotations
@@ -14,20 +14,24 @@ import threading
 
 from transforms.children import ChildFailed, Children, frame, read_frame, serve_forever, shared
 from transforms.errors import PileprepError
+from transforms.normalizer import NormalizeConfig
 from transforms.prepare_work import PrepareSetup, Work
+from transforms.tokenizer import TokenizeConfig
 
 _PROTOCOL = 5
 
 
 class PrepareProcesses(Children):
-    def __init__(self, setup: PrepareSetup, processes: int):
-        super().__init__("transforms.prepare_processes", pickle.dumps(setup, protocol=_PROTOCOL), processes)
+    def __init__(self, normalize: NormalizeConfig, tokenize: TokenizeConfig, processes: int):
+        super().__init__("transforms.prepare_processes", pickle.dumps((normalize, tokenize), protocol=_PROTOCOL),
+                         processes)
         self._pids = {proc.pid for proc in self._procs}
         self._flushing = threading.Lock()  # two flushes at once would each hold some children at its barrier
 
-    def submit_chunk(self, name: str, first_line: int, data: bytes, item: tuple = (), bundle: str = ""):
+    def submit_chunk(self, setup: PrepareSetup, name: str, first_line: int, data: bytes, item: tuple = (),
+                     bundle: str = ""):
         """A Future of Work.chunk's answer (or {"error": message} for a PileprepError)."""
-        return self.submit(("chunk", name, first_line, data, item, bundle))
+        return self.submit(("chunk", setup, name, first_line, data, item, bundle))
 
     def flush(self, bundle: str = "") -> list[dict]:
         """Every child's buffered batches, once each. Call with no chunk outstanding: each child's
@@ -64,7 +68,7 @@ class PrepareProcesses(Children):
 
 def _serve(stdin, stdout) -> None:
     """The child's loop: the setup, then chunks and flushes until the parent closes the pipe."""
-    work = Work(pickle.loads(read_frame(stdin)))
+    work = Work(*pickle.loads(read_frame(stdin)))
     while True:
         try:
             request = pickle.loads(read_frame(stdin))
@@ -82,9 +86,10 @@ def _serve(stdin, stdout) -> None:
 
 
 def prepare_pool(setup: PrepareSetup, processes: int) -> PrepareProcesses:
-    """This process's PrepareProcesses for a setup: started as the graph is built, they are ready
-    when the first chunk arrives."""
-    return shared(("prepare", setup, processes), lambda: PrepareProcesses(setup, processes))
+    """This process's PrepareProcesses for a setup's normalizer and tokenizer: started as the graph
+    is built, they are ready when the first chunk arrives, and serve later runs too."""
+    return shared(("prepare", setup.normalize, setup.tokenize, processes),
+                  lambda: PrepareProcesses(setup.normalize, setup.tokenize, processes))
 
 
 if __name__ == "__main__":

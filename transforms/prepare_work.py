@@ -10,9 +10,9 @@ holds its reject and drop records (rare) and counts; Pack's batches and the docu
 when an epoch ends (the buffers live as long as the worker, so batches are as large as in the
 staged graph), as spill references when the epoch was written to a resume entry.
 
-    work = Work(setup)
-    result = work.chunk("00.jsonl.zst", 0, b'{"text": "hi"}\\n')   # a dict, see Work.chunk
-    result = work.flush()                                            # the epoch's batches and runs
+    work = Work(setup.normalize, setup.tokenize)
+    result = work.chunk(setup, "00.jsonl.zst", 0, b'{"text": "hi"}\\n')   # a dict, see Work.chunk
+    result = work.flush()                                                   # the epoch's batches and runs
 """
 from __future__ import annotations
 
@@ -41,7 +41,9 @@ _NEVER = 1 << 62
 
 @dataclasses.dataclass(frozen=True)
 class PrepareSetup:
-    """What a worker needs, shipped once when it starts."""
+    """What shapes a run's work. A worker loads `normalize` and `tokenize` once when it starts
+    (they key the pool: transforms/prepare_processes.py); the rest comes with every chunk, so that
+    one set of workers serves every run of a process (tests, notebooks) without restarting."""
     normalize: NormalizeConfig
     check: CheckConfig
     rules: tuple[Rule, ...]
@@ -72,14 +74,19 @@ class Work:
     resume entry holds whole chunks): when its buffers fill, when a chunk of another input comes,
     and at flush()."""
 
-    def __init__(self, setup: PrepareSetup):
-        self.setup = setup
-        self.fix = fixer(setup.normalize)
-        self.plain = None if self.fix.path != "fast" else fixer(dataclasses.replace(setup.normalize, reference=True))
-        self.tokenizer = load(setup.tokenize)
+    def __init__(self, normalize: NormalizeConfig, tokenize: TokenizeConfig):
+        self.fix = fixer(normalize)
+        self.plain = None if self.fix.path != "fast" else fixer(dataclasses.replace(normalize, reference=True))
+        self.tokenizer = load(tokenize)
         self.tokenizer.prepare()
-        self.batcher = Batcher(setup.range_bits, setup.dtype, max_docs=_NEVER, max_bytes=_NEVER)  # flushed here
-        self.bundle = None  # the parent's bundle the epoch belongs to
+        self.setup, self.bundle = None, None  # the parent's bundle the epoch belongs to, and its setup
+        self._start(None, None)
+
+    def _start(self, setup: PrepareSetup | None, bundle: str | None):
+        """A new bundle: an epoch of another one is dropped (that bundle failed: a worker outlives
+        a failed run in the same process, and its work must not reach another run)."""
+        self.setup, self.bundle = setup, bundle
+        self.batcher = Batcher(setup.range_bits, setup.dtype, max_docs=_NEVER, max_bytes=_NEVER) if setup else None
         self.item, self.epoch = None, {}  # the input of the epoch's chunks; chunk key -> results
         self.kept, self.kept_chars = [], 0  # the epoch's documents for WriteDocuments
 
@@ -97,19 +104,18 @@ class Work:
         self.epoch, self.kept, self.kept_chars = {}, [], 0
         return {"batches": batches, "runs": runs}
 
-    def chunk(self, name: str, first_line: int, data: bytes, item: tuple = (), bundle: str = "") -> dict:
+    def chunk(self, setup: PrepareSetup, name: str, first_line: int, data: bytes, item: tuple = (),
+              bundle: str = "") -> dict:
         """The chunk's lines, numbered from first_line + 1, through the whole per-document path;
-        `item` names its input (name, size, line range start): an epoch never spans two. A chunk
-        of another `bundle` than the epoch's drops the epoch: that bundle failed (a worker outlives
-        a failed run in the same process), and its work must not reach another.
+        `item` names its input (name, size, line range start): an epoch never spans two; `bundle`
+        the parent's bundle (see _start).
 
         Returns {"lines", "documents" (parsed), "rejects", "drops", "tokens", "normalized": {path:
         documents}, "normalize_checked", "tokenized": {backend: documents}, "tokenize_checked",
         "ended": [_end_epoch's answers, when epochs ended]}; a cross-check mismatch raises
         PileprepError naming the document."""
-        if bundle != self.bundle:
-            self.batcher.flush()
-            self.epoch, self.kept, self.kept_chars, self.bundle = {}, [], 0, bundle
+        if bundle != self.bundle or setup != self.setup:
+            self._start(setup, bundle)
         ended = [self._end_epoch()] if item != self.item and self.epoch else []
         self.item = item
         out = {"rejects": [], "drops": [], "documents": 0, "tokens": 0, "normalize_checked": 0,
@@ -162,3 +168,4 @@ class Work:
     def flush(self, bundle: str = "") -> dict:
         """The epoch's end, at the end of the parent's bundle: {"ended": [_end_epoch's answer]}."""
         return {"ended": [self._end_epoch()] if self.epoch and bundle == self.bundle else []}
+

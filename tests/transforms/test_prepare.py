@@ -86,12 +86,12 @@ def _staged(line: bytes, number: int, tokenizer: Tokenizer):
 
 
 def test_the_worker_does_what_the_staged_functions_do():
-    work, tokenizer = Work(SETUP), load(TokenizeConfig())
-    answer = work.chunk("f.jsonl", 10, b"\n".join(LINES) + b"\n")
+    work, tokenizer = Work(SETUP.normalize, SETUP.tokenize), load(TokenizeConfig())
+    answer = work.chunk(SETUP, "f.jsonl", 10, b"\n".join(LINES) + b"\n")
     assert answer["lines"] == len(LINES)
     rejects = {r["line"]: ("reject", r["reason"]) for r in answer["rejects"]}
     drops = {int(d["id"].split(":")[1]): ("drop", d["rule"]) for d in answer["drops"]}
-    ended = answer["ended"] + work.flush()["ended"]
+    ended = answer["ended"] + work.flush("")["ended"]
     ids = {}
     for _, payload, _ in [b for e in ended for b in e["batches"]]:
         table, tokens = decode(payload, "uint16")
@@ -115,27 +115,29 @@ def test_a_cross_check_mismatch_names_the_document(monkeypatch):
     real = Tokenizer.tokenize
     monkeypatch.setattr(Tokenizer, "tokenize", lambda self, text: (real(self, text)[0][:-1], real(self, text)[1]))
     with pytest.raises(PileprepError, match=r"document f:2 gets other token ids"):
-        Work(SETUP).chunk("f", 1, _line("some text") + b"\n")
+        Work(SETUP.normalize, SETUP.tokenize).chunk(SETUP, "f", 1, _line("some text") + b"\n")
 
 
 def test_worker_processes_answer_and_flush_each_once():
-    pool = PrepareProcesses(SETUP, 2)
+    pool = PrepareProcesses(SETUP.normalize, SETUP.tokenize, 2)
     try:
-        futures = [pool.submit_chunk("f", i * 100, b"\n".join(LINES[:8]) + b"\n", ("f", i)) for i in range(6)]
+        futures = [pool.submit_chunk(SETUP, "f", i * 100, b"\n".join(LINES[:8]) + b"\n", ("f", i), "b")
+                   for i in range(6)]
         answers = [f.result(timeout=120) for f in futures]
         assert [len(a["rejects"]) for a in answers] == [len(answers[0]["rejects"])] * 6
-        flushed = pool.flush()
+        flushed = pool.flush("b")
         assert len(flushed) == 2 and len({a["pid"] for a in flushed}) == 2
         ended = [e for a in answers + flushed for e in a["ended"]]
         rows = sum(decode(p, "uint16")[0].num_rows for e in ended for _, p, _ in e["batches"])
         documents = sum(t.num_rows for e in ended for _, run in e["runs"] for t in merge_runs([run]))
         assert rows == documents == 6 * (answers[0]["documents"] - len(answers[0]["drops"])) > 0
-        assert pool.submit_chunk("f", 0, b'{"text": "\\ud800"}\n').result(timeout=60)["rejects"][0]["reason"] == "lone_surrogate"
+        reject = pool.submit_chunk(SETUP, "f", 0, b'{"text": "\\ud800"}\n').result(timeout=60)["rejects"][0]
+        assert reject["reason"] == "lone_surrogate"
         for proc in pool._procs:
             proc.kill()
             proc.wait()
         with pytest.raises(ChildFailed) as failed:
-            pool.submit_chunk("f", 0, LINES[0]).result(timeout=60)
+            pool.submit_chunk(SETUP, "f", 0, LINES[0]).result(timeout=60)
         assert "worker process was killed (SIGKILL) while preparing" in failed.value.explain("lines 1 to 2 of f")
     finally:
         pool.close()
