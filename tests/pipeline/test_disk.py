@@ -4,6 +4,7 @@ leaves no manifest, and the same command afterwards completes and leaves no temp
 import builtins
 import errno
 import json
+import os
 import re
 import shutil
 from collections import namedtuple
@@ -159,7 +160,9 @@ def test_a_full_disk_while_spilling_is_one_message_and_leaves_nothing_complete(c
     _fill_up(monkeypatch, {"left": 200_000})
     frees = iter([10**10])  # at launch; none once the disk has filled
     monkeypatch.setattr(disk.shutil, "disk_usage", lambda path: Usage(0, 0, next(frees, 0)))
-    assert _run(corpus, out, "--quiet") == 2
+    # the staged graph spills in this process (the fused stage's workers write theirs: see
+    # test_a_full_disk_while_keeping_work_for_a_rerun)
+    assert _run(corpus, out, "--quiet", "--dedup", "exact") == 2
     err = capsys.readouterr().err
     assert err.startswith(f"pileprep: error: no space left in {out}/.tmp-spill (its file system is full) while "
                           f"writing a spill file: free space there, or choose another --output on a larger disk; "
@@ -173,8 +176,21 @@ def test_a_full_disk_while_spilling_is_one_message_and_leaves_nothing_complete(c
     assert all(p.name.startswith(".tmp-") or p.parent.name.startswith(".tmp-") or p.suffix in (".npy", ".parquet")
                for p in out.rglob("*") if p.is_file())
     monkeypatch.undo()  # space freed: the same command replaces the incomplete run
-    assert _run(corpus, out, "--quiet") == 0
+    assert _run(corpus, out, "--quiet", "--dedup", "exact") == 0
     assert _temporaries(out) == []
+
+
+def test_a_full_disk_while_keeping_work_for_a_rerun(tmp_path, monkeypatch):
+    """A resume entry (written by the fused stage's workers) that meets a full disk: the run's
+    disk-full message, about the resume folder, and no partial entry under any name."""
+    from transforms import resume
+
+    room = {"left": 1000}
+    monkeypatch.setattr(resume, "open", lambda path, mode: _Full(builtins.open(path, mode), room), raising=False)
+    folder = tmp_path / "out" / resume.RESUME_DIR
+    with pytest.raises(PileprepError, match=f"no space left in {folder} .* while writing the finished work kept"):
+        resume.write_entry(str(folder), str(tmp_path / "spill"), "fp", ("f", 1, 0), {}, [(0, b"x" * 5000, 1)], [])
+    assert os.listdir(folder) == []
 
 
 def test_a_full_disk_while_writing_the_manifest_over_a_previous_run(corpus, tmp_path, monkeypatch, capsys):
@@ -186,7 +202,12 @@ def test_a_full_disk_while_writing_the_manifest_over_a_previous_run(corpus, tmp_
     assert f"pileprep: error: no space left in {out} (its file system is full) while writing manifest.json: " in err
     assert "Traceback" not in err
     assert not (out / "manifest.json").exists()  # the old one was removed first, the new one never committed
-    assert _temporaries(out) == []  # the manifest's temporary is removed, the spill folder went before it
+    # the manifest's temporary is removed, the spill folder went before it; the finished work stays
+    # for the rerun (transforms/resume.py), which reuses it and then removes it
+    assert _temporaries(out) == [".tmp-resume"]
+    monkeypatch.undo()
+    assert _run(corpus, out, "--quiet") == 0
+    assert "resuming it" in capsys.readouterr().err and _temporaries(out) == []
 
 
 def test_a_successful_run_leaves_no_temporaries(corpus, tmp_path):
