@@ -1,13 +1,13 @@
 """transforms.grouped: one-pass consumers of a group, checked for results and for bounded memory
 on groups of 10^6 values (the size of one boilerplate page's copies in the Pile)."""
+import gc
 import importlib
-import json
+import multiprocessing
 import os
 import pickle
 import random
-import subprocess
-import sys
 import tempfile
+import traceback
 
 import pytest
 
@@ -16,7 +16,9 @@ from transforms.grouped import sorted_externally, with_head
 
 MILLION = 10**6
 LIMIT_MB = 50
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# the modules that define peak_mb's cases, imported once by the fork server its children come from
+CASE_MODULES = ["tests.transforms.test_grouped", "tests.transforms.test_components", "tests.transforms.test_dedup",
+                "tests.transforms.test_write"]
 
 
 class OnePass:
@@ -37,36 +39,43 @@ def peak_mb(case, *args) -> tuple[float, object]:
     """(peak MB of resident memory above the start, result) of consume(one-pass values), where
     (consume, values) = case(*args) for a module-level case; checks the values were read once.
 
-    It runs in a fresh interpreter and reads the kernel's peak resident set size: tracemalloc
-    would make the 10^6 allocations ten times slower, and a fresh process has no memory freed by
-    earlier tests that a consumer could fill without its resident size growing."""
+    It runs in a child forked from a fork server, a fresh interpreter that imported CASE_MODULES
+    once, and reads the kernel's peak resident set size: tracemalloc would make the 10^6
+    allocations ten times slower, and the child holds no memory freed by earlier tests that a
+    consumer could fill without its resident size growing."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(CASE_MODULES)  # read when the server starts, at the first call
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "result.pickle")
-        code = "import sys; from tests.transforms.test_grouped import _measure; _measure(*sys.argv[1:])"
-        child = subprocess.run([sys.executable, "-c", code, case.__module__, case.__qualname__, json.dumps(args), out],
-                               cwd=ROOT, capture_output=True, text=True)
-        if child.returncode:
-            pytest.fail(f"{case.__qualname__}{args} failed in its child process:\n{child.stderr}", pytrace=False)
+        child = context.Process(target=_measure, args=(case.__module__, case.__qualname__, args, out))
+        child.start()
+        child.join()
+        if not os.path.exists(out):
+            pytest.fail(f"{case.__qualname__}{args}: its child process ended with exit code {child.exitcode}",
+                        pytrace=False)
         with open(out, "rb") as f:
-            peak, result, done = pickle.load(f)
+            error, peak, result, done = pickle.load(f)
+    if error:
+        pytest.fail(f"{case.__qualname__}{args} failed in its child process:\n{error}", pytrace=False)
     assert done, "the consumer did not read its group to the end"
     return peak, result
 
 
-def _measure(module: str, name: str, args: str, out: str) -> None:
-    """The child's side of peak_mb."""
-    import gc
-
-    consume, values = getattr(importlib.import_module(module), name)(*json.loads(args))
-    group = OnePass(values)
-    gc.collect()
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # resets VmHWM, the peak resident set size, to the current one
-    start = _status_kb("VmRSS")
-    result = consume(group)
-    peak = (_status_kb("VmHWM") - start) / 1024
+def _measure(module: str, name: str, args: tuple, out: str) -> None:
+    """The child's side of peak_mb: (error, peak, result, done) pickled to `out`."""
+    try:
+        consume, values = getattr(importlib.import_module(module), name)(*args)
+        group = OnePass(values)
+        gc.collect()
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM, the peak resident set size, to the current one
+        start = _status_kb("VmRSS")
+        result = consume(group)
+        report = None, (_status_kb("VmHWM") - start) / 1024, result, group.done
+    except BaseException:
+        report = traceback.format_exc(), None, None, False
     with open(out, "wb") as f:
-        pickle.dump((peak, result, group.done), f)
+        pickle.dump(report, f)
 
 
 def _status_kb(field: str) -> int:
