@@ -17,20 +17,19 @@ def with_min(groups: dict) -> list:
     return [(n, [("min", min(xs))] + [("nbr", x) for x in xs]) for n, xs in groups.items()]
 
 
-def after_rounds(edges, rounds: int) -> list:
-    for _ in range(rounds):
-        edges = [e for n, vals in with_min(_grouped(e for edge in edges for e in both_ways(edge)))
-                 for e in large_star(n, vals)]
-        edges = [e for n, vals in with_min(_grouped(larger_first(e) for e in edges)) for e in small_star(n, vals)]
-    return edges
+def star_round(edges) -> list:
+    """The edges after one round: a Large-Star step, then a Small-Star step."""
+    edges = [e for n, vals in with_min(_grouped(e for edge in edges for e in both_ways(edge)))
+             for e in large_star(n, vals)]
+    return [e for n, vals in with_min(_grouped(larger_first(e) for e in edges)) for e in small_star(n, vals)]
 
 
 def rounds_needed(edges, limit: int = 64) -> int:
     """The fewest rounds after which the final pass has no residue left to resolve."""
     for rounds in range(limit + 1):
-        left = after_rounds(edges, rounds)
-        if not residue(left, tentative_labels(left)):
+        if not residue(edges, tentative_labels(edges)):
             return rounds
+        edges = star_round(edges)
     raise ValueError(f"no convergence within {limit} rounds")
 
 
