@@ -23,12 +23,13 @@ FILES = 4  # an even number of files: the naive baseline runs as two processes o
 MAX_DOC_BYTES = 2_000_000  # a few Pile documents are this large; larger files are skipped
 _BINARY = (".png", ".gif", ".jpg", ".jpeg", ".ico", ".svg", ".pdf", ".mo", ".spl", ".sug", ".ps",
            ".ttf", ".woff", ".zip", ".xz", ".bz2", ".pyc", ".gpg", ".db")
+STDLIB = sysconfig.get_paths()["stdlib"]  # read once: get_paths() expands every scheme variable on each call
 
 
 def _source_of(path: str) -> str:
     """A pile_set_name for a file: code is Github, manuals are books, licences are legal text."""
     name = os.path.basename(path).lower()
-    if path.startswith(sysconfig.get_paths()["stdlib"]) or name.endswith(
+    if path.startswith(STDLIB) or name.endswith(
             (".py", ".c", ".h", ".sh", ".pl", ".awk", ".vim", ".css", ".js", ".xml", ".cocci", ".el")):
         return "Github"
     if "/vim" in path and "/doc/" in path:
@@ -46,9 +47,8 @@ def _source_of(path: str) -> str:
 
 def _groups() -> list[list[str]]:
     """Candidate files in sorted order, in source groups that are interleaved when sampling."""
-    stdlib = sysconfig.get_paths()["stdlib"]
     walk = lambda root: sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs)  # noqa: E731
-    python = [p for p in walk(stdlib) if p.endswith(".py") and "site-packages" not in p]
+    python = [p for p in walk(STDLIB) if p.endswith(".py") and "site-packages" not in p]
     vim = walk("/usr/share/vim") if os.path.isdir("/usr/share/vim") else []
     doc = walk("/usr/share/doc") if os.path.isdir("/usr/share/doc") else []
     doc = [p for p in doc if not p.lower().endswith(_BINARY)]

@@ -238,12 +238,3 @@ def parquet_bytes(table) -> bytes:
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd")
     return buf.getvalue()
-
-
-def lineage_bytes(lineage: list[dict]) -> bytes:
-    """A shard's sidecar from its lineage records (dicts with the LINEAGE fields)."""
-    import pyarrow as pa
-
-    from schemas.arrow import LINEAGE
-
-    return parquet_bytes(pa.table({name: [row[name] for row in lineage] for name in LINEAGE.names}, schema=LINEAGE))

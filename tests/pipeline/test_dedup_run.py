@@ -50,9 +50,18 @@ def test_minhash_run_counts_add_up_and_match_across_runners(corpus):
     assert not packed & set(_removed(a, ma))
 
 
-def test_holdout_documents_are_removed_and_never_packed(corpus):
-    out, manifest = _run(corpus, "holdout", "--holdout", f"{corpus}/in/extra.jsonl",
-                         "--direct_running_mode=in_memory")
+def _holdout(corpus) -> tuple:
+    return "--holdout", f"{corpus}/in/extra.jsonl", "--direct_running_mode=in_memory"
+
+
+@pytest.fixture(scope="module")
+def holdout_run(corpus):
+    """A run with extra.jsonl as holdout, its payloads through spill files (as local runs do by default)."""
+    return _run(corpus, "spill-on", "--spill", "on", *_holdout(corpus))
+
+
+def test_holdout_documents_are_removed_and_never_packed(holdout_run):
+    out, manifest = holdout_run
     # extra.jsonl is also a training input here: every one of its documents goes as holdout
     assert manifest["holdout_inputs"][0]["name"] == "extra.jsonl"
     assert manifest["dedup"]["holdout"] is True
@@ -62,12 +71,11 @@ def test_holdout_documents_are_removed_and_never_packed(corpus):
     assert sum(kinds.values()) == len(removed)
 
 
-def test_spilling_changes_no_byte(corpus):
+def test_spilling_changes_no_byte(corpus, holdout_run):
     """Local runs pass tokens and texts through the shuffles by reference (spill files); a run that
     shuffles them whole writes the same bytes, and no spill file outlives the run."""
-    args = ("--holdout", f"{corpus}/in/extra.jsonl", "--direct_running_mode=in_memory")
-    a, ma = _run(corpus, "spill-on", "--spill", "on", *args)
-    b, mb = _run(corpus, "spill-off", "--spill", "off", *args)
+    a, ma = holdout_run
+    b, mb = _run(corpus, "spill-off", "--spill", "off", *_holdout(corpus))
     assert ma["counts"]["documents"]["deduplicated"] > 0
     files = (["manifest.json"] + [s["path"] for s in ma["shards"]] + [s["lineage"]["path"] for s in ma["shards"]]
              + [f["path"] for f in ma["dedup"]["files"]] + [f["path"] for f in ma["documents"]])

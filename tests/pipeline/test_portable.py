@@ -65,12 +65,25 @@ def _run(corpus, name, extra):
     return _digests(out)
 
 
+@pytest.fixture(scope="module")
+def local(corpus):
+    """The local runner's digests for a --dedup mode, run once for every environment compared with it."""
+    runs = {}
+
+    def digests(dedup: str) -> dict:
+        if dedup not in runs:
+            runs[dedup] = _run(corpus, f"local-{dedup}", ["--direct_running_mode=in_memory", "--dedup", dedup])
+        return runs[dedup]
+
+    return digests
+
+
 @pytest.mark.parametrize("environment,dedup", [("LOOPBACK", "none"), ("EXTERNAL", "none"), ("LOOPBACK", "minhash")])
-def test_portable_runner_matches_the_local_runner(services, corpus, environment, dedup):
+def test_portable_runner_matches_the_local_runner(services, corpus, local, environment, dedup):
     """The manifest holds every output file's sha256: equal manifests are equal outputs. The local
     run spills payloads to files (--spill auto), the portable one shuffles them whole."""
     job_port, pool_port = services
-    reference = _run(corpus, f"local-{environment}-{dedup}", ["--direct_running_mode=in_memory", "--dedup", dedup])
+    reference = local(dedup)
     extra = ["--runner=PortableRunner", f"--job_endpoint=localhost:{job_port}", f"--environment_type={environment}",
              "--dedup", dedup]
     if environment == "EXTERNAL":

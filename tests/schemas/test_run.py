@@ -81,16 +81,6 @@ def test_open_shard_maps_the_rows_and_checks_them(tmp_path):
         run.open_shard("gs://bucket/run/shards/shard-00000.npy", dtype="uint16")
 
 
-def test_lineage_bytes_are_a_parquet_file_of_the_lineage_schema():
-    import pyarrow.parquet as pq
-
-    from schemas.arrow import LINEAGE
-
-    records = [{"id": "a:1", "source": "Pile-CC", "start": -3, "end": 10, "global_start": 5, "global_end": 18}]
-    table = pq.read_table(io.BytesIO(run.lineage_bytes(records)))
-    assert table.schema.equals(LINEAGE, check_metadata=True) and table.to_pylist() == records
-
-
 def test_importing_the_format_does_not_import_beam():
     import subprocess
     import sys

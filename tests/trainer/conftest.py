@@ -44,3 +44,18 @@ def micro_config(**overrides):
 @pytest.fixture
 def run_dir(tmp_path):
     return write_run(tmp_path / "run")
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Micro models on one intra-op thread: their tensors are too small to share, and on a busy
+    two-core machine a second thread mostly spins, making each step several times slower."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

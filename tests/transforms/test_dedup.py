@@ -129,7 +129,7 @@ def test_resolve_exact_keeps_the_first_in_order():
     assert len(out) == 4  # the holdout's own copy goes silently
 
 
-def test_firsts_streams_a_text_repeated_a_million_times():
+def firsts_case():
     first = (3, "f:first")
 
     def consume(group):
@@ -139,8 +139,11 @@ def test_firsts_streams_a_text_repeated_a_million_times():
             n += 1
         return n
 
-    values = (("first", first) if i == MILLION else ("node", (i + 4, "f:copy")) for i in range(MILLION + 1))
-    peak, n = peak_mb(consume, values)
+    return consume, (("first", first) if i == MILLION else ("node", (i + 4, "f:copy")) for i in range(MILLION + 1))
+
+
+def test_firsts_streams_a_text_repeated_a_million_times():
+    peak, n = peak_mb(firsts_case)
     assert n == MILLION and peak < LIMIT_MB, f"{peak:.1f} MB"
 
 
@@ -164,7 +167,7 @@ def test_buckets_are_linked_as_a_star_around_their_first_and_confirmation_can_be
     assert list(bucket_edges(b"", [("min", members[1]), values[1]], MINHASH)) == []
 
 
-def test_bucket_of_a_million_near_copies_streams():
+def bucket_case():
     rng = np.random.default_rng(1)
     base = rng.integers(0, 2**32, size=128, dtype=np.uint64)
     near_sig = base.copy()
@@ -178,12 +181,16 @@ def test_bucket_of_a_million_near_copies_streams():
         for i in range(MILLION + 1):
             yield ("min", first) if i == MILLION // 3 else ("member", ((i + 1, "f:c"), far_b if i % 10 == 0 else near_b))
 
-    peak, n = peak_mb(lambda group: sum(1 for _ in bucket_edges(b"", group, MINHASH)), values())
+    return (lambda group: sum(1 for _ in bucket_edges(b"", group, MINHASH))), values()
+
+
+def test_bucket_of_a_million_near_copies_streams():
+    peak, n = peak_mb(bucket_case)
     far_members = len(range(0, MILLION + 1, 10))
     assert n == MILLION - far_members and peak < LIMIT_MB, f"{peak:.1f} MB"
 
 
-def test_cluster_of_a_million_leaves_streams():
+def cluster_case():
     rep = np.arange(128, dtype=np.uint64)
     leaf = rep.copy()
     leaf[:4] = 999
@@ -193,7 +200,11 @@ def test_cluster_of_a_million_leaves_streams():
         for i in range(MILLION + 1):
             yield ("rep", None, sig_bytes(rep)) if i == MILLION // 2 else ("leaf", record, sig_bytes(leaf))
 
-    peak, sims = peak_mb(lambda group: {r["similarity"] for r in resolve_cluster((0, "f:rep"), group)}, values())
+    return (lambda group: {r["similarity"] for r in resolve_cluster((0, "f:rep"), group)}), values()
+
+
+def test_cluster_of_a_million_leaves_streams():
+    peak, sims = peak_mb(cluster_case)
     assert sims == {124 / 128} and peak < LIMIT_MB, f"{peak:.1f} MB"
 
 

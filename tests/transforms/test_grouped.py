@@ -1,7 +1,13 @@
 """transforms.grouped: one-pass consumers of a group, checked for results and for bounded memory
 on groups of 10^6 values (the size of one boilerplate page's copies in the Pile)."""
+import gc
+import importlib
+import multiprocessing
+import os
+import pickle
 import random
-import tracemalloc
+import tempfile
+import traceback
 
 import pytest
 
@@ -10,6 +16,9 @@ from transforms.grouped import sorted_externally, with_head
 
 MILLION = 10**6
 LIMIT_MB = 50
+# the modules that define peak_mb's cases, imported once by the fork server its children come from
+CASE_MODULES = ["tests.transforms.test_grouped", "tests.transforms.test_components", "tests.transforms.test_dedup",
+                "tests.transforms.test_write"]
 
 
 class OnePass:
@@ -26,17 +35,62 @@ class OnePass:
         self.done = True
 
 
-def peak_mb(consume, values) -> tuple[float, object]:
-    """(tracemalloc peak in MB, result) of consume(one-pass values); checks they were read once."""
-    group = OnePass(values)
-    tracemalloc.start()
-    try:
-        result = consume(group)
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
-    finally:
-        tracemalloc.stop()
-    assert group.done
+def peak_mb(case, *args) -> tuple[float, object]:
+    """(peak MB of resident memory above the start, result) of consume(one-pass values), where
+    (consume, values) = case(*args) for a module-level case; checks the values were read once.
+
+    It runs in a child forked from a fork server, a fresh interpreter that imported CASE_MODULES
+    once, and reads the kernel's peak resident set size: tracemalloc would make the 10^6
+    allocations ten times slower, and the child holds no memory freed by earlier tests that a
+    consumer could fill without its resident size growing."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(CASE_MODULES)  # read when the server starts, at the first call
+    with tempfile.TemporaryDirectory() as folder:
+        out = os.path.join(folder, "result.pickle")
+        child = context.Process(target=_measure, args=(case.__module__, case.__qualname__, args, out))
+        child.start()
+        child.join()
+        if not os.path.exists(out):
+            pytest.fail(f"{case.__qualname__}{args}: its child process ended with exit code {child.exitcode}",
+                        pytrace=False)
+        with open(out, "rb") as f:
+            error, peak, result, done = pickle.load(f)
+    if error:
+        pytest.fail(f"{case.__qualname__}{args} failed in its child process:\n{error}", pytrace=False)
+    assert done, "the consumer did not read its group to the end"
     return peak, result
+
+
+def _measure(module: str, name: str, args: tuple, out: str) -> None:
+    """The child's side of peak_mb: (error, peak, result, done) pickled to `out`."""
+    try:
+        consume, values = getattr(importlib.import_module(module), name)(*args)
+        group = OnePass(values)
+        gc.collect()
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM, the peak resident set size, to the current one
+        start = _status_kb("VmRSS")
+        result = consume(group)
+        report = None, (_status_kb("VmHWM") - start) / 1024, result, group.done
+    except BaseException:
+        report = traceback.format_exc(), None, None, False
+    with open(out, "wb") as f:
+        pickle.dump(report, f)
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return int(next(line.split()[1] for line in f if line.startswith(field + ":")))
+
+
+def held(n: int):
+    """A consumer that keeps its whole group, to show the meter sees that."""
+    return (lambda group: len(list(group))), (("member", i) for i in range(n))
+
+
+def test_the_meter_sees_a_consumer_that_holds_its_group():
+    peak, n = peak_mb(held, MILLION)
+    assert n == MILLION and peak > LIMIT_MB, f"{peak:.1f} MB"
 
 
 def test_with_head_pairs_every_member_with_the_head_wherever_it_comes():
@@ -50,8 +104,7 @@ def test_with_head_pairs_every_member_with_the_head_wherever_it_comes():
     assert list(with_head([], lambda v: True)) == []
 
 
-@pytest.mark.parametrize("head_at", [0, MILLION])
-def test_with_head_holds_a_buffer_of_a_million_members(head_at):
+def head_case(head_at: int):
     def values():
         for i in range(MILLION + 1):
             yield ("head", 0) if i == head_at else ("member", i)
@@ -62,7 +115,12 @@ def test_with_head_holds_a_buffer_of_a_million_members(head_at):
             n, total = n + 1, total + i + head[1]
         return n, total
 
-    peak, (n, total) = peak_mb(consume, values())
+    return consume, values()
+
+
+@pytest.mark.parametrize("head_at", [0, MILLION])
+def test_with_head_holds_a_buffer_of_a_million_members(head_at):
+    peak, (n, total) = peak_mb(head_case, head_at)
     expected = sum(range(MILLION + 1)) - head_at
     assert (n, total) == (MILLION, expected)
     assert peak < LIMIT_MB, f"{peak:.1f} MB"
@@ -77,7 +135,7 @@ def test_sorted_externally_equals_sorted_across_runs_and_merge_passes(monkeypatc
     assert list(sorted_externally(iter([]), key=str)) == []
 
 
-def test_sorted_externally_holds_a_run_of_a_million_values():
+def sorted_case():
     rng = random.Random(1)
     keys = list(range(MILLION))
     rng.shuffle(keys)
@@ -89,5 +147,9 @@ def test_sorted_externally_holds_a_run_of_a_million_values():
             previous, n = value[0], n + 1
         return n
 
-    peak, n = peak_mb(consume, ((k, "removal") for k in keys))
+    return consume, ((k, "removal") for k in keys)
+
+
+def test_sorted_externally_holds_a_run_of_a_million_values():
+    peak, n = peak_mb(sorted_case)
     assert n == MILLION and peak < LIMIT_MB, f"{peak:.1f} MB"

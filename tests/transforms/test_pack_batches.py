@@ -1,14 +1,17 @@
 """Pack's batches: columns that round-trip, counts that add up, lineage bytes unchanged, and memory
 that does not grow with the documents (transforms/pack_batches.py, placement.py, shards.py)."""
+import io
 import tempfile
 import tracemalloc
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 from hypothesis import given, settings, strategies as st
 
 from schemas.records import passed
-from schemas.run import lineage_bytes, parquet_bytes
+from schemas.arrow import LINEAGE
+from schemas.run import parquet_bytes
 from transforms.counts import _add, packed_events, placed_events
 from transforms.pack_batches import COLUMNS, Batcher, _row, decode, encode, gather, ipc_bytes
 from transforms.placement import PackConfig, fragments, place_range, plan
@@ -21,6 +24,17 @@ EOS = 50256
 def _doc(i, n, rng, **extra):
     return {"id": f"t.jsonl.zst:{i + 1}", "source": "Pile-CC", "order_key": int(rng.integers(0, 2**64, dtype=np.uint64)),
             "ids": rng.integers(0, 50000, size=n).astype(np.uint16), **extra}
+
+
+def lineage_bytes(lineage: list[dict]) -> bytes:
+    """The sidecar as written before Pack moved batches: from per-document lineage dicts."""
+    return parquet_bytes(pa.table({name: [row[name] for row in lineage] for name in LINEAGE.names}, schema=LINEAGE))
+
+
+def test_lineage_bytes_are_a_parquet_file_of_the_lineage_schema():
+    records = [{"id": "a:1", "source": "Pile-CC", "start": -3, "end": 10, "global_start": 5, "global_end": 18}]
+    table = pq.read_table(io.BytesIO(lineage_bytes(records)))
+    assert table.schema.equals(LINEAGE, check_metadata=True) and table.to_pylist() == records
 
 
 def test_a_batch_round_trips_and_batches_are_sent_when_full():

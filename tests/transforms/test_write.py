@@ -60,24 +60,32 @@ def test_remove_temporaries_deletes_what_failed_attempts_left(tmp_path):
     assert remove_temporaries(str(tmp_path)) == []
 
 
-def test_a_group_of_a_million_removals_is_written_sorted_in_bounded_memory(tmp_path):
-    """The commit step of WriteRemovals on one key's values, a one-pass iterable of 10^6 records
-    in no order: an external sort and row groups keep its memory flat."""
+def removals_case(folder: str):
+    """WriteRemovals' commit step on one key's values: 10^6 records in no order."""
     import random
 
-    import pyarrow.parquet as pq
+    import pyarrow.parquet  # noqa: F401  the writer imports it on first use: loaded here, before the measurement
 
-    from tests.transforms.test_grouped import LIMIT_MB, MILLION, peak_mb
+    from tests.transforms.test_grouped import MILLION
     from transforms.dedup import WriteRemovals
 
     order = list(range(MILLION))
     random.Random(2).shuffle(order)
     record = {"source": "Pile-CC", "kind": "exact", "cause": "f:0", "similarity": 1.0, "chars": 9,
               "changed": False, "edits": {}, "chars_before_filter": 9}
-    fn = WriteRemovals(str(tmp_path)).fn
+    fn = WriteRemovals(folder).fn
     key = ("exact", 0, 1)
-    peak, written = peak_mb(lambda group: list(fn.process((key, group))),
-                            ({**record, "id": f"f:{i:07d}"} for i in order))
+    return (lambda group: list(fn.process((key, group)))), ({**record, "id": f"f:{i:07d}"} for i in order)
+
+
+def test_a_group_of_a_million_removals_is_written_sorted_in_bounded_memory(tmp_path):
+    """The commit step of WriteRemovals on one key's values, a one-pass iterable of 10^6 records
+    in no order: an external sort and row groups keep its memory flat."""
+    import pyarrow.parquet as pq
+
+    from tests.transforms.test_grouped import LIMIT_MB, MILLION, peak_mb
+
+    peak, written = peak_mb(removals_case, str(tmp_path))
     assert peak < LIMIT_MB, f"{peak:.1f} MB"
     [info] = written
     assert info["path"] == "dedup/removed-exact-00000-of-00001.parquet" and info["rows"] == MILLION
