@@ -5,8 +5,8 @@ would, and Beam-free, so that they start in a fraction of a second. The tokenize
 (transforms/tokenizer_processes.py) and the fused stage's workers (transforms/prepare_processes.py)
 are Children.
 
-    pool = shared(("key",), lambda: MyChildren(...))   # one per key and process, closed at exit
-    pool.submit(item).result()                          # what MyChildren._talk returned
+    pool = shared(("key",), lambda: Children("some.module", setup, 2))  # one per key and process
+    pool.submit(item).result()                          # what a subclass's _talk returned
 """
 from __future__ import annotations
 
