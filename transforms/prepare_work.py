@@ -33,9 +33,9 @@ from transforms.resume import chunk_key, write_entry
 from transforms.rules import Rule, apply_rules
 from transforms.tokenizer import TokenizeConfig, load
 
-EPOCH_BYTES = 32 << 20  # with resume: bytes of ids a worker holds before it writes an entry; a kill
+EPOCH_BYTES = 8 << 20  # with resume: bytes of ids a worker holds before it writes an entry; a kill
 # loses at most this much work per worker, and a worker holds this and the epoch's texts in memory
-EPOCH_CHARS = 32 << 20  # ... or characters of the kept documents' texts
+EPOCH_CHARS = 16 << 20  # ... or characters of the kept documents' texts
 _NEVER = 1 << 62
 
 
