@@ -1,4 +1,6 @@
 """Shared test helpers: a local Beam pipeline that never tries to download the Prism runner."""
+import errno
+
 import pytest
 
 
@@ -39,3 +41,26 @@ def sample_run(root, *, seed: int = 1, documents: int = 200, rows_per_shard: int
     assert main(["run", "--input", f"{root}/in/*", "--output", str(out), "--rows-per-shard",
                  str(rows_per_shard), "--direct_running_mode=in_memory", *extra]) == 0
     return out
+
+
+class FullFile:
+    """A file on a disk with `room["left"]` bytes left (a dict: files may share it); a write that does
+    not fit fails as a full disk does."""
+
+    def __init__(self, f, room):
+        self.f, self.room = f, room
+
+    def write(self, data):
+        if len(data) > self.room["left"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room["left"] -= len(data)
+        return self.f.write(data)
+
+    def close(self):
+        self.f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -2,7 +2,6 @@
 one that fills the disk stops with one message naming the directory and the space still needed,
 leaves no manifest, and the same command afterwards completes and leaves no temporaries."""
 import builtins
-import errno
 import json
 import os
 import re
@@ -12,6 +11,7 @@ from collections import namedtuple
 import pytest
 
 from pipeline import disk
+from tests.conftest import FullFile
 from pipeline.cli import main
 from pipeline.disk import Need, check_disk, estimate, size
 from pipeline.options import RunConfig
@@ -119,28 +119,6 @@ def test_the_cli_refuses_before_starting(corpus, tmp_path, monkeypatch, capsys):
     assert list((tmp_path / "tmp").iterdir()) == []  # nor Beam's temporary folder left behind
 
 
-class _Full:
-    """A file on a disk with `room["left"]` bytes left."""
-
-    def __init__(self, f, room):
-        self.f, self.room = f, room
-
-    def write(self, data):
-        if len(data) > self.room["left"]:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        self.room["left"] -= len(data)
-        return self.f.write(data)
-
-    def close(self):
-        self.f.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
 def _fill_up(monkeypatch, room, only=""):
     """Writes of spill files and committed outputs (those whose name holds `only`) take from `room`."""
     from apache_beam.io.filesystems import FileSystems
@@ -148,7 +126,7 @@ def _fill_up(monkeypatch, room, only=""):
     from transforms import spill
 
     def filling(opener):
-        return lambda path, *a, **k: _Full(opener(path, *a, **k), room) if only in path else opener(path, *a, **k)
+        return lambda path, *a, **k: FullFile(opener(path, *a, **k), room) if only in path else opener(path, *a, **k)
 
     monkeypatch.setattr(spill, "open", filling(builtins.open), raising=False)
     monkeypatch.setattr(FileSystems, "create", filling(FileSystems.create))
@@ -186,7 +164,7 @@ def test_a_full_disk_while_keeping_work_for_a_rerun(tmp_path, monkeypatch):
     from transforms import resume
 
     room = {"left": 1000}
-    monkeypatch.setattr(resume, "open", lambda path, mode: _Full(builtins.open(path, mode), room), raising=False)
+    monkeypatch.setattr(resume, "open", lambda path, mode: FullFile(builtins.open(path, mode), room), raising=False)
     folder = tmp_path / "out" / resume.RESUME_DIR
     with pytest.raises(PileprepError, match=f"no space left in {folder} .* while writing the finished work kept"):
         resume.write_entry(str(folder), str(tmp_path / "spill"), "fp", ("f", 1, 0), {}, [(0, b"x" * 5000, 1)], [])

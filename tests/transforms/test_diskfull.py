@@ -8,6 +8,7 @@ import tempfile
 import pytest
 from apache_beam.io.filesystem import BeamIOError
 
+from tests.conftest import FullFile
 from transforms import grouped, spill
 from transforms.diskfull import NO_SPACE, disk_full_message, out_of_space
 from transforms.errors import PileprepError, find_message
@@ -40,30 +41,8 @@ def test_the_message_names_the_directory_what_and_the_fix():
     assert quota.startswith(f"{NO_SPACE} /o (its disk quota is used up) while writing a spill file: ")
 
 
-class _Full:
-    """A file that takes `room` bytes, then fails as a full disk does."""
-
-    def __init__(self, f, room: int):
-        self.f, self.room = f, room
-
-    def write(self, data):
-        if len(data) > self.room:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        self.room -= len(data)
-        return self.f.write(data)
-
-    def close(self):
-        self.f.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
 def test_a_spill_file_that_fills_the_disk(tmp_path, monkeypatch):
-    monkeypatch.setattr(spill, "open", lambda path, mode: _Full(builtins.open(path, mode), 10), raising=False)
+    monkeypatch.setattr(spill, "open", lambda path, mode: FullFile(builtins.open(path, mode), {"left": 10}), raising=False)
     writer = spill.SpillWriter(spill.spill_folder(str(tmp_path)))
     writer.put(b"0123456789")
     with pytest.raises(PileprepError) as info:
@@ -77,7 +56,7 @@ def test_a_commit_that_fills_the_disk_leaves_no_temporary(tmp_path, monkeypatch)
     from apache_beam.io.filesystems import FileSystems
 
     create = FileSystems.create
-    monkeypatch.setattr(FileSystems, "create", lambda path, *a, **k: _Full(create(path, *a, **k), 5))
+    monkeypatch.setattr(FileSystems, "create", lambda path, *a, **k: FullFile(create(path, *a, **k), {"left": 5}))
     with pytest.raises(PileprepError, match=f"^<<pileprep>>no space left in {tmp_path}/shards .* while writing "
                                             f"shards/shard-00000.npy: "):
         commit_chunks(str(tmp_path), "shards/shard-00000.npy", [b"abc", b"def"])

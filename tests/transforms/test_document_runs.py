@@ -1,5 +1,6 @@
 """Tests for transforms.document_runs: documents in sorted runs, merged into the same Parquet bytes
 as one sorted list of documents, in memory bounded whatever the number of runs."""
+import contextlib
 import os
 import random
 import tracemalloc
@@ -65,6 +66,22 @@ def written(runs, fan_in: int = FAN_IN) -> bytes:
     return b"".join(documents_file(merge_runs(runs, fan_in=fan_in)))
 
 
+@contextlib.contextmanager
+def _run_files(path, payloads):
+    """The payloads written one after another to `path`, read back as run_file objects."""
+    spans, offset = [], 0
+    with open(path, "wb") as f:
+        for payload in payloads:
+            f.write(payload)
+            spans.append((offset, len(payload)))
+            offset += len(payload)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        yield (run_file(lambda pos, n, at=at: os.pread(fd, n, at + pos), size) for at, size in spans)
+    finally:
+        os.close(fd)
+
+
 def test_document_batches_split_by_order_key_and_sort_each_run():
     docs = make_docs(300, seed=1)
     batches = document_batches(docs, 4)
@@ -118,19 +135,8 @@ def test_any_batching_gives_the_same_file(rows, batch, fan_in):
 def test_runs_are_read_from_files_a_slice_at_a_time(tmp_path):
     docs = make_docs(500, seed=4)
     runs = runs_of(docs, 1, 60)[0]
-    path = tmp_path / "runs"
-    spans, offset = [], 0
-    with open(path, "wb") as f:
-        for payload in runs:
-            f.write(payload)
-            spans.append((offset, len(payload)))
-            offset += len(payload)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        files = (run_file(lambda pos, n, at=at: os.pread(fd, n, at + pos), size) for at, size in spans)
+    with _run_files(tmp_path / "runs", runs) as files:
         assert written(files, fan_in=3) == reference_parquet(docs)
-    finally:
-        os.close(fd)
 
 
 def test_the_merge_holds_a_bounded_number_of_slices_whatever_the_runs(tmp_path):
@@ -139,21 +145,10 @@ def test_the_merge_holds_a_bounded_number_of_slices_whatever_the_runs(tmp_path):
     under a bound below the ~70 MB of text merged."""
     peaks = {}
     for runs in (FAN_IN, 5 * FAN_IN):
-        path = tmp_path / f"runs-{runs}"
-        spans, offset = [], 0
-        with open(path, "wb") as f:
-            for r in range(runs):
-                payload = encode_run([{**d, "id": f"{d['id']}.{r}", "order_key": d["order_key"] ^ (r << 20)}
-                                      for d in make_docs(300, seed=r % 8, text=(400, 600))])
-                f.write(payload)
-                spans.append((offset, len(payload)))
-                offset += len(payload)
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            files = (run_file(lambda pos, n, at=at: os.pread(fd, n, at + pos), size) for at, size in spans)
+        payloads = (encode_run([{**d, "id": f"{d['id']}.{r}", "order_key": d["order_key"] ^ (r << 20)}
+                                for d in make_docs(300, seed=r % 8, text=(400, 600))]) for r in range(runs))
+        with _run_files(tmp_path / f"runs-{runs}", payloads) as files:
             peaks[runs], rows = _peak_mb(lambda: _rows_written(merge_runs(files)))
-        finally:
-            os.close(fd)
         assert rows == 300 * runs
     assert peaks[5 * FAN_IN] < 64, peaks
     assert peaks[5 * FAN_IN] < 1.25 * peaks[FAN_IN] + 4, peaks
