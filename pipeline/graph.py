@@ -34,13 +34,16 @@ from transforms.write import WriteDocumentRuns, WriteDocuments, WriteRejects
 
 
 def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[InputFile] = ()):
-    front = (_fused if config.fused and not any(format_of(f.path) for f in files) else _staged)(p, config, files, holdout_files)
+    input_bytes = sum(f.size for f in files)
+    fused = config.fused and not any(format_of(f.path) for f in files)  # JSON lines only
+    front = _fused(p, config, files, input_bytes) if fused else _staged(p, config, files, holdout_files)
     tokenizer = front["tokenizer"]
-    pack = Pack(config.pack_config(tokenizer, sum(f.size for f in files)))
-    packed = front["batches"] | "Pack" >> pack.batched() if "batches" in front else front["tokenized"] | "Pack" >> pack
-    write = WriteDocumentRuns if "batches" in front else WriteDocuments  # the fused stage sends runs
+    pack = Pack(config.pack_config(tokenizer, input_bytes))
+    # the fused stage sends Pack's batches and the document files' sorted runs
+    packed = front["batches"] | "Pack" >> pack.batched() if fused else front["tokenized"] | "Pack" >> pack
+    write = WriteDocumentRuns if fused else WriteDocuments
     written = (front["documents"] | "WriteDocuments" >> write(
-        config.output, files=config.files_for(sum(f.size for f in files)), spill=bool(config.spill))
+        config.output, files=config.files_for(input_bytes), spill=bool(config.spill))
         if config.write_documents else p | "NoDocuments" >> beam.Create([]))
     rejects = front["rejects"] | "WriteRejects" >> WriteRejects(config.output)
     removed = front["removed"]
@@ -82,17 +85,18 @@ def _staged(p, config: RunConfig, files, holdout_files) -> dict:
             "provenance": (normalized["provenance"], tokenized["provenance"])}
 
 
-def _fused(p, config: RunConfig, files, holdout_files) -> dict:
+def _fused(p, config: RunConfig, files, input_bytes: int) -> dict:
     """Prepare (transforms/prepare.py): the same documents, prepared by worker processes; with
     spill files (local runs), its finished work is kept for a rerun after a kill (transforms/resume.py)."""
     import os
 
-    tokenizer = load(shippable(config.tokenize_config()))  # a bad tokenizer fails here, before the run
+    tokenize = shippable(config.tokenize_config())
+    tokenizer = load(tokenize)  # a bad tokenizer fails here, before the run
     setup = PrepareSetup(normalize=config.normalize_config(), check=config.check_config(),
-                         rules=load_rules(config.rules), tokenize=shippable(config.tokenize_config()),
-                         range_bits=config.pack_config(tokenizer, sum(f.size for f in files)).range_bits,
+                         rules=load_rules(config.rules), tokenize=tokenize,
+                         range_bits=config.pack_config(tokenizer, input_bytes).range_bits,
                          dtype=str(tokenizer.dtype), seed=config.seed, max_line_bytes=config.max_line_bytes,
-                         document_files=config.files_for(sum(f.size for f in files)) if config.write_documents else 0)
+                         document_files=config.files_for(input_bytes) if config.write_documents else 0)
     if config.spill and "://" not in config.output:
         setup = dataclasses.replace(
             setup, resume_dir=os.path.join(config.output, RESUME_DIR), spill_dir=os.path.join(config.output, SPILL_DIR),

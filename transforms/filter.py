@@ -4,8 +4,7 @@
 """
 import apache_beam as beam
 
-from schemas.records import Drop
-from transforms.rules import FilterConfig, Rule, apply_rules, load_rules
+from transforms.rules import FilterConfig, Rule, filter_document, load_rules
 
 
 class _FilterFn(beam.DoFn):
@@ -13,13 +12,8 @@ class _FilterFn(beam.DoFn):
         self.rules = rules  # loaded on the launcher: a user's rules file need not exist on workers
 
     def process(self, doc):
-        kept, reason, text, edits = apply_rules(doc["source"], doc["text"], self.rules)
-        if kept:
-            yield {**doc, "text": text, "edits": edits, "chars_before_filter": len(doc["text"])}
-        else:
-            yield beam.pvalue.TaggedOutput("dropped", Drop(
-                id=doc["id"], source=doc["source"], rule=reason,
-                chars_before_filter=len(doc["text"]), changed=doc.get("changed", False)))
+        kept, drop = filter_document(doc, self.rules)
+        yield kept if drop is None else beam.pvalue.TaggedOutput("dropped", drop)
 
 
 class FilterDocuments(beam.PTransform):

@@ -6,10 +6,8 @@ import dataclasses
 
 import apache_beam as beam
 
-from transforms.errors import PileprepError
-from transforms.normalizer import NormalizeConfig, fixer
-from transforms.provenance import (PROVENANCE, CheckConfig, bundle_outputs, library_version, normalize_mismatch,
-                                   stage_events)
+from transforms.normalizer import NormalizeConfig, fixed, fixer, normalize_events
+from transforms.provenance import PROVENANCE, CheckConfig, bundle_outputs
 
 
 class _NormalizeFn(beam.DoFn):
@@ -27,17 +25,13 @@ class _NormalizeFn(beam.DoFn):
         self.documents = self.checked = 0
 
     def process(self, doc):
-        text = self.fix(doc["text"])
         self.documents += 1
-        if self.plain is not None and self.check.sampled(doc["id"]):
-            self.checked += 1
-            if self.plain(doc["text"]) != text:
-                raise PileprepError(normalize_mismatch(doc["id"]))
-        yield {**doc, "text": text, "changed": text != doc["text"], "chars_in": len(doc["text"])}
+        check = self.plain is not None and self.check.sampled(doc["id"])
+        self.checked += check
+        yield fixed(doc, self.fix, self.plain if check else None)
 
     def finish_bundle(self):
-        libraries = {} if self.fix.path == "off" else {"ftfy": library_version("ftfy")}
-        yield from bundle_outputs(stage_events("normalize", {self.fix.path: self.documents}, self.checked, libraries))
+        yield from bundle_outputs(normalize_events({self.fix.path: self.documents}, self.checked))
 
 
 class Normalize(beam.PTransform):

@@ -18,9 +18,10 @@ import dataclasses
 import functools
 import logging
 
-from transforms.errors import ConfigError
+from transforms.errors import ConfigError, PileprepError
 from transforms.normalize_fast import Fixer
 from transforms.normalize_tables import FTFY_READ, tables
+from transforms.provenance import library_version, normalize_mismatch, stage_events
 
 FORMS = ("nfc", "nfkc", "ftfy", "off")
 _LOG = logging.getLogger("pileprep")
@@ -109,3 +110,19 @@ class _plain:
 
 def normalize(text: str, config: NormalizeConfig) -> str:
     return fixer(config)(text)
+
+
+def fixed(doc: dict, fix, plain=None) -> dict:
+    """The document with its text fixed by `fix`, "changed" and "chars_in" (its length as read).
+    With `plain` (the cross-check's implementation, for a sampled document), a text fixed otherwise
+    by it raises PileprepError naming the document."""
+    text = fix(doc["text"])
+    if plain is not None and plain(doc["text"]) != text:
+        raise PileprepError(normalize_mismatch(doc["id"]))
+    return {**doc, "text": text, "changed": text != doc["text"], "chars_in": len(doc["text"])}
+
+
+def normalize_events(paths: dict, checked: int) -> list:
+    """The provenance events of documents fixed per path ({"fast": n, ...}), `checked` of them
+    cross-checked (transforms/provenance.py stage_events)."""
+    return stage_events("normalize", paths, checked, {} if "off" in paths else {"ftfy": library_version("ftfy")})

@@ -69,6 +69,15 @@ def parse_line(raw: bytes) -> tuple[dict | None, str | None]:
     return fields, None
 
 
+def parse_limited(raw: bytes, max_line_bytes: int) -> tuple[dict | None, str | None, bytes]:
+    """parse_line's (fields, reason) and the line, except that a line longer than max_line_bytes is
+    never parsed (a runaway line must not stall a worker): (None, "line_too_long", its head)."""
+    if len(raw) > max_line_bytes:
+        return None, "line_too_long", raw[:HEAD_BYTES]
+    fields, reason = parse_line(raw)
+    return fields, reason, raw
+
+
 def _source_of_deep_line(raw: bytes) -> str:
     """meta.pile_set_name of a line orjson refused as nested too deep, or UNKNOWN_SOURCE.
 
@@ -102,5 +111,7 @@ def _head(raw: bytes) -> str:
     return raw[:cut].decode("utf-8", "backslashreplace")
 
 
-def reject_record(name: str, line: int, reason: str, raw: bytes, source: str) -> Reject:
-    return Reject(file=name, line=line, reason=reason, source=source, head=_head(raw))
+def reject_record(name: str, line: int, reason: str, raw: bytes, fields: dict | None) -> Reject:
+    """The Reject of a line; its source is the one its (partial) fields name, else UNKNOWN_SOURCE."""
+    return Reject(file=name, line=line, reason=reason, source=fields["source"] if fields else UNKNOWN_SOURCE,
+                  head=_head(raw))

@@ -38,13 +38,14 @@ from transforms.inputs import InputFile, open_input
 from transforms.prepare_processes import prepare_pool
 from transforms.prepare_work import PrepareSetup
 from transforms.progress import ReadProgress
-from transforms.provenance import PROVENANCE, library_version, stage_events
+from transforms.normalizer import normalize_events
+from transforms.provenance import PROVENANCE
 from transforms.read import PlanFile, ReadConfig, damaged
 from transforms.split import Limited
 from transforms.streams import Damage, compression_of, decompressed_blocks
-from transforms.resume import chunk_key, link, read_entries
+from transforms.resume import chunk_key, link, read_entries, select
 from transforms.spill import SpillDoFn, spill_folder
-from transforms.tokenizer import libraries
+from transforms.tokenizer import tokenize_events
 
 _LOG = logging.getLogger("pileprep")
 
@@ -125,12 +126,11 @@ class _PrepareFn(SpillDoFn):
             watch = ReadProgress(fh, start, file.size if end is None else end, first_line)
             line = first_line
             try:
-                for data in self._chunks(fh, file, start, end):
-                    lines = data.count(b"\n") + (not data.endswith(b"\n"))
+                for line, lines, data in self._chunks(fh, file, start, end, first_line):
                     if not done or chunk_key(line, data) not in done:
                         future = self.pool.submit_chunk(self.config.setup, file.name, line, data, key, self.bundle)
                         self.pending.append((key, line, lines, future))
-                    line += lines
+                    line += lines  # the lines read so far, for the summary and the progress
                     watch(file.name, line, 0)
                     yield from self._collect(2 * self.config.processes)
             except Damage as d:
@@ -139,28 +139,32 @@ class _PrepareFn(SpillDoFn):
             summary[1] = line - first_line
             watch.finish(line - first_line)
 
-    def _chunks(self, fh, file: InputFile, start: int, end: int | None):
+    def _chunks(self, fh, file: InputFile, start: int, end: int | None, first_line: int):
+        """(the line before the chunk's first, its lines, the chunk) for an input's chunks."""
         if end is not None:
             fh.seek(start)
             fh = Limited(fh, end - start)
-        return chunks(decompressed_blocks(fh, compression_of(file.path)), self.config.chunk_bytes)
+        line = first_line
+        for data in chunks(decompressed_blocks(fh, compression_of(file.path)), self.config.chunk_bytes):
+            lines = data.count(b"\n") + (not data.endswith(b"\n"))
+            yield line, lines, data
+            line += lines
 
     def _reuse(self, key, file: InputFile, start: int, end: int | None, first_line: int) -> tuple[set, list]:
         """The chunks of an input that an interrupted run finished, and their outputs: its entries
         whose chunks are all still there (the input is cut once more to find out); the rest deleted."""
-        keys, line = set(), first_line
+        keys = set()
         with open_input(file.path) as fh:
             try:
-                for data in self._chunks(fh, file, start, end):
+                for line, _, data in self._chunks(fh, file, start, end, first_line):
                     keys.add(chunk_key(line, data))
-                    line += data.count(b"\n") + (not data.endswith(b"\n"))
             except Damage:
                 pass  # the reading that follows meets it again
+        chosen, rejected = select(self.earlier.pop(key), keys)
+        for entry in rejected:
+            os.remove(entry.path)  # the input changed, or overlapping work already taken: never mixed in
         done, out = set(), []
-        for entry in self.earlier.pop(key):
-            if not set(entry.chunks) <= keys or set(entry.chunks) & done:
-                os.remove(entry.path)  # the input changed, or overlapping work already taken: never mixed in
-                continue
+        for entry in chosen:
             link(entry, spill_folder(self.config.spill))
             for chunk, answer in entry.chunks.items():
                 done.add(chunk)
@@ -233,10 +237,8 @@ class _PrepareFn(SpillDoFn):
         return out
 
     def _provenance(self):
-        paths = dict(self.normalized)
-        events = stage_events("normalize", paths, self.checked["normalize"],
-                              {} if "off" in paths else {"ftfy": library_version("ftfy")})
-        return events + stage_events("tokenize", self.tokenized, self.checked["tokenize"], libraries(self.tokenized))
+        return (normalize_events(dict(self.normalized), self.checked["normalize"])
+                + tokenize_events(self.tokenized, self.checked["tokenize"]))
 
 
 class Prepare(beam.PTransform):

@@ -3,7 +3,7 @@ rest of the run needs of them out, so that an in-process run parses, normalizes,
 tokenizes on every core (transforms/prepare.py runs it in child processes; DESIGN.md §8).
 
 A chunk goes through exactly the functions the staged graph's DoFns call, in the same order:
-parse_line (ReadPile), the normalizer and its cross-check (Normalize), apply_rules
+parse_limited (ReadPile), `fixed` and its cross-check (Normalize), filter_document
 (FilterDocuments), the tokenizer and its cross-check (Tokenize), Pack's Batcher and WriteDocuments'
 sorted runs (transforms/document_runs.py). Nothing comes back per kept document: a chunk's answer
 holds its reject and drop records (rare) and counts; Pack's batches and the documents' runs come
@@ -21,16 +21,16 @@ import dataclasses
 
 import numpy as np
 
-from schemas.records import Document, Drop
-from transforms.errors import PileprepError
+from schemas.records import Document
 from transforms.document_runs import document_batches
-from transforms.normalizer import NormalizeConfig, fixer
+from transforms.errors import PileprepError
+from transforms.normalizer import NormalizeConfig, fixed, fixer
 from transforms.order import order_key
 from transforms.pack_batches import BATCH_DOCS, Batcher
-from transforms.parse import HEAD_BYTES, UNKNOWN_SOURCE, parse_line, reject_record
-from transforms.provenance import CheckConfig, normalize_mismatch, tokenize_mismatch
+from transforms.parse import parse_limited, reject_record
+from transforms.provenance import CheckConfig, tokenize_mismatch
 from transforms.resume import chunk_key, write_entry
-from transforms.rules import Rule, apply_rules
+from transforms.rules import Rule, filter_document
 from transforms.tokenizer import TokenizeConfig, load
 
 EPOCH_BYTES = 8 << 20  # with resume: bytes of ids a worker holds before it writes an entry; a kill
@@ -122,12 +122,9 @@ class Work:
                "tokenize_checked": 0, "tokenized": collections.Counter()}
         lines = split_chunk(data)
         for number, raw in enumerate(lines, first_line + 1):
-            if len(raw) > self.setup.max_line_bytes:  # never parsed, as in ReadPile
-                fields, reason, raw = None, "line_too_long", raw[:HEAD_BYTES]
-            else:
-                fields, reason = parse_line(raw)
+            fields, reason, raw = parse_limited(raw, self.setup.max_line_bytes)
             if reason is not None:
-                out["rejects"].append(reject_record(name, number, reason, raw, fields["source"] if fields else UNKNOWN_SOURCE))
+                out["rejects"].append(reject_record(name, number, reason, raw, fields))
                 continue
             out["documents"] += 1
             doc_id = f"{name}:{number}"
@@ -139,21 +136,14 @@ class Work:
         return {**out, "ended": ended + ([self._end_epoch()] if self._full() else [])}
 
     def _document(self, out: dict, doc: Document) -> None:
-        text_in = doc["text"]
-        text = self.fix(text_in)
         check = self.setup.check.sampled(doc["id"])
-        if self.plain is not None and check:
-            out["normalize_checked"] += 1
-            if self.plain(text_in) != text:
-                raise PileprepError(normalize_mismatch(doc["id"]))
-        changed = text != text_in
-        kept, rule, edited, edits = apply_rules(doc["source"], text, self.setup.rules)
-        if not kept:
-            out["drops"].append(Drop(id=doc["id"], source=doc["source"], rule=rule,
-                                     chars_before_filter=len(text), changed=changed))
+        plain = self.plain if check else None  # the normalizer's cross-check: only behind the fast path
+        out["normalize_checked"] += plain is not None
+        doc, drop = filter_document(fixed(doc, self.fix, plain), self.setup.rules)
+        if drop is not None:
+            out["drops"].append(drop)
             return
-        doc = {**doc, "text": edited, "changed": changed, "chars_in": len(text_in), "edits": edits,
-               "chars_before_filter": len(text)}
+        edited = doc["text"]
         ids, backends = self.tokenizer.tokenize(edited)
         out["tokenized"].update(backends)
         out["tokenize_checked"] += check

@@ -20,7 +20,7 @@ from transforms.display import PATH_CHARS, printable
 from transforms.errors import ConfigError, PileprepError
 from transforms.inputs import InputFile, match_inputs, open_input
 from transforms.order import order_key
-from transforms.parse import HEAD_BYTES, UNKNOWN_SOURCE, parse_line, reject_record
+from transforms.parse import parse_limited, reject_record
 from transforms.progress import ReadProgress
 from transforms.spill import RestoreText, StowText
 from transforms.split import Limited, plan_ranges
@@ -53,11 +53,7 @@ def _records(fh, path: str, max_line_bytes: int):
         yield from iter_rows(fh, fmt, path)
         return
     for raw in split_lines(decompressed_blocks(fh, compression_of(path))):
-        if len(raw) > max_line_bytes:  # never parsed: a runaway line must not stall a worker
-            yield None, "line_too_long", raw[:HEAD_BYTES]
-            continue
-        fields, reason = parse_line(raw)
-        yield fields, reason, raw
+        yield parse_limited(raw, max_line_bytes)
 
 
 def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progress=None,
@@ -80,8 +76,7 @@ def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progre
                                       order_key=order_key(seed, doc_id))
             else:
                 rejects += 1
-                source = fields["source"] if fields else UNKNOWN_SOURCE
-                yield "reject", reject_record(file.name, lines, reason, raw, source)
+                yield "reject", reject_record(file.name, lines, reason, raw, fields)
             if progress is not None and lines % 1000 == 0:
                 progress(file.name, lines, nbytes)
     except Damage as d:

@@ -64,7 +64,8 @@ class Entry:
     runs: list  # WriteDocuments': [(file, spill reference)]
 
 
-def write_entry(folder: str, spill: str, key: str, item: tuple, chunks: dict, batches: list, runs: list) -> tuple[list, list]:
+def write_entry(folder: str, spill: str, key: str, item: tuple, chunks: dict, batches: list,
+                runs: list) -> tuple[list, list]:
     """Write an entry and link it into the spill folder; returns Pack's batches as (range, spill
     reference, stream tokens) and WriteDocuments' runs as (file, spill reference)."""
     file_id = uuid.uuid4().bytes
@@ -142,9 +143,18 @@ def link(entry: Entry, spill: str) -> None:
         os.link(entry.path, target)
 
 
-def usable(entries: list, keys: set) -> list:
-    """The entries all of whose chunks are among `keys` (an input's chunks as cut now)."""
-    return [e for e in entries if set(e.chunks) <= keys]
+def select(entries: list, keys: set) -> tuple[list, list]:
+    """(the entries to reuse, the rest): those all of whose chunks are among `keys` (an input's
+    chunks as cut now) and share none with an entry taken before them; a chunk is reused once."""
+    chosen, rejected, taken = [], [], set()
+    for entry in entries:
+        mine = set(entry.chunks)
+        if mine <= keys and not mine & taken:
+            chosen.append(entry)
+            taken |= mine
+        else:
+            rejected.append(entry)
+    return chosen, rejected
 
 
 def remove(out_dir: str) -> None:

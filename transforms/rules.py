@@ -18,6 +18,7 @@ import re
 import string
 
 from schemas import RULES_DIR, SCHEMAS_DIR
+from schemas.records import Drop
 from transforms.errors import PileprepError
 
 PRESETS = ("eleuther", "slimpajama", "none")
@@ -158,6 +159,16 @@ def apply_rules(source: str, text: str, rules) -> tuple[bool, str | None, str, d
         elif _drops(rule, text):
             return False, rule.name, text, edits
     return True, None, text, edits
+
+
+def filter_document(doc: dict, rules) -> tuple[dict | None, Drop | None]:
+    """(the document after the rules' line edits, with "edits" and "chars_before_filter", None), or
+    (None, the Drop record naming the rule that dropped it)."""
+    kept, reason, text, edits = apply_rules(doc["source"], doc["text"], rules)
+    if not kept:
+        return None, Drop(id=doc["id"], source=doc["source"], rule=reason,
+                          chars_before_filter=len(doc["text"]), changed=doc.get("changed", False))
+    return {**doc, "text": text, "edits": edits, "chars_before_filter": len(doc["text"])}, None
 
 
 def keep(doc: dict, rules) -> tuple[bool, str | None]:

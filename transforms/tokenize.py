@@ -22,9 +22,9 @@ import numpy as np
 
 from transforms import progress
 from transforms.errors import PileprepError
-from transforms.provenance import PROVENANCE, CheckConfig, bundle_outputs, stage_events, tokenize_mismatch
-from transforms.tokenizer import TokenizeConfig, libraries, load, shippable
 from transforms.children import ChildFailed
+from transforms.provenance import PROVENANCE, CheckConfig, bundle_outputs, tokenize_mismatch
+from transforms.tokenizer import TokenizeConfig, load, shippable, tokenize_events
 from transforms.tokenizer_processes import POOL_BATCH_CHARS, tokenizer_pool
 
 
@@ -108,7 +108,7 @@ class _TokenizeFn(beam.DoFn):
         while self._pending:
             for out in self._collect():  # documents arrive in the global window (ReadPile's output)
                 yield WindowedValue(out, GlobalWindow().max_timestamp(), (GlobalWindow(),))
-        yield from bundle_outputs(stage_events("tokenize", self._used, self._checked, libraries(self._used)))
+        yield from bundle_outputs(tokenize_events(self._used, self._checked))
 
     def teardown(self):
         self._pool = None  # shared by the process's DoFns; closed at exit (or by close_pools)

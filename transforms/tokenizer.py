@@ -67,6 +67,14 @@ def libraries(backends) -> dict[str, str]:
     return {_LIBRARY[b]: library_version(_LIBRARY[b]) for b in sorted(backends)}
 
 
+def tokenize_events(used, checked: int) -> list:
+    """The provenance events of documents tokenized per backend ({"tiktoken": n, ...}), `checked`
+    of them cross-checked (transforms/provenance.py stage_events)."""
+    from transforms.provenance import stage_events
+
+    return stage_events("tokenize", used, checked, libraries(used))
+
+
 class _TiktokenCannot(Exception):
     """tiktoken's regex engine gave up on a text (it backtracks over whitespace runs)."""
 

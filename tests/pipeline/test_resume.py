@@ -12,7 +12,7 @@ import time
 import pytest
 
 from pipeline.tools.sample import SampleConfig, write_sample
-from transforms.resume import RESUME_DIR, chunk_key, link, read_entries, usable, write_entry
+from transforms.resume import RESUME_DIR, chunk_key, link, read_entries, select, write_entry
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -33,8 +33,9 @@ def test_an_entry_round_trips_and_its_payloads_read_as_spill(tmp_path):
     os.remove(os.path.join(spill, entry.file_id.hex()))
     link(entry, spill)  # a rerun's spill folder: linked again
     assert SpillReader(spill).get(runs[1][1]) == b"run two"
-    assert usable([entry], set(chunks) | {chunk_key(2, b"c\n")}) == [entry]
-    assert usable([entry], {chunk_key(0, b"a\n")}) == []  # one of its chunks is gone: never used
+    assert select([entry], set(chunks) | {chunk_key(2, b"c\n")}) == ([entry], [])
+    assert select([entry], {chunk_key(0, b"a\n")}) == ([], [entry])  # one of its chunks is gone: never used
+    assert select([entry, entry], set(chunks)) == ([entry], [entry])  # overlapping work: a chunk is used once
 
 
 def test_other_runs_entries_and_half_written_files_are_deleted(tmp_path):
