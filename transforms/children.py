@@ -51,6 +51,13 @@ class ChildFailed(Exception):
         return (f"a {self.role} failed (exit code {self.code}) while {self.doing} {documents}; its "
                 f"traceback is above. This is a bug in pileprep: please report it with that traceback")
 
+    def error(self, documents: str) -> Exception:
+        """The exception for the run to raise: a PileprepError (the message alone) when the child
+        was killed, a RuntimeError (a bug, with its traceback) when it failed."""
+        from transforms.errors import PileprepError
+
+        return (PileprepError if self.code < 0 else RuntimeError)(self.explain(documents))
+
 
 class Children:
     """`processes` children running `python -m module`, each sent `setup` first; submit(item)

@@ -187,8 +187,7 @@ class _PrepareFn(SpillDoFn):
         try:
             answer = future.result()
         except ChildFailed as e:
-            what = f"lines {line + 1:,} to {line + lines:,} of {self.files[key][0].name}"
-            raise (PileprepError if e.code < 0 else RuntimeError)(e.explain(what)) from None
+            raise e.error(f"lines {line + 1:,} to {line + lines:,} of {self.files[key][0].name}") from None
         if "error" in answer:
             raise PileprepError(answer["error"])
         yield from self._emit(key, answer)

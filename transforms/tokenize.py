@@ -89,10 +89,7 @@ class _TokenizeFn(beam.DoFn):
         try:
             ids, report = result.result()
         except ChildFailed as e:
-            what = f"the {len(docs)} documents from {docs[0]['id']} to {docs[-1]['id']}"
-            if e.code < 0:
-                raise PileprepError(e.explain(what)) from None
-            raise RuntimeError(e.explain(what)) from None
+            raise e.error(f"the {len(docs)} documents from {docs[0]['id']} to {docs[-1]['id']}") from None
         if report["mismatches"]:
             raise PileprepError(tokenize_mismatch(docs[report["mismatches"][0]]["id"], self._tokenizer.backend))
         self._used.update(report["used"])
