@@ -14,9 +14,9 @@ from pipeline.options import RunConfig
 from transforms.columnar import format_of
 from transforms.counts import CountOutcomes, counted
 from transforms.dedup import Deduplicate, MeasureClusters, WriteRemovals
-from transforms.dedup_exact import describe
 from transforms.filter import FilterDocuments
 from transforms.inputs import InputFile
+from transforms.minhash import describe
 from transforms.manifest import WriteManifest
 from transforms.normalize import Normalize
 from transforms.pack import Pack

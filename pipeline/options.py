@@ -19,14 +19,13 @@ import typing
 
 from schemas.family import CHINCHILLA_TOKENS_PER_PARAM, FAMILY, budget_for
 from schemas.run import ROW_LEN
-from transforms.dedup_exact import MODES, DedupConfig
 from transforms.errors import ConfigError
 from transforms.rules import FilterConfig
-from transforms.minhash import PRESETS, SHINGLINGS, MinHashConfig
+from transforms.inputs import ReadConfig
+from transforms.minhash import MODES, PRESETS, SHINGLINGS, DedupConfig, MinHashConfig
 from transforms.normalizer import FORMS, NormalizeConfig
 from transforms.placement import PackConfig, range_bits_for
 from transforms.provenance import CheckConfig
-from transforms.read import ReadConfig
 
 DOCUMENT_FILE_BYTES = 512 << 20  # aim for Parquet files of a few hundred MB of text
 ZSTD_RATIO = 4  # Pile .jsonl.zst expands about 4x; used only to size document files

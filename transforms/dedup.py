@@ -34,8 +34,9 @@ import xxhash
 
 from schemas.records import Cluster, Removal
 from schemas.run import DEDUP
-from transforms.dedup_exact import DedupConfig, ResolveExact, digest, node
+from transforms.dedup_exact import ResolveExact, digest, node
 from transforms.dedup_near import RemoveNearDuplicates
+from transforms.minhash import DedupConfig
 from transforms.document_runs import Chunks
 from transforms.spill import RestoreText, StowText
 from transforms.write import WriteGroups

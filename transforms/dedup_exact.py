@@ -1,4 +1,4 @@
-"""What both dedup modes share, and exact deduplication: the config, the seeded order of documents
+"""What both dedup modes share, and exact deduplication: the seeded order of documents
 (nodes), removal records, and resolving a group of identical texts.
 
 Of each group of duplicates the document with the smallest (order_key, id) is kept. Holdout
@@ -17,36 +17,15 @@ step groups the copies' documents. Three steps, none holding more than a buffer:
     for node_, first in firsts(digest, [("first", (3, "f:1")), ("node", (7, "f:2"))]): ...
     for tag, value in resolve_exact(node_, [("first", first), ("doc", doc)], drop_duplicates=True): ...
 """
-import dataclasses
 import hashlib
 
 import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
 
 from schemas.records import TEXT_HASH, Document, Removal, passed
-from transforms.errors import ConfigError
 from transforms.grouped import with_head
-from transforms.minhash import MinHashConfig, band_params
 
-MODES = ("none", "exact", "minhash")
 HOLDOUT = -1  # the order key of holdout documents: before every training key (those are >= 0)
-
-@dataclasses.dataclass(frozen=True)
-class DedupConfig:
-    mode: str = "none"  # none: the Pile as released, as Cerebras-GPT was trained | exact | minhash
-    minhash: MinHashConfig = MinHashConfig()  # word 5-grams, 128 permutations, 0.8 (SlimPajama, datatrove)
-    # Large-Star/Small-Star rounds run on many workers before a final pass completes what they
-    # left (transforms/components.py): a chain of 2,000 near-duplicates needs 11 to leave nothing.
-    max_rounds: int = 12
-
-    def __post_init__(self):
-        if self.mode not in MODES:
-            raise ConfigError(f"unknown dedup mode {self.mode!r}: choose one of {', '.join(MODES)}")
-        if not isinstance(self.minhash, MinHashConfig):
-            raise ConfigError(f"minhash must be a MinHashConfig, got {type(self.minhash).__name__}")
-        value = self.max_rounds
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"max_rounds must be an integer >= 1, got {value!r}")
 
 
 def node(doc: dict, holdout: bool = False) -> tuple[int, str]:
@@ -95,17 +74,6 @@ def resolve_exact(n: tuple, values, drop_duplicates: bool):
         yield "removed", removal(doc, "exact", first[1], 1.0)
     else:
         yield "kept", doc
-
-
-def describe(config: DedupConfig, holdout: bool) -> dict:
-    """The dedup settings as the manifest records them (bands and rows resolved)."""
-    minhash = None
-    if config.mode == "minhash":
-        m = config.minhash
-        bands, rows = band_params(m)
-        minhash = {"num_perm": m.num_perm, "seed": m.seed, "shingles": m.shingles, "threshold": m.threshold,
-                   "bands": bands, "rows": rows, "confirm": m.confirm}
-    return {"mode": config.mode, "holdout": holdout, "minhash": minhash}
 
 
 class TagFn(beam.DoFn):

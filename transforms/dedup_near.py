@@ -20,9 +20,9 @@ import numpy as np
 from apache_beam.pvalue import TaggedOutput
 
 from transforms.components import ConnectedComponents
-from transforms.dedup_exact import HOLDOUT, DedupConfig, TagFn, node, removal
+from transforms.dedup_exact import HOLDOUT, TagFn, node, removal
 from transforms.grouped import with_head
-from transforms.minhash import MinHashConfig, band_keys, band_params, jaccard_estimate, signatures
+from transforms.minhash import DedupConfig, MinHashConfig, band_keys, band_params, jaccard_estimate, signatures
 from transforms.spill import SpillDoFn, restore_text
 
 SIGN_BATCH = 256  # documents per signatures() call: amortizes numpy's per-call cost

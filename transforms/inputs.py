@@ -6,13 +6,32 @@ its base name, or a longer path when two inputs share one.
 
     files = match_inputs(["pile/train/*.jsonl.zst"])   # [InputFile(path, name, size), ...]
 """
+import dataclasses
 import errno
 import os
 import re
 from typing import NamedTuple
 
 from transforms.columnar import saved_dataset_files
-from transforms.errors import PileprepError
+from transforms.errors import ConfigError, PileprepError
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadConfig:
+    patterns: tuple[str, ...]
+    allow_corrupt: bool = False  # keep documents read before damage in a file instead of stopping
+    seed: int = 0  # of the document order key xxh64(seed, id), given to every document here
+    split_bytes: int = 256 << 20  # plain .jsonl files larger than this are read as parallel line ranges
+    max_line_bytes: int = 128 << 20  # Books3's longest documents are tens of MB; beyond this a line is rejected
+    # Spread documents over workers after reading (compressed files are read one per worker). The
+    # local in-process runner gains nothing from it and would hold every document in memory.
+    reshuffle: bool = True
+    spill: str | None = None  # the run's output folder: the spreading shuffles texts by reference
+
+    def __post_init__(self):
+        if not self.patterns:
+            raise ConfigError("ReadConfig needs at least one input pattern (--input PATTERN)")
+
 
 
 class InputFile(NamedTuple):

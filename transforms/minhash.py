@@ -1,4 +1,5 @@
-"""MinHash signatures for near-duplicate detection: the pure core of Deduplicate (no Beam here).
+"""MinHash signatures for near-duplicate detection: the pure core of Deduplicate (no Beam here),
+and the dedup settings (DedupConfig: none, exact or minhash) the command line builds.
 
 A document becomes a set of shingles, the set a signature of `num_perm` minimum hash values, and
 the signature `bands` LSH keys: two documents sharing a key are candidate near-duplicates. Every
@@ -286,3 +287,35 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> list[bytes]:
     values = sig[:bands * rows].astype("<u4").tobytes()
     width = 4 * rows
     return [struct.pack(">H", i) + values[i * width:(i + 1) * width] for i in range(bands)]
+
+
+MODES = ("none", "exact", "minhash")
+
+
+@dataclasses.dataclass(frozen=True)
+class DedupConfig:
+    mode: str = "none"  # none: the Pile as released, as Cerebras-GPT was trained | exact | minhash
+    minhash: MinHashConfig = MinHashConfig()  # word 5-grams, 128 permutations, 0.8 (SlimPajama, datatrove)
+    # Large-Star/Small-Star rounds run on many workers before a final pass completes what they
+    # left (transforms/components.py): a chain of 2,000 near-duplicates needs 11 to leave nothing.
+    max_rounds: int = 12
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ConfigError(f"unknown dedup mode {self.mode!r}: choose one of {', '.join(MODES)}")
+        if not isinstance(self.minhash, MinHashConfig):
+            raise ConfigError(f"minhash must be a MinHashConfig, got {type(self.minhash).__name__}")
+        value = self.max_rounds
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"max_rounds must be an integer >= 1, got {value!r}")
+
+
+def describe(config: DedupConfig, holdout: bool) -> dict:
+    """The dedup settings as the manifest records them (bands and rows resolved)."""
+    minhash = None
+    if config.mode == "minhash":
+        m = config.minhash
+        bands, rows = band_params(m)
+        minhash = {"num_perm": m.num_perm, "seed": m.seed, "shingles": m.shingles, "threshold": m.threshold,
+                   "bands": bands, "rows": rows, "confirm": m.confirm}
+    return {"mode": config.mode, "holdout": holdout, "minhash": minhash}

@@ -40,7 +40,8 @@ from transforms.prepare_work import PrepareSetup
 from transforms.progress import ReadProgress
 from transforms.normalizer import normalize_events
 from transforms.provenance import PROVENANCE
-from transforms.read import PlanFile, ReadConfig, damaged
+from transforms.inputs import ReadConfig
+from transforms.read import PlanFile, damaged
 from transforms.split import Limited
 from transforms.streams import Damage, compression_of, decompressed_blocks
 from transforms.resume import chunk_key, link, read_entries, select

@@ -8,7 +8,6 @@ was read before the damage. Large plain .jsonl files are read as parallel line r
 
     read = p | ReadPile(ReadConfig(patterns=("data/*.jsonl.zst",)))   # read["docs"], ["rejects"], ["files"]
 """
-import dataclasses
 import logging
 from typing import Iterator
 
@@ -17,8 +16,8 @@ import apache_beam as beam
 from schemas.records import Document, InputDamage, InputSummary
 from transforms.columnar import format_of, iter_rows
 from transforms.display import PATH_CHARS, printable
-from transforms.errors import ConfigError, PileprepError
-from transforms.inputs import InputFile, match_inputs, open_input
+from transforms.errors import PileprepError
+from transforms.inputs import InputFile, ReadConfig, match_inputs, open_input
 from transforms.order import order_key
 from transforms.parse import parse_limited, reject_record
 from transforms.progress import ReadProgress
@@ -27,23 +26,6 @@ from transforms.split import Limited, plan_ranges
 from transforms.streams import Damage, compression_of, decompressed_blocks, split_lines
 
 _LOG = logging.getLogger("pileprep")
-
-
-@dataclasses.dataclass(frozen=True)
-class ReadConfig:
-    patterns: tuple[str, ...]
-    allow_corrupt: bool = False  # keep documents read before damage in a file instead of stopping
-    seed: int = 0  # of the document order key xxh64(seed, id), given to every document here
-    split_bytes: int = 256 << 20  # plain .jsonl files larger than this are read as parallel line ranges
-    max_line_bytes: int = 128 << 20  # Books3's longest documents are tens of MB; beyond this a line is rejected
-    # Spread documents over workers after reading (compressed files are read one per worker). The
-    # local in-process runner gains nothing from it and would hold every document in memory.
-    reshuffle: bool = True
-    spill: str | None = None  # the run's output folder: the spreading shuffles texts by reference
-
-    def __post_init__(self):
-        if not self.patterns:
-            raise ConfigError("ReadConfig needs at least one input pattern (--input PATTERN)")
 
 
 def _records(fh, path: str, max_line_bytes: int):

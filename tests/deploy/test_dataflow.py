@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.options import RunConfig
 from schemas.family import CHINCHILLA_TOKENS_PER_PARAM, FAMILY
-from transforms.dedup_exact import MODES
+from transforms.minhash import MODES
 from transforms.minhash import PRESETS
 from transforms.normalizer import FORMS
 

@@ -8,12 +8,11 @@ from pipeline.options import RunConfig
 from pipeline.runners import make_pipeline
 from transforms import dedup, dedup_exact, dedup_near, filter as filter_, normalize, pack, read, tokenize, tokenizer, \
     write
-from transforms.minhash import MinHashConfig
+from transforms.minhash import DedupConfig, MinHashConfig
 from transforms.rules import load_rules
 from transforms.normalizer import NormalizeConfig
 from transforms.placement import PackConfig
-from transforms.inputs import InputFile
-from transforms.read import ReadConfig
+from transforms.inputs import InputFile, ReadConfig
 from transforms.tokenizer import TokenizeConfig
 
 PICKLERS = {"cloudpickle": cloudpickle_pickler, "dill": dill_pickler}
@@ -30,7 +29,7 @@ def _objects():
         write.WriteDocuments("gs://bucket/out", files=4).fn, write.WriteRejects("gs://bucket/out").fn,
         tokenizer.load(TokenizeConfig()),
         dedup_near._SignFn(MinHashConfig(shingles="char13")), dedup.WriteRemovals("gs://bucket/out").fn,
-        dedup_exact.TagFn(dedup_exact.resolve_exact, drop_duplicates=True), dedup_exact.DedupConfig(mode="minhash"),
+        dedup_exact.TagFn(dedup_exact.resolve_exact, drop_duplicates=True), DedupConfig(mode="minhash"),
         RunConfig(inputs=("a",), output="b", model_size="111M"),
     ]
 

@@ -19,9 +19,9 @@ from tests.transforms.test_components import union_find
 from transforms.counts import deduplicated_events
 from tests.transforms.test_grouped import LIMIT_MB, MILLION, peak_mb
 from transforms.dedup import Deduplicate, MeasureClusters, WriteRemovals, removal_files, removal_path, removal_shard
-from transforms.dedup_exact import DedupConfig, firsts, resolve_exact
+from transforms.dedup_exact import firsts, resolve_exact
 from transforms.dedup_near import bucket_edges, resolve_cluster
-from transforms.minhash import MinHashConfig, band_params, jaccard_estimate, shingles, signature
+from transforms.minhash import DedupConfig, MinHashConfig, band_params, jaccard_estimate, shingles, signature
 from transforms.order import order_key
 
 SEED = 1234

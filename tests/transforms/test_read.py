@@ -13,7 +13,8 @@ from transforms.errors import PileprepError
 from transforms.order import order_key
 from transforms.inputs import InputFile, display_names, match_inputs
 from transforms.parse import HEAD_BYTES, parse_line
-from transforms.read import ReadConfig, ReadPile, read_file
+from transforms.inputs import ReadConfig
+from transforms.read import ReadPile, read_file
 from transforms.streams import Damage, compression_of, decompressed_blocks, split_lines
 
 ZSTD = zstandard.ZstdCompressor(write_checksum=True)  # the zstd CLI writes checksums too
