@@ -33,10 +33,13 @@ from transforms.tokenizer import load, shippable
 from transforms.write import WriteDocumentRuns, WriteDocuments, WriteRejects
 
 
-def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[InputFile] = ()):
+def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[InputFile] = (), *,
+          head_start: bool = False):
+    """The graph of a run on `p`; head_start: the fused stage starts cutting inputs for its workers
+    now, before the runner does (transforms/prepare_read.py; for a pipeline that will be run)."""
     input_bytes = sum(f.size for f in files)
     fused = config.fused and not any(format_of(f.path) for f in files)  # JSON lines only
-    front = _fused(p, config, files, input_bytes) if fused else _staged(p, config, files, holdout_files)
+    front = _fused(p, config, files, input_bytes, head_start) if fused else _staged(p, config, files, holdout_files)
     tokenizer = front["tokenizer"]
     pack = Pack(config.pack_config(tokenizer, input_bytes))
     # the fused stage sends Pack's batches and the document files' sorted runs
@@ -85,10 +88,11 @@ def _staged(p, config: RunConfig, files, holdout_files) -> dict:
             "provenance": (normalized["provenance"], tokenized["provenance"])}
 
 
-def _fused(p, config: RunConfig, files, input_bytes: int) -> dict:
+def _fused(p, config: RunConfig, files, input_bytes: int, head_start: bool) -> dict:
     """Prepare (transforms/prepare.py): the same documents, prepared by worker processes; with
     spill files (local runs), its finished work is kept for a rerun after a kill (transforms/resume.py)."""
     import os
+    import uuid
 
     tokenize = shippable(config.tokenize_config())
     tokenizer = load(tokenize)  # a bad tokenizer fails here, before the run
@@ -103,7 +107,8 @@ def _fused(p, config: RunConfig, files, input_bytes: int) -> dict:
             fingerprint=fingerprint(setup, prepare.CHUNK_BYTES, sorted(tokenizer.files_sha256.items())))
     prepared = p | "Prepare" >> Prepare(PrepareConfig(config.read_config(), setup, config.tokenize_processes,
                                                       spill=config.output if config.spill else None,
-                                                      chunk_bytes=prepare.CHUNK_BYTES), files)
+                                                      chunk_bytes=prepare.CHUNK_BYTES,
+                                                      head_start=uuid.uuid4().hex if head_start else ""), files)
     return {"tokenizer": tokenizer, "batches": prepared["batches"], "documents": prepared["documents"],
             "rejects": prepared["rejects"], "files": prepared["files"], "filtered": prepared["filtered"],
             "summed": {"filtered": counted}, "removed": p | "NothingRemoved" >> beam.Create([]),

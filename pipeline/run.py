@@ -88,6 +88,7 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
     from transforms.inputs import match_inputs
 
     started = time.monotonic()
+    _start_workers(config, beam_args, workers)
     p = make_pipeline(beam_args, workers=workers, verbose=verbose)
     try:
         check_launch(config, p.options, wait=wait)  # the runner against the options: pipeline/launch.py
@@ -99,7 +100,7 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
         prepare_output(config.output, config.overwrite)
         total = sum(f.size for f in files)
         _say(config, f"pileprep: reading {len(files)} file(s), {total / 1e6:,.1f} MB, into {config.output}")
-        build(p, config, files, holdout_files)
+        build(p, config, files, holdout_files, head_start=wait)  # a pipeline run here: start reading now
     except BaseException:
         import shutil
 
@@ -130,20 +131,48 @@ def _say(config: RunConfig, message: str):
 
 def _for_runner(config: RunConfig, p) -> RunConfig:
     """The options the runner decides: no Reshuffle, spill files and tokenizer processes locally."""
-    from pipeline.runners import in_process, local, usable_cores
+    from pipeline.runners import in_process, local
 
-    if config.reshuffle and in_process(p):
+    return _decided(config, in_process=in_process(p), local=local(p))
+
+
+def _decided(config: RunConfig, *, in_process: bool, local: bool) -> RunConfig:
+    from pipeline.runners import usable_cores
+
+    if config.reshuffle and in_process:
         config = dataclasses.replace(config, reshuffle=False)  # same output, less memory
     if config.spill is None:  # the local runners hold shuffles in memory: spill the payloads to disk
-        config = dataclasses.replace(config, spill=local(p))
+        config = dataclasses.replace(config, spill=local)
     if config.tokenize_processes is None:  # one in-process worker would tokenize on one core
-        config = dataclasses.replace(config, tokenize_processes=usable_cores() if in_process(p) else 0)
+        config = dataclasses.replace(config, tokenize_processes=usable_cores() if in_process else 0)
     # In-process with worker processes: they parse, normalize, filter and tokenize (transforms/prepare.py)
     # when nothing between those steps needs every document at once (deduplication, a holdout)
     if config.fused is None:
-        config = dataclasses.replace(config, fused=in_process(p) and config.tokenize_processes > 0
+        config = dataclasses.replace(config, fused=in_process and config.tokenize_processes > 0
                                      and config.dedup == "none" and not config.holdout)
     return config
+
+
+def _start_workers(config: RunConfig, beam_args: list[str], workers: int | None):
+    """When the run surely has the fused front (the default local run): its worker processes,
+    started now, load the normalizer and tokenizer (~2.5 s of CPU each) while this process imports
+    Beam and builds the graph, which then finds them started (transforms/prepare_processes.py).
+    Only what the options say is checked here, and only GPT-2 (shipped) is loaded this early: a
+    bad tokenizer.json fails in this process, with its message. Should the inputs turn out
+    columnar (a directory pattern), the run takes the staged front and the workers idle to the end."""
+    from pipeline.runners import surely_in_process
+    from transforms.columnar import format_of
+    from transforms.gpt2_load import GPT2
+
+    if (not surely_in_process(beam_args, workers) or config.tokenizer != GPT2
+            or any(format_of(pattern) for pattern in config.inputs)):
+        return
+    config = _decided(config, in_process=True, local=True)
+    if config.fused:
+        from transforms.prepare_processes import start_workers
+        from transforms.tokenizer import shippable
+
+        start_workers(config.normalize_config(), shippable(config.tokenize_config()), config.tokenize_processes)
 
 
 def _submit(p) -> str | None:

@@ -40,6 +40,13 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def surely_in_process(beam_args: list[str], workers: int | None) -> bool:
+    """Whether make_pipeline will build the in-process runner, told without importing Beam: when no
+    runner, running mode or worker count is given (False when unsure)."""
+    return (workers or 1) <= 1 and not any(_given(beam_args, flag) for flag in
+                                           ("--runner", "--direct_running_mode", "--direct_num_workers"))
+
+
 def local(p) -> bool:
     """Whether a pipeline from make_pipeline runs on Beam's local runner (in one or more processes)."""
     from apache_beam.options.pipeline_options import StandardOptions

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 
 U64 = struct.Struct("<Q")
+CLOSE_SECONDS = 0.5  # how long close() waits for its children to end before killing them
 _POOLS: dict = {}  # key -> Children, shared by the DoFns of this process
 
 
@@ -119,11 +121,16 @@ class Children:
                 proc.stdin.close()
             except OSError:
                 pass
+        # A child that read its last request exits at once (serve_forever); one still loading (a
+        # run that failed in its first second) or still working (a failed run) has nothing to
+        # keep: an answer nobody reads, a resume entry half written under a temporary name
+        deadline = time.monotonic() + CLOSE_SECONDS
         for proc in self._procs:
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=max(deadline - time.monotonic(), 0))
             except Exception:
                 proc.kill()
+                proc.wait()
 
 
 def shared(key, make) -> Children:

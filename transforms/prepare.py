@@ -5,7 +5,8 @@ The in-process runner (the default local run) executes every DoFn in one process
 graph that process read, normalized and filtered every document and handed only tokenizing to child
 processes: on 2 cores the tree used 50-69% of them, on 32 cores it would use one. Here this
 process only decompresses each input and cuts it into chunks of whole lines (CHUNK_BYTES, cut
-by C-speed searches, never a Python loop per line); the workers (transforms/prepare_processes.py)
+by C-speed searches, never a Python loop per line: transforms/prepare_read.py, which on a run
+of pipeline/run.py starts as soon as this step is built); the workers (transforms/prepare_processes.py)
 run transforms/prepare_work.py on each chunk: the very functions the staged DoFns call, so the
 output is byte-identical (tested against the staged graph and across runners). What comes back
 is the rejects and drops and counts (summed here per bundle), and, when a worker's buffers fill
@@ -34,25 +35,21 @@ from schemas.records import InputSummary
 from transforms import progress
 from transforms.counts import dropped_events
 from transforms.errors import PileprepError
-from transforms.inputs import InputFile, open_input
+from transforms.inputs import InputFile
 from transforms.prepare_processes import prepare_pool
+from transforms.prepare_read import CHUNK_BYTES, HeadStart, Reading, item_key
 from transforms.prepare_work import PrepareSetup
 from transforms.progress import ReadProgress
 from transforms.normalizer import normalize_events
 from transforms.provenance import PROVENANCE
 from transforms.inputs import ReadConfig
 from transforms.read import PlanFile, damaged
-from transforms.split import Limited
-from transforms.streams import Damage, compression_of, decompressed_blocks
+from transforms.streams import Damage
 from transforms.resume import chunk_key, link, read_entries, select
 from transforms.spill import SpillDoFn, spill_folder
 from transforms.tokenizer import tokenize_events
 
 _LOG = logging.getLogger("pileprep")
-
-CHUNK_BYTES = 2 << 20  # bytes of JSON lines per task: ~1 MB of text tokenizes in ~0.3 s, and a
-# 100 MB input makes 50 tasks, enough to keep every worker busy to the end
-
 
 @dataclasses.dataclass(frozen=True)
 class PrepareConfig:
@@ -61,30 +58,10 @@ class PrepareConfig:
     processes: int  # worker processes (the run's cores)
     spill: str | None = None  # the run's output folder: Pack's batches wait in spill files
     chunk_bytes: int = CHUNK_BYTES  # part of the resume fingerprint: a rerun must cut the same chunks
+    head_start: str = ""  # names this run's HeadStart (transforms/prepare_read.py); "": none
 
 
-def chunks(blocks, size: int):
-    """Whole lines, in pieces cut at the last newline once `size` bytes are held (each ends with
-    b"\\n"), then the last line if it has none. Damage in the blocks ends it after the whole lines
-    read before it."""
-    pending, held, newline = [], 0, False
-    try:
-        for block in blocks:
-            pending.append(block)
-            held += len(block)
-            newline = newline or b"\n" in block
-            if held >= size and newline:  # a line longer than size waits for its end, joined once
-                data = b"".join(pending)
-                cut = data.rfind(b"\n") + 1
-                yield data[:cut]
-                pending, held, newline = ([data[cut:]] if cut < len(data) else []), len(data) - cut, False
-    except Damage:
-        data = b"".join(pending)
-        if data.rfind(b"\n") >= 0:
-            yield data[:data.rfind(b"\n") + 1]
-        raise
-    if held:
-        yield b"".join(pending)
+_HEAD_STARTS: dict = {}  # PrepareConfig.head_start -> HeadStart, until the DoFn's setup takes it
 
 
 def _windowed(value, tag: str | None = None):
@@ -105,6 +82,9 @@ class _PrepareFn(SpillDoFn):
         self.pool = prepare_pool(self.config.setup, self.config.processes)
         resume = self.config.setup.resume_dir
         self.earlier = read_entries(resume, self.config.setup.fingerprint) if resume else {}
+        # the launcher's HeadStart of this run, when this DoFn runs in the launcher (the in-process runner)
+        self.head = _HEAD_STARTS.pop(self.config.head_start, None)
+        self.adopted, self.drained = {}, set()  # key -> Reading of the head start; keys read to their end
 
     def start_bundle(self):
         super().start_bundle()
@@ -115,52 +95,70 @@ class _PrepareFn(SpillDoFn):
         self.checked = {"normalize": 0, "tokenize": 0}
         self.reused = {"chunks": 0, "bytes": 0}
         self.bundle = uuid.uuid4().hex  # the workers' epochs of an earlier, failed bundle are dropped
+        if self.head is not None:
+            self._adopt(self.head)
+            self.head = None
+
+    def _adopt(self, head: HeadStart):
+        """What the head start did becomes this bundle's: its answers first, its Readings read on
+        by process(), its token so that the workers keep their epochs."""
+        head.stop()
+        if head.error is not None:
+            raise head.error
+        self.bundle = head.bundle
+        self.pending.extend(head.pending)
+        for key, reading in head.readings.items():
+            self.files[key] = [reading.file, 0, 0, 0, None]
+            self.adopted[key] = reading
 
     def process(self, item):
-        file, start, end, first_line = item
-        file = InputFile(*file)
-        key = (file.name, file.size, start)
-        self.files[key] = summary = [file, 0, 0, 0, None]
-        done, reused = self._reuse(key, file, start, end, first_line) if key in self.earlier else (set(), [])
-        yield from reused
-        with open_input(file.path) as fh:
-            watch = ReadProgress(fh, start, file.size if end is None else end, first_line)
-            line = first_line
-            try:
-                for line, lines, data in self._chunks(fh, file, start, end, first_line):
-                    if not done or chunk_key(line, data) not in done:
-                        future = self.pool.submit_chunk(self.config.setup, file.name, line, data, key, self.bundle)
-                        self.pending.append((key, line, lines, future))
-                    line += lines  # the lines read so far, for the summary and the progress
-                    watch(file.name, line, 0)
-                    yield from self._collect(2 * self.config.processes)
-            except Damage as d:
-                yield from self._collect(0)  # the documents read before the damage
-                summary[4] = damaged(file, d, summary[2], self.config.read.allow_corrupt)
-            summary[1] = line - first_line
-            watch.finish(line - first_line)
+        key = item_key(item)
+        if key in self.drained:
+            return  # read to its end by an earlier bundle (finish_bundle)
+        reading = self.adopted.pop(key, None)
+        done = set()
+        if reading is None:
+            self.files[key] = [InputFile(*item[0]), 0, 0, 0, None]
+            if key in self.earlier:
+                done, reused = self._reuse(key, item)
+                yield from reused
+            reading = Reading(item, self.config.chunk_bytes)
+        yield from self._read(reading, done)
 
-    def _chunks(self, fh, file: InputFile, start: int, end: int | None, first_line: int):
-        """(the line before the chunk's first, its lines, the chunk) for an input's chunks."""
-        if end is not None:
-            fh.seek(start)
-            fh = Limited(fh, end - start)
-        line = first_line
-        for data in chunks(decompressed_blocks(fh, compression_of(file.path)), self.config.chunk_bytes):
-            lines = data.count(b"\n") + (not data.endswith(b"\n"))
-            yield line, lines, data
-            line += lines
+    def _read(self, reading: Reading, done: set):
+        """Cut the rest of an input into chunks, send them to the workers (those not in `done`),
+        and emit the answers that are ready."""
+        summary = self.files[reading.key]
+        end = reading.file.size if reading.end is None else reading.end
+        watch = ReadProgress(reading.fh, reading.start, end, reading.first_line)
+        try:
+            for line, lines, data in reading:
+                if not done or chunk_key(line, data) not in done:
+                    future = self.pool.submit_chunk(self.config.setup, reading.file.name, line, data, reading.key,
+                                                    self.bundle)
+                    self.pending.append((reading.key, line, lines, future))
+                watch(reading.file.name, reading.line, 0)  # the lines read so far, for the progress
+                yield from self._collect(2 * self.config.processes)
+        except Damage as d:
+            yield from self._collect(0)  # the documents read before the damage
+            summary[4] = damaged(reading.file, d, summary[2], self.config.read.allow_corrupt)
+        finally:
+            reading.close()
+        summary[1] = reading.line - reading.first_line
+        watch.finish(reading.line - reading.first_line)
 
-    def _reuse(self, key, file: InputFile, start: int, end: int | None, first_line: int) -> tuple[set, list]:
+    def _reuse(self, key, item) -> tuple[set, list]:
         """The chunks of an input that an interrupted run finished, and their outputs: its entries
         whose chunks are all still there (the input is cut once more to find out); the rest deleted."""
         keys = set()
-        with open_input(file.path) as fh:
-            try:
-                for line, _, data in self._chunks(fh, file, start, end, first_line):
-                    keys.add(chunk_key(line, data))
-            except Damage:
-                pass  # the reading that follows meets it again
+        reading = Reading(item, self.config.chunk_bytes)
+        try:
+            for line, _, data in reading:
+                keys.add(chunk_key(line, data))
+        except Damage:
+            pass  # the reading that follows meets it again
+        finally:
+            reading.close()
         chosen, rejected = select(self.earlier.pop(key), keys)
         for entry in rejected:
             os.remove(entry.path)  # the input changed, or overlapping work already taken: never mixed in
@@ -220,7 +218,11 @@ class _PrepareFn(SpillDoFn):
                 + [beam.pvalue.TaggedOutput("documents", (file, ref(run))) for file, run in ended["runs"]])
 
     def finish_bundle(self):
-        out = list(self._collect(0))
+        out = []
+        for key in list(self.adopted):  # not given to this bundle (the runner split the work): its
+            out += self._read(self.adopted.pop(key), set())  # chunks are in this bundle's epochs
+            self.drained.add(key)
+        out += self._collect(0)
         for answer in self.pool.flush(self.bundle):
             for ended in answer["ended"]:
                 out += self._ended(ended, spilled=bool(self.config.setup.resume_dir))
@@ -247,7 +249,12 @@ class Prepare(beam.PTransform):
     def __init__(self, config: PrepareConfig, files: list[InputFile]):
         super().__init__()
         self.config, self.files = config, files
-        prepare_pool(config.setup, config.processes)  # the workers start loading now
+        pool = prepare_pool(config.setup, config.processes)  # started by the launcher, or now
+        resume = config.setup.resume_dir
+        if config.head_start and not (resume and os.path.isdir(resume) and os.listdir(resume)):  # a resumed
+            _HEAD_STARTS[config.head_start] = HeadStart(pool, files, config.setup, config.processes,
+                                                        config.read.split_bytes, config.chunk_bytes)
+            # (a resumed run's DoFn first finds what the entries hold: transforms/resume.py)
 
     def expand(self, pbegin):
         out = (pbegin

@@ -86,10 +86,15 @@ def _serve(stdin, stdout) -> None:
 
 
 def prepare_pool(setup: PrepareSetup, processes: int) -> PrepareProcesses:
-    """This process's PrepareProcesses for a setup's normalizer and tokenizer: started as the graph
-    is built, they are ready when the first chunk arrives, and serve later runs too."""
-    return shared(("prepare", setup.normalize, setup.tokenize, processes),
-                  lambda: PrepareProcesses(setup.normalize, setup.tokenize, processes))
+    """This process's PrepareProcesses for a setup's normalizer and tokenizer, started by
+    start_workers (pipeline/run.py starts them before Beam is imported, so that they load while the
+    graph is built) or now; they serve later runs too."""
+    return start_workers(setup.normalize, setup.tokenize, processes)
+
+
+def start_workers(normalize: NormalizeConfig, tokenize: TokenizeConfig, processes: int) -> PrepareProcesses:
+    return shared(("prepare", normalize, tokenize, processes),
+                  lambda: PrepareProcesses(normalize, tokenize, processes))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from transforms.errors import PileprepError
 from transforms.normalizer import NormalizeConfig, fixer
 from transforms.pack_batches import decode
 from transforms.parse import parse_line
-from transforms.prepare import chunks
+from transforms.prepare_read import chunks
 from transforms.prepare_processes import PrepareProcesses
 from transforms.prepare_work import PrepareSetup, Work, split_chunk
 from transforms.provenance import CheckConfig

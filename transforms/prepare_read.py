@@ -1,0 +1,145 @@
+"""Cutting the fused stage's inputs into chunks for its workers, and starting before the runner does.
+
+An input (or a line range of one) is decompressed and cut into chunks of whole lines (`chunks`,
+CHUNK_BYTES each, by C-speed searches: no Python loop per line). A Reading is one work item being
+cut: its open file, its chunk iterator and the line it reached, so that whoever holds it can read
+on from there.
+
+The head start: on the default local run, the launcher builds the rest of Beam's graph and the
+runner prepares its stages for ~2 s of one core after Prepare is constructed, while the worker
+processes (started before that: pipeline/run.py) would idle. A HeadStart thread cuts the first
+inputs meanwhile and sends their chunks to the workers: at most HEAD_START_CHUNKS per worker, at
+most two per worker in flight. When Prepare's DoFn starts its bundle it stops the thread and
+adopts everything: the answers (in submission order), the open Readings, the workers' bundle
+token (transforms/prepare_work.py drops another bundle's epoch). The same chunks reach the same
+functions, so the output is the same bytes (tested with and without it).
+
+    head = HeadStart(pool, files, setup, processes=2, split_bytes=256 << 20)
+    head.stop()  # then head.readings, head.pending, head.bundle
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import uuid
+
+from transforms.inputs import InputFile, open_input
+from transforms.split import Limited
+from transforms.streams import Damage, compression_of, decompressed_blocks
+
+CHUNK_BYTES = 2 << 20  # bytes of JSON lines per task: ~1 MB of text tokenizes in ~0.3 s, and a
+# 100 MB input makes 50 tasks, enough to keep every worker busy to the end
+HEAD_START_CHUNKS = 16  # per worker: ~5 s of its work, more than the ~2 s the launcher needs to start the runner
+
+
+def chunks(blocks, size: int):
+    """Whole lines, in pieces cut at the last newline once `size` bytes are held (each ends with
+    b"\\n"), then the last line if it has none. Damage in the blocks ends it after the whole lines
+    read before it."""
+    pending, held, newline = [], 0, False
+    try:
+        for block in blocks:
+            pending.append(block)
+            held += len(block)
+            newline = newline or b"\n" in block
+            if held >= size and newline:  # a line longer than size waits for its end, joined once
+                data = b"".join(pending)
+                cut = data.rfind(b"\n") + 1
+                yield data[:cut]
+                pending, held, newline = ([data[cut:]] if cut < len(data) else []), len(data) - cut, False
+    except Damage:
+        data = b"".join(pending)
+        if data.rfind(b"\n") >= 0:
+            yield data[:data.rfind(b"\n") + 1]
+        raise
+    if held:
+        yield b"".join(pending)
+
+
+def item_key(item) -> tuple:
+    """A work item's key, (input name, size, start): its counts, its chunks' epochs, its resume entries."""
+    file, start = InputFile(*item[0]), item[1]
+    return file.name, file.size, start
+
+
+class Reading:
+    """A work item of PlanFile, (file, start, end, first line), being cut into chunks. Iterating
+    gives (the line before the chunk's first, its lines, the chunk) from where the last iteration
+    stopped; `line` is the line reached (the chunks given included). A failure met by an earlier
+    iteration (Damage, an OSError) is raised again by the next."""
+
+    def __init__(self, item, chunk_bytes: int):
+        file, self.start, self.end, self.first_line = item
+        self.file, self.key, self.line = InputFile(*file), item_key(item), self.first_line
+        self.failed = None
+        self.fh = open_input(self.file.path)
+        fh = self.fh
+        if self.end is not None:
+            fh.seek(self.start)
+            fh = Limited(fh, self.end - self.start)
+        self._chunks = chunks(decompressed_blocks(fh, compression_of(self.file.path)), chunk_bytes)
+
+    def __iter__(self):
+        if self.failed is not None:
+            raise self.failed
+        try:
+            for data in self._chunks:
+                lines = data.count(b"\n") + (not data.endswith(b"\n"))
+                line, self.line = self.line, self.line + lines
+                yield line, lines, data
+        except Exception as e:
+            self.failed = e
+            raise
+
+    def close(self):
+        self.fh.close()
+
+
+def whole(file: InputFile, split_bytes: int) -> bool:
+    """Whether PlanFile makes one work item of a JSON-lines input (not line ranges)."""
+    return compression_of(file.path) != "none" or file.size <= split_bytes
+
+
+class HeadStart:
+    """Cuts whole inputs in order and sends their chunks to `pool` on a thread, until stop()."""
+
+    def __init__(self, pool, files: list[InputFile], setup, processes: int, split_bytes: int,
+                 chunk_bytes: int = CHUNK_BYTES):
+        self.bundle = uuid.uuid4().hex
+        self.readings = {}  # key -> Reading, in the order started
+        self.pending = []  # (key, line before the chunk, its lines, Future of the worker's answer)
+        self.error = None  # what stopped the thread outside any Reading (raised by the adopter)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(pool, [f for f in files if whole(f, split_bytes)], setup, processes, chunk_bytes),
+            daemon=True, name="pileprep-head-start")
+        self._thread.start()
+
+    def _run(self, pool, files, setup, processes: int, chunk_bytes: int):
+        try:
+            for file in files:
+                reading = Reading((tuple(file), 0, None, 0), chunk_bytes)
+                self.readings[reading.key] = reading
+                iterator = iter(reading)
+                while True:
+                    if self._stop.is_set() or len(self.pending) >= HEAD_START_CHUNKS * processes:
+                        return
+                    try:
+                        line, lines, data = next(iterator)
+                    except StopIteration:
+                        break
+                    except Exception:  # kept in the Reading: raised where the DoFn reads on
+                        break
+                    future = pool.submit_chunk(setup, file.name, line, data, reading.key, self.bundle)
+                    self.pending.append((reading.key, line, lines, future))
+                    if len(self.pending) > 2 * processes:  # the workers' queue holds what they will take next
+                        oldest = self.pending[-1 - 2 * processes][3]
+                        while not (oldest.done() or self._stop.is_set()):
+                            concurrent.futures.wait([oldest], timeout=0.05)
+        except Exception as e:
+            self.error = e
+
+    def stop(self):
+        """Stop cutting, once the chunk being sent is sent; the state is the caller's from then."""
+        self._stop.set()
+        self._thread.join()
