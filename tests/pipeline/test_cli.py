@@ -302,3 +302,36 @@ def test_an_internal_value_error_is_a_bug_with_its_traceback_and_exit_1(corpus, 
     assert "pileprep: error:" not in err
     assert err.splitlines()[-1].startswith("pileprep: this is a bug in pileprep") and "report it" in err
     assert not (tmp_path / "o" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("args, workers, sure", [([], None, True), ([], 1, True), ([], 2, False),
+                                                 (["--runner=DirectRunner"], None, False),
+                                                 (["--direct_running_mode", "in_memory"], None, False),
+                                                 (["--direct_num_workers=1"], None, False), (["--project=p"], None, True)])
+def test_the_in_process_runner_is_told_without_beam_only_when_sure(args, workers, sure):
+    from pipeline.runners import in_process, make_pipeline, surely_in_process
+
+    assert surely_in_process(args, workers) == sure
+    if sure:
+        assert in_process(make_pipeline(args, workers=workers))
+
+
+def test_the_default_run_starts_its_workers_once_and_before_beam(corpus, tmp_path, monkeypatch):
+    """pipeline/run.py starts the fused stage's workers before making the pipeline (Beam's import):
+    they load while the graph is built, which finds them started; a run with Beam options starts
+    them when the graph is built."""
+    from pipeline import runners
+    from transforms import children, prepare_processes
+
+    events = []
+    start, make = prepare_processes.PrepareProcesses.__init__, runners.make_pipeline
+    monkeypatch.setattr(prepare_processes.PrepareProcesses, "__init__",
+                        lambda self, *a: (events.append("workers"), start(self, *a))[1])
+    monkeypatch.setattr(runners, "make_pipeline", lambda *a, **k: (events.append("pipeline"), make(*a, **k))[1])
+    for beam_args, expected in (([], ["workers", "pipeline"]), (IN_MEMORY, ["pipeline", "workers"])):
+        children.close_pools()
+        events.clear()
+        out = tmp_path / f"out-{len(beam_args)}"
+        assert main(["run", "--input", f"{corpus}/*.jsonl*", "--output", str(out), "--quiet"] + beam_args) == 0
+        assert events == expected
+    assert (tmp_path / "out-0" / "manifest.json").read_bytes() == (tmp_path / "out-1" / "manifest.json").read_bytes()

@@ -1,5 +1,6 @@
 """The fused local stage (transforms/prepare.py): chunking, the worker's per-document path against
 the staged graph's functions, the worker processes, and whole runs byte-identical to the staged graph."""
+import dataclasses
 import hashlib
 import json
 
@@ -8,10 +9,11 @@ import pytest
 from pipeline.options import RunConfig
 from pipeline.run import run
 from pipeline.tools.sample import SampleConfig, write_sample
-from transforms import prepare
+from transforms import prepare, prepare_read
 from transforms.children import ChildFailed
 from transforms.document_runs import merge_runs
 from transforms.errors import PileprepError
+from transforms.inputs import ReadConfig, match_inputs
 from transforms.normalizer import NormalizeConfig, fixer
 from transforms.pack_batches import decode
 from transforms.parse import parse_line
@@ -176,3 +178,66 @@ def test_a_budget_and_no_documents_fused_equals_staged(tmp_path):
                            token_budget=20_000, write_documents=False, tokenize_processes=2, fused=fused)
         manifests.append(json.dumps(run(config, ["--direct_running_mode=in_memory"]), sort_keys=True).replace(str(out), "OUT"))
     assert manifests[0] == manifests[1]
+
+
+@pytest.mark.parametrize("head_chunks", [0, 1, 10**6])
+def test_the_head_start_changes_no_byte(tmp_path, monkeypatch, head_chunks):
+    """The head start stopped before its first chunk (0), in the middle of the first input (1 per
+    worker, small chunks), or free to read every input before the runner reaches Prepare; a file
+    truncated mid-stream (kept with --allow-corrupt-inputs) among them: the manifest of the staged graph."""
+    write_sample(str(tmp_path / "in"), SampleConfig(seed=7, documents=300, files=3))
+    damaged = sorted((tmp_path / "in").glob("*.zst"))[0]
+    damaged.write_bytes(damaged.read_bytes()[:-40])
+    monkeypatch.setattr(prepare, "CHUNK_BYTES", 3000)
+    monkeypatch.setattr(prepare_read, "HEAD_START_CHUNKS", head_chunks)
+    manifests = []
+    for fused in (True, False):
+        out = tmp_path / f"out-{fused}"
+        config = RunConfig(inputs=(f"{tmp_path}/in/*",), output=str(out), rows_per_shard=8, quiet=True,
+                           allow_corrupt_inputs=True, tokenize_processes=2, fused=fused)
+        manifest = run(config, ["--direct_running_mode=in_memory"])
+        assert [f["name"] for f in manifest["inputs"] if f.get("damage")] == [damaged.name]
+        manifests.append(json.dumps(manifest, sort_keys=True).replace(str(out), "OUT"))
+    assert manifests[0] == manifests[1]
+
+
+def _documents(outputs) -> list:
+    """The (id, tokens) of the kept documents in a bundle's Pack batches (inline payloads)."""
+    ids = []
+    for value in outputs:
+        value = getattr(value, "value", value)
+        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], tuple):
+            table, tokens = decode(value[1][0], "uint16")
+            ids += list(zip(table.column("id").to_pylist(), table.column("n").to_pylist()))
+    return sorted(ids)
+
+
+def test_inputs_the_head_start_read_for_a_later_bundle_are_finished_in_the_first(tmp_path, monkeypatch):
+    """Should the runner split Prepare's work into bundles, what the head start cut of an input
+    another bundle gets is read to its end in the first bundle (the workers' epochs of its token
+    hold it), and the later bundle emits nothing more of it: the same documents, once."""
+    write_sample(str(tmp_path / "in"), SampleConfig(seed=8, documents=200, files=2))
+    files = match_inputs([f"{tmp_path}/in/*"])
+    items = [(tuple(f), 0, None, 0) for f in files]
+    read = ReadConfig((f"{tmp_path}/in/*",))
+    setup = dataclasses.replace(SETUP, document_files=0)
+    outputs = {}
+    monkeypatch.setattr(prepare_read, "HEAD_START_CHUNKS", 10**6)
+    for head in ("", "test-head"):
+        config = prepare.PrepareConfig(read, setup, processes=2, chunk_bytes=5000, head_start=head)
+        prepare.Prepare(config, files)
+        if head:
+            prepare._HEAD_STARTS[head]._thread.join(timeout=120)  # every input cut before the DoFn starts
+        fn = prepare._PrepareFn(config)
+        fn.setup()
+        fn.start_bundle()
+        first = list(fn.process(items[0])) + list(fn.finish_bundle())
+        fn.start_bundle()
+        second = [v for item in items[1:] for v in fn.process(item)] + list(fn.finish_bundle())
+        summaries = [v.value.value for v in first + second if getattr(v, "tag", None) == "files"]
+        assert sorted(s["name"] for s in summaries) == sorted(f.name for f in files)  # each once
+        if head:
+            assert _documents(second) == [] and [s for s in second if getattr(s, "tag", None) == "files"] == []
+        outputs[head] = _documents(first + second)
+        fn.teardown()
+    assert outputs["test-head"] == outputs[""] and len(outputs[""]) > 100
