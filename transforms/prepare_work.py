@@ -120,7 +120,7 @@ class Work:
         self.item = item
         out = {"rejects": [], "drops": [], "documents": 0, "tokens": 0, "normalize_checked": 0,
                "tokenize_checked": 0, "tokenized": collections.Counter()}
-        lines = split_chunk(data)
+        lines, kept = split_chunk(data), []
         for number, raw in enumerate(lines, first_line + 1):
             fields, reason, raw = parse_limited(raw, self.setup.max_line_bytes)
             if reason is not None:
@@ -128,23 +128,29 @@ class Work:
                 continue
             out["documents"] += 1
             doc_id = f"{name}:{number}"
-            self._document(out, Document(id=doc_id, source=fields["source"], text=fields["text"],
-                                         order_key=order_key(self.setup.seed, doc_id)))
+            doc = self._filtered(out, Document(id=doc_id, source=fields["source"], text=fields["text"],
+                                               order_key=order_key(self.setup.seed, doc_id)))
+            if doc is not None:
+                kept.append(doc)
+        # the chunk's kept texts tokenized at once: tokie's pieces of all of them in one call
+        for doc, (ids, backends) in zip(kept, self.tokenizer.tokenize_many([d["text"] for d in kept])):
+            self._tokenized(out, doc, ids, backends)
         out["lines"] = len(lines)
         out["normalized"] = {self.fix.path: out["documents"]}
         self.epoch[chunk_key(first_line, data)] = out
         return {**out, "ended": ended + ([self._end_epoch()] if self._full() else [])}
 
-    def _document(self, out: dict, doc: Document) -> None:
-        check = self.setup.check.sampled(doc["id"])
-        plain = self.plain if check else None  # the normalizer's cross-check: only behind the fast path
-        out["normalize_checked"] += plain is not None
+    def _filtered(self, out: dict, doc: Document) -> dict | None:
+        """The document normalized and through the rules, or None (its drop recorded)."""
+        plain = self.plain if self.setup.check.sampled(doc["id"]) else None  # the normalizer's
+        out["normalize_checked"] += plain is not None  # cross-check: only behind the fast path
         doc, drop = filter_document(fixed(doc, self.fix, plain), self.setup.rules)
         if drop is not None:
             out["drops"].append(drop)
-            return
-        edited = doc["text"]
-        ids, backends = self.tokenizer.tokenize(edited)
+        return doc
+
+    def _tokenized(self, out: dict, doc: dict, ids, backends) -> None:
+        check, edited = self.setup.check.sampled(doc["id"]), doc["text"]
         out["tokenized"].update(backends)
         out["tokenize_checked"] += check
         if check and not np.array_equal(ids, self.tokenizer.plain_ids(edited)):

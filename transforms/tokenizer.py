@@ -170,14 +170,35 @@ class Tokenizer:
         """The ids of text in the shard dtype, and the backends that gave them ("tokie",
         "tiktoken", "hf"; see `libraries`). Returned, not counted here: one loaded tokenizer serves
         every bundle of a process, and a runner may run bundles on several threads at once."""
+        return self.tokenize_many([text])[0]
+
+    def tokenize_many(self, texts: list[str]) -> list[tuple[np.ndarray, tuple[str, ...]]]:
+        """tokenize() of each text, with tokie's pieces of all of them encoded in one call (one
+        buffer of ids, no Python int per id: ~2x tokie's time per piece)."""
         if self._unbuilt is not None:
             self.prepare()
-        if self._tokie is not None:
+        if self._tokie is None:
+            return [self._plain(text) for text in texts]
+        plans, batch = [], []
+        for text in texts:
             try:
-                return self._fast_ids(text)
+                plans.append(self._fast_plan(text, batch))
             except _TiktokenCannot:
-                pass  # the whole text goes to the plain path, which falls back to HF
-        return self._plain(text)
+                plans.append(None)  # the whole text goes to the plain path, which falls back to HF
+        if batch:
+            ids, lengths = self._tokie.encode_batch_flat(batch)
+            ends = np.cumsum(lengths, dtype=np.int64)
+            ids, starts = ids.astype(self.dtype, copy=False), ends - lengths.astype(np.int64)
+        out = []
+        for text, plan in zip(texts, plans):
+            if plan is None:
+                out.append(self._plain(text))
+                continue
+            parts, by = plan
+            arrays = [ids[starts[p]:ends[p]] if isinstance(p, int) else p.astype(self.dtype, copy=False)
+                      for p in parts]
+            out.append((np.concatenate(arrays) if arrays else np.zeros(0, dtype=self.dtype), by))
+        return out
 
     def plain_ids(self, text: str) -> np.ndarray:
         """GPT-2's ids by definition, in the shard dtype: tiktoken's `encode_ordinary` of the whole
@@ -198,12 +219,14 @@ class Tokenizer:
                     self._hf.encode_special_tokens = True
         return np.array(self._hf_encode_batch([text])[0], dtype=self.dtype), ("hf",)
 
-    def _fast_ids(self, text: str) -> tuple[np.ndarray, tuple[str, ...]]:
-        """tokie on plain pieces of at most TOKIE_MAX_BYTES, tiktoken on the rest (see gpt2_fast.py)."""
-        dtype = self.dtype
+    def _fast_plan(self, text: str, batch: list[str]) -> tuple[list, tuple[str, ...]]:
+        """The fast path's parts of text, in order: tiktoken's ids, or the index in `batch` of a
+        piece for tokie (plain ASCII of at most TOKIE_MAX_BYTES: see gpt2_fast.py), appended there
+        only when the whole text planned (tiktoken may give up on a part)."""
         if len(text) <= TOKIE_MAX_BYTES and tokie_safe(text):
-            return np.array(self._tokie.encode(text, add_special_tokens=False).ids, dtype=dtype), ("tokie",)
-        parts, by = [], set()
+            batch.append(text)
+            return [len(batch) - 1], ("tokie",)
+        parts, by, mine = [], set(), []
         for a, b, plain in ascii_spans(text):
             if not plain or not tokie_safe(text[a:b]):
                 parts.append(self._tiktoken_ids(text[a:b]))
@@ -211,13 +234,13 @@ class Tokenizer:
                 continue
             for c, d, tokie in pieces(text, a, b):
                 if tokie:
-                    parts.append(np.array(self._tokie.encode(text[c:d], add_special_tokens=False).ids, dtype=dtype))
+                    parts.append(len(batch) + len(mine))
+                    mine.append(text[c:d])
                 else:
                     parts.append(self._tiktoken_ids(text[c:d]))
                 by.add("tokie" if tokie else "tiktoken")
-        if not parts:
-            return np.zeros(0, dtype=dtype), ()
-        return np.concatenate([p.astype(dtype, copy=False) for p in parts]), tuple(sorted(by))
+        batch += mine
+        return parts, tuple(sorted(by))
 
     def _tiktoken_ids(self, text: str) -> np.ndarray:
         # encode_to_numpy with no special tokens allowed or disallowed is encode_ordinary,

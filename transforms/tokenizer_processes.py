@@ -58,8 +58,7 @@ def _serve(stdin, stdout) -> None:
         checks = read_frame(stdin)
         texts = [read_frame(stdin).decode("utf-8", "surrogatepass") for _ in range(U64.unpack(header)[0])]
         mismatches, used = [], collections.Counter()
-        for i, text in enumerate(texts):
-            ids, backends = tokenizer.tokenize(text)
+        for i, (text, (ids, backends)) in enumerate(zip(texts, tokenizer.tokenize_many(texts))):
             used.update(backends)
             if checks[i] and not np.array_equal(ids, tokenizer.plain_ids(text)):
                 mismatches.append(i)

@@ -74,13 +74,13 @@ def test_the_sample_is_seeded_and_about_one_in_n():
 def test_a_tokenizer_child_reports_a_mismatch(monkeypatch):
     """The child's loop, fed through in-memory pipes: a checked text whose fast ids differ from
     the plain ones is reported by its index; an unchecked one is not."""
-    real = Tokenizer.tokenize
+    real = Tokenizer.tokenize_many
 
-    def wrong_on_planted(self, text):
-        ids, backends = real(self, text)
-        return (ids[::-1].copy() if "planted" in text else ids), backends
+    def wrong_on_planted(self, texts):
+        return [((ids[::-1].copy() if "planted" in text else ids), backends)
+                for text, (ids, backends) in zip(texts, real(self, texts))]
 
-    monkeypatch.setattr(Tokenizer, "tokenize", wrong_on_planted)
+    monkeypatch.setattr(Tokenizer, "tokenize_many", wrong_on_planted)
     texts, checks = ["fine text", "a planted bug here", "planted but unchecked", "ok"], [1, 1, 0, 1]
     request = _frame(json.dumps({"tokenizer": "gpt2", "eos_id": None, "backend": "auto", "content": None}).encode())
     request += _U64.pack(len(texts)) + _frame(bytes(checks)) + b"".join(_frame(t.encode()) for t in texts)

@@ -114,8 +114,8 @@ def test_the_worker_does_what_the_staged_functions_do():
 
 
 def test_a_cross_check_mismatch_names_the_document(monkeypatch):
-    real = Tokenizer.tokenize
-    monkeypatch.setattr(Tokenizer, "tokenize", lambda self, text: (real(self, text)[0][:-1], real(self, text)[1]))
+    real = Tokenizer.tokenize_many
+    monkeypatch.setattr(Tokenizer, "tokenize_many", lambda self, texts: [(ids[:-1], b) for ids, b in real(self, texts)])
     with pytest.raises(PileprepError, match=r"document f:2 gets other token ids"):
         Work(SETUP.normalize, SETUP.tokenize).chunk(SETUP, "f", 1, _line("some text") + b"\n")
 

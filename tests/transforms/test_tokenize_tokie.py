@@ -129,3 +129,20 @@ def test_unchecked_tokie_version_is_not_used(monkeypatch, reference):
     tok.prepare()
     assert tok.backend == "tiktoken" and tok._tokie is None
     _same(tok, reference, "Hello world, it's café time\n")
+
+
+def test_many_texts_at_once_are_each_text_alone(fast, reference):
+    """tokenize_many encodes tokie's pieces of every text in one call: each text gets exactly the
+    ids (and backends) it gets alone, whatever its neighbours: empty, whole-tokie, pieces, a
+    divergent line, a text tiktoken gives up on (the plain path, HF), long, non-ASCII."""
+    giving_up = "\u00a0" + "\n" * 10**6 + "x"
+    texts = ["", "hello world", *DIVERGENT, "caf\u00e9 \u201cquoted\u201d and plain words " * 50, giving_up,
+             "x" * 20_000, " " * 9_000 + "y", *_real_texts()[:20], "ok"]
+    many = fast.tokenize_many(texts)
+    assert len(many) == len(texts)
+    for text, (ids, backends) in zip(texts, many):
+        alone = fast.tokenize_many([text])[0]
+        assert backends == alone[1] and ids.dtype == alone[0].dtype == np.uint16
+        np.testing.assert_array_equal(ids, alone[0], err_msg=repr(text[:80]))
+        np.testing.assert_array_equal(ids, reference.shard_ids(text) if text is not giving_up else fast.plain_ids(text))
+    assert many[texts.index(giving_up)][1] == ("hf",) and many[1][1] == ("tokie",)
