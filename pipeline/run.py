@@ -104,7 +104,10 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
     except BaseException:
         import shutil
 
+        from transforms.prepare import drop_head_starts
+
         shutil.rmtree(p.local_tempdir, ignore_errors=True)  # Beam's own, removed by the p.run() never reached
+        drop_head_starts()
         raise
     if not wait:
         job = _submit(p)
@@ -118,6 +121,10 @@ def run(config: RunConfig, beam_args: list[str], *, workers: int | None = None, 
         if message is not None and message.startswith(NO_SPACE):  # a worker's, through the runner's wrapping
             raise PileprepError(after_full(message, config, need)) from e
         raise
+    finally:
+        from transforms.prepare import drop_head_starts
+
+        drop_head_starts()  # what a run that failed before its first stage left running
     manifest = _read_manifest(config.output)
     if not config.quiet:
         print(summary(manifest, time.monotonic() - started))

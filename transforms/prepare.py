@@ -35,14 +35,13 @@ from schemas.records import InputSummary
 from transforms import progress
 from transforms.counts import dropped_events
 from transforms.errors import PileprepError
-from transforms.inputs import InputFile
+from transforms.inputs import InputFile, ReadConfig
 from transforms.prepare_processes import prepare_pool
 from transforms.prepare_read import CHUNK_BYTES, HeadStart, Reading, item_key
 from transforms.prepare_work import PrepareSetup
 from transforms.progress import ReadProgress
 from transforms.normalizer import normalize_events
 from transforms.provenance import PROVENANCE
-from transforms.inputs import ReadConfig
 from transforms.read import PlanFile, damaged
 from transforms.streams import Damage
 from transforms.resume import chunk_key, link, read_entries, select
@@ -62,6 +61,15 @@ class PrepareConfig:
 
 
 _HEAD_STARTS: dict = {}  # PrepareConfig.head_start -> HeadStart, until the DoFn's setup takes it
+
+
+def drop_head_starts():
+    """Stop the head starts no DoFn took (a run that failed before Prepare ran) and close their inputs."""
+    while _HEAD_STARTS:
+        head = _HEAD_STARTS.popitem()[1]
+        head.stop()
+        for reading in head.readings.values():
+            reading.close()
 
 
 def _windowed(value, tag: str | None = None):
