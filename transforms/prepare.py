@@ -24,7 +24,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
-import os
 import uuid
 
 import apache_beam as beam
@@ -37,14 +36,14 @@ from transforms.counts import dropped_events
 from transforms.errors import PileprepError
 from transforms.inputs import InputFile, ReadConfig
 from transforms.prepare_processes import prepare_pool
-from transforms.prepare_read import CHUNK_BYTES, HeadStart, Reading, item_key
+from transforms.prepare_read import CHUNK_BYTES, HeadStart, Reading, item_key, resumed
 from transforms.prepare_work import PrepareSetup
 from transforms.progress import ReadProgress
 from transforms.normalizer import normalize_events
 from transforms.provenance import PROVENANCE
 from transforms.read import PlanFile, damaged
 from transforms.streams import Damage
-from transforms.resume import chunk_key, link, read_entries, select
+from transforms.resume import chunk_key, read_entries
 from transforms.spill import SpillDoFn, spill_folder
 from transforms.tokenizer import tokenize_events
 
@@ -88,10 +87,16 @@ class _PrepareFn(SpillDoFn):
     def setup(self):
         super().setup()
         self.pool = prepare_pool(self.config.setup, self.config.processes)
-        resume = self.config.setup.resume_dir
-        self.earlier = read_entries(resume, self.config.setup.fingerprint) if resume else {}
-        # the launcher's HeadStart of this run, when this DoFn runs in the launcher (the in-process runner)
+        # the launcher's HeadStart of this run, when this DoFn runs in the launcher (the in-process
+        # runner): stopped now, so that it and this DoFn never touch the resume entries at once
         self.head = _HEAD_STARTS.pop(self.config.head_start, None)
+        if self.head is not None:
+            self.head.stop()
+            if self.head.error is not None:
+                raise self.head.error
+        resume = self.config.setup.resume_dir
+        self.earlier = (self.head.earlier if self.head is not None
+                        else read_entries(resume, self.config.setup.fingerprint) if resume else {})
         self.adopted, self.drained = {}, set()  # key -> Reading of the head start; keys read to their end
 
     def start_bundle(self):
@@ -110,9 +115,6 @@ class _PrepareFn(SpillDoFn):
     def _adopt(self, head: HeadStart):
         """What the head start did becomes this bundle's: its answers first, its Readings read on
         by process(), its token so that the workers keep their epochs."""
-        head.stop()
-        if head.error is not None:
-            raise head.error
         self.bundle = head.bundle
         self.pending.extend(head.pending)
         for key, reading in head.readings.items():
@@ -124,24 +126,33 @@ class _PrepareFn(SpillDoFn):
         if key in self.drained:
             return  # read to its end by an earlier bundle (finish_bundle)
         reading = self.adopted.pop(key, None)
-        done = set()
         if reading is None:
             self.files[key] = [InputFile(*item[0]), 0, 0, 0, None]
-            if key in self.earlier:
-                done, reused = self._reuse(key, item)
-                yield from reused
-            reading = Reading(item, self.config.chunk_bytes)
-        yield from self._read(reading, done)
+            reading = (resumed(item, self.earlier.pop(key), self.config.chunk_bytes, spill_folder(self.config.spill))
+                       if key in self.earlier else Reading(item, self.config.chunk_bytes))
+        yield from self._reused(reading)
+        yield from self._read(reading)
 
-    def _read(self, reading: Reading, done: set):
-        """Cut the rest of an input into chunks, send them to the workers (those not in `done`),
-        and emit the answers that are ready."""
+    def _reused(self, reading: Reading) -> list:
+        """The outputs of the chunks an interrupted run finished (transforms/resume.py), counted."""
+        out = []
+        for entry in reading.reused:
+            for chunk, answer in entry.chunks.items():
+                self.reused["chunks"] += 1
+                self.reused["bytes"] += chunk[1]
+                out += self._emit(reading.key, answer)
+            out += self._ended({"batches": entry.batches, "runs": entry.runs}, spilled=True)
+        return out
+
+    def _read(self, reading: Reading):
+        """Cut the rest of an input into chunks, send them to the workers (those not finished by an
+        interrupted run), and emit the answers that are ready."""
         summary = self.files[reading.key]
         end = reading.file.size if reading.end is None else reading.end
         watch = ReadProgress(reading.fh, reading.start, end, reading.first_line)
         try:
             for line, lines, data in reading:
-                if not done or chunk_key(line, data) not in done:
+                if not reading.done or chunk_key(line, data) not in reading.done:
                     future = self.pool.submit_chunk(self.config.setup, reading.file.name, line, data, reading.key,
                                                     self.bundle)
                     self.pending.append((reading.key, line, lines, future))
@@ -154,32 +165,6 @@ class _PrepareFn(SpillDoFn):
             reading.close()
         summary[1] = reading.line - reading.first_line
         watch.finish(reading.line - reading.first_line)
-
-    def _reuse(self, key, item) -> tuple[set, list]:
-        """The chunks of an input that an interrupted run finished, and their outputs: its entries
-        whose chunks are all still there (the input is cut once more to find out); the rest deleted."""
-        keys = set()
-        reading = Reading(item, self.config.chunk_bytes)
-        try:
-            for line, _, data in reading:
-                keys.add(chunk_key(line, data))
-        except Damage:
-            pass  # the reading that follows meets it again
-        finally:
-            reading.close()
-        chosen, rejected = select(self.earlier.pop(key), keys)
-        for entry in rejected:
-            os.remove(entry.path)  # the input changed, or overlapping work already taken: never mixed in
-        done, out = set(), []
-        for entry in chosen:
-            link(entry, spill_folder(self.config.spill))
-            for chunk, answer in entry.chunks.items():
-                done.add(chunk)
-                self.reused["chunks"] += 1
-                self.reused["bytes"] += chunk[1]
-                out += self._emit(key, answer)
-            out += self._ended({"batches": entry.batches, "runs": entry.runs}, spilled=True)
-        return done, out
 
     def _collect(self, limit: int):
         """Answers in submission order: every ready one, and the oldest waited for while more than
@@ -228,7 +213,8 @@ class _PrepareFn(SpillDoFn):
     def finish_bundle(self):
         out = []
         for key in list(self.adopted):  # not given to this bundle (the runner split the work): its
-            out += self._read(self.adopted.pop(key), set())  # chunks are in this bundle's epochs
+            reading = self.adopted.pop(key)  # chunks are in this bundle's epochs
+            out += self._reused(reading) + list(self._read(reading))
             self.drained.add(key)
         out += self._collect(0)
         for answer in self.pool.flush(self.bundle):
@@ -258,11 +244,9 @@ class Prepare(beam.PTransform):
         super().__init__()
         self.config, self.files = config, files
         pool = prepare_pool(config.setup, config.processes)  # started by the launcher, or now
-        resume = config.setup.resume_dir
-        if config.head_start and not (resume and os.path.isdir(resume) and os.listdir(resume)):  # a resumed
+        if config.head_start:
             _HEAD_STARTS[config.head_start] = HeadStart(pool, files, config.setup, config.processes,
                                                         config.read.split_bytes, config.chunk_bytes)
-            # (a resumed run's DoFn first finds what the entries hold: transforms/resume.py)
 
     def expand(self, pbegin):
         out = (pbegin

@@ -20,10 +20,12 @@ functions, so the output is the same bytes (tested with and without it).
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import threading
 import uuid
 
 from transforms.inputs import InputFile, open_input
+from transforms.resume import chunk_key, link, read_entries, select
 from transforms.split import Limited
 from transforms.streams import Damage, compression_of, decompressed_blocks
 
@@ -66,12 +68,13 @@ class Reading:
     """A work item of PlanFile, (file, start, end, first line), being cut into chunks. Iterating
     gives (the line before the chunk's first, its lines, the chunk) from where the last iteration
     stopped; `line` is the line reached (the chunks given included). A failure met by an earlier
-    iteration (Damage, an OSError) is raised again by the next."""
+    iteration (Damage, an OSError) is raised again by the next. `done` holds the chunks an
+    interrupted run finished (not to be sent again) and `reused` the entries holding them."""
 
-    def __init__(self, item, chunk_bytes: int):
+    def __init__(self, item, chunk_bytes: int, done: set = frozenset(), reused: tuple = ()):
         file, self.start, self.end, self.first_line = item
         self.file, self.key, self.line = InputFile(*file), item_key(item), self.first_line
-        self.failed = None
+        self.done, self.reused, self.failed = done, reused, None
         self.fh = open_input(self.file.path)
         fh = self.fh
         if self.end is not None:
@@ -95,19 +98,44 @@ class Reading:
         self.fh.close()
 
 
+def resumed(item, entries: list, chunk_bytes: int, spill_dir: str) -> Reading:
+    """A Reading of the item that skips what an interrupted run finished: its entries whose chunks
+    are all still there (the input is cut once more to find out), linked into spill_dir so their
+    payloads are read in place; the other entries are deleted (the input changed, or overlapping
+    work already taken: never mixed in)."""
+    keys = set()
+    reading = Reading(item, chunk_bytes)
+    try:
+        for line, _, data in reading:
+            keys.add(chunk_key(line, data))
+    except Damage:
+        pass  # the reading that follows meets it again
+    finally:
+        reading.close()
+    chosen, rejected = select(entries, keys)
+    for entry in rejected:
+        os.remove(entry.path)
+    for entry in chosen:
+        link(entry, spill_dir)
+    return Reading(item, chunk_bytes, {chunk for entry in chosen for chunk in entry.chunks}, tuple(chosen))
+
+
 def whole(file: InputFile, split_bytes: int) -> bool:
     """Whether PlanFile makes one work item of a JSON-lines input (not line ranges)."""
     return compression_of(file.path) != "none" or file.size <= split_bytes
 
 
 class HeadStart:
-    """Cuts whole inputs in order and sends their chunks to `pool` on a thread, until stop()."""
+    """Cuts whole inputs in order and sends their chunks to `pool` on a thread, until stop(). With
+    resume (setup.resume_dir), it first reads the interrupted run's entries: an input it reaches
+    skips what they hold (`resumed`), and the DoFn takes the rest of them (`earlier`)."""
 
     def __init__(self, pool, files: list[InputFile], setup, processes: int, split_bytes: int,
                  chunk_bytes: int = CHUNK_BYTES):
         self.bundle = uuid.uuid4().hex
         self.readings = {}  # key -> Reading, in the order started
         self.pending = []  # (key, line before the chunk, its lines, Future of the worker's answer)
+        self.earlier = {}  # item key -> the interrupted run's entries of inputs not reached
         self.error = None  # what stopped the thread outside any Reading (raised by the adopter)
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -117,9 +145,14 @@ class HeadStart:
 
     def _run(self, pool, files, setup, processes: int, chunk_bytes: int):
         try:
+            if setup.resume_dir:
+                self.earlier = read_entries(setup.resume_dir, setup.fingerprint)
             for file in files:
-                reading = Reading((tuple(file), 0, None, 0), chunk_bytes)
-                self.readings[reading.key] = reading
+                item = (tuple(file), 0, None, 0)
+                key = item_key(item)
+                reading = (resumed(item, self.earlier.pop(key), chunk_bytes, setup.spill_dir) if key in self.earlier
+                           else Reading(item, chunk_bytes))
+                self.readings[key] = reading
                 iterator = iter(reading)
                 while True:
                     if self._stop.is_set() or len(self.pending) >= HEAD_START_CHUNKS * processes:
@@ -130,6 +163,8 @@ class HeadStart:
                         break
                     except Exception:  # kept in the Reading: raised where the DoFn reads on
                         break
+                    if reading.done and chunk_key(line, data) in reading.done:
+                        continue
                     future = pool.submit_chunk(setup, file.name, line, data, reading.key, self.bundle)
                     self.pending.append((reading.key, line, lines, future))
                     if len(self.pending) > 2 * processes:  # the workers' queue holds what they will take next

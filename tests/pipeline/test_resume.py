@@ -169,3 +169,21 @@ def test_a_changed_input_is_redone_and_changed_options_reuse_nothing(corpus, tmp
     subprocess.run(cmd(tmp_path / "fresh-other", "--rules", "slimpajama"), cwd=ROOT, check=True)
     assert _manifest(other) == _manifest(tmp_path / "fresh-other")
     assert json.loads((other / "manifest.json").read_text())["options"]["rules"] == "slimpajama"
+
+
+@pytest.mark.parametrize("head_chunks", [0, 10**6])
+def test_the_head_start_or_the_step_itself_reuses_the_entries(corpus, uninterrupted, tmp_path, monkeypatch, caplog,
+                                                               head_chunks):
+    """A rerun reuses an input's finished chunks wherever its reading starts: in the launcher's head
+    start (which reaches every input here) or in Prepare's DoFn (a head start stopped at once)."""
+    from pipeline.cli import main
+    from transforms import prepare_read
+
+    out = tmp_path / "out"
+    cmd = _cli("--input", f"{corpus}/in/*", "--output", str(out), "--rows-per-shard", "64")
+    assert _kill_when(cmd, lambda: _entries(out) >= 4)
+    monkeypatch.setattr(prepare_read, "HEAD_START_CHUNKS", head_chunks)
+    assert main(cmd[3:]) == 0
+    assert "pileprep: resumed: reused" in caplog.text
+    assert _manifest(out) == uninterrupted
+    assert not (out / RESUME_DIR).exists() and not (out / ".tmp-spill").exists()
