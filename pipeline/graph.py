@@ -11,7 +11,6 @@ import dataclasses
 import apache_beam as beam
 
 from pipeline.options import RunConfig
-from transforms.columnar import format_of
 from transforms.counts import CountOutcomes, counted
 from transforms.dedup import Deduplicate, MeasureClusters, WriteRemovals
 from transforms.filter import FilterDocuments
@@ -38,7 +37,7 @@ def build(p, config: RunConfig, files: list[InputFile], holdout_files: list[Inpu
     """The graph of a run on `p`; head_start: the fused stage starts cutting inputs for its workers
     now, before the runner does (transforms/prepare_read.py; for a pipeline that will be run)."""
     input_bytes = sum(f.size for f in files)
-    fused = config.fused and not any(format_of(f.path) for f in files)  # JSON lines only
+    fused = config.fuses([f.path for f in files])
     front = _fused(p, config, files, input_bytes, head_start) if fused else _staged(p, config, files, holdout_files)
     tokenizer = front["tokenizer"]
     pack = Pack(config.pack_config(tokenizer, input_bytes))

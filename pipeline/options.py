@@ -218,6 +218,13 @@ class RunConfig:
                           allow_short=self.allow_short, spill=bool(self.spill),
                           range_bits=range_bits_for(input_bytes))
 
+    def fuses(self, paths) -> bool:
+        """Whether the graph's front is the fused stage (transforms/prepare.py): when `fused` (which
+        pipeline/run.py decides for the runner) and every input is JSON lines (of paths or patterns)."""
+        from transforms.columnar import format_of
+
+        return bool(self.fused) and not any(format_of(path) for path in paths)
+
     def read_config(self) -> ReadConfig:
         return ReadConfig(tuple(self.inputs), allow_corrupt=self.allow_corrupt_inputs, seed=self.seed,
                           split_bytes=self.split_bytes, max_line_bytes=self.max_line_bytes,

@@ -168,14 +168,12 @@ def _start_workers(config: RunConfig, beam_args: list[str], workers: int | None)
     bad tokenizer.json fails in this process, with its message. Should the inputs turn out
     columnar (a directory pattern), the run takes the staged front and the workers idle to the end."""
     from pipeline.runners import surely_in_process
-    from transforms.columnar import format_of
     from transforms.gpt2_load import GPT2
 
-    if (not surely_in_process(beam_args, workers) or config.tokenizer != GPT2
-            or any(format_of(pattern) for pattern in config.inputs)):
+    if not surely_in_process(beam_args, workers) or config.tokenizer != GPT2:
         return
     config = _decided(config, in_process=True, local=True)
-    if config.fused:
+    if config.fuses(config.inputs):
         from transforms.prepare_processes import start_workers
         from transforms.tokenizer import shippable
 
