@@ -123,15 +123,14 @@ class _PrepareFn(SpillDoFn):
 
     def process(self, item):
         key = item_key(item)
-        if key in self.drained:
-            return  # read to its end by an earlier bundle (finish_bundle)
         reading = self.adopted.pop(key, None)
-        if reading is None:
+        if reading is None and key not in self.drained:  # (drained: read to its end by an earlier bundle)
             self.files[key] = [InputFile(*item[0]), 0, 0, 0, None]
             reading = (resumed(item, self.earlier.pop(key), self.config.chunk_bytes, spill_folder(self.config.spill))
                        if key in self.earlier else Reading(item, self.config.chunk_bytes))
-        yield from self._reused(reading)
-        yield from self._read(reading)
+        if reading is not None:
+            yield from self._reused(reading)
+            yield from self._read(reading)
 
     def _reused(self, reading: Reading) -> list:
         """The outputs of the chunks an interrupted run finished (transforms/resume.py), counted."""
