@@ -3,7 +3,7 @@ ranges that are read in parallel with the same document ids as when the file is 
 
 Compressed Pile shards are not splittable, so each is one item. A plain .jsonl file above the
 split size is cut into nominal windows of `split_bytes` by arithmetic alone; each window is read
-by its own task (count_window: the first line start in it and its newlines, at memchr speed); a
+by its own task (count_window: the first line start in it and its newlines, ~3 GB/s with numpy); a
 per-file prefix sum over the windows' counts (number_ranges, a GroupByKey by file of one small
 tuple per window) gives each range, from a window's first line start to the next one's, its first
 line number, so ids `<file>:<line>` are those of a whole read. No step reads a whole file. A large
