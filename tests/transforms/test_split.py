@@ -126,7 +126,8 @@ def test_limited_reads_only_its_range():
 
 # --- the PTransform ---------------------------------------------------------------------------
 
-def test_plan_ranges_transform(pipeline, tmp_path):
+@pytest.mark.parametrize("split_bytes", [1, 64])
+def test_plan_ranges_transform(pipeline, tmp_path, split_bytes):
     big = b"".join(b'{"text": "%d"}\n' % i for i in range(50)) + b"\n\r\n" + b"z" * 40  # 40 bytes: its own range
     small = b'{"text": "s"}\n'
     (tmp_path / "big.jsonl").write_bytes(big)
@@ -134,10 +135,11 @@ def test_plan_ranges_transform(pipeline, tmp_path):
     (tmp_path / "big.jsonl.gz").write_bytes(gzip.compress(big * 4))
     files = [InputFile(str(tmp_path / n), n, (tmp_path / n).stat().st_size)
              for n in ("big.jsonl", "small.jsonl", "big.jsonl.gz")]
-    expected = [(tuple(files[0]), *r) for r in plan_ranges(io.BytesIO(big), len(big), 64)]
-    assert len(expected) > 10
-    expected += [(tuple(files[1]), 0, None, 0), (tuple(files[2]), 0, None, 0)]  # small, compressed: whole
-    items = pipeline | "Files" >> beam.Create([tuple(f) for f in files]) | PlanRanges(64)
+    expected = [(tuple(files[0]), *r) for r in plan_ranges(io.BytesIO(big), len(big), split_bytes)]
+    assert len(expected) == (big.count(b"\n") + 1 if split_bytes == 1 else 12)
+    expected += [(tuple(files[1]), 0, None, 0) if split_bytes > 1 else (tuple(files[1]), 0, len(small), 0),
+                 (tuple(files[2]), 0, None, 0)]  # small: whole (or one range of its one line); compressed: whole
+    items = pipeline | "Files" >> beam.Create([tuple(f) for f in files]) | PlanRanges(split_bytes)
     assert_that(items, equal_to(expected))
     pipeline.run().wait_until_finish()
 
