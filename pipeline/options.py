@@ -91,10 +91,11 @@ class RunConfig:
         PackConfig.rows_per_shard, metavar="N",
         help=f"rows of {ROW_LEN} tokens per .npy shard (default %(default)d: "
              f"{PackConfig.rows_per_shard * ROW_LEN * 2 // 10**6} MB of uint16)")
-    # plain .jsonl files above this are read as parallel line ranges
+    # plain .jsonl and Parquet files above this are read as parallel ranges of about this size
     split_bytes: int = option(
         ReadConfig.split_bytes, flag="--split-mb", metavar="MB", unit=MB,
-        help="read plain .jsonl files larger than this as parallel line ranges (default %(default)g)")
+        help="read plain .jsonl files larger than this as parallel line ranges, and Parquet files as "
+             "parallel runs of row groups, each of about this size (default %(default)g)")
     # longer lines are rejected unparsed (Books3's longest are tens of MB)
     max_line_bytes: int = option(ReadConfig.max_line_bytes, "reject longer lines unparsed, as line_too_long "
                                  "(default %(default)g)", flag="--max-line-mb", metavar="MB", unit=MB)

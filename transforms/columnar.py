@@ -4,8 +4,11 @@ Rows become the same records as JSON lines: `text` (a string column) and the sou
 struct (or JSON string) with `pile_set_name`, or a `pile_set_name` column. Row numbers start at 1
 and play the part of line numbers in document ids. A null or non-string text is a counted
 rejection, like a bad JSON line; a file without a `text` column is an error naming the file.
+A large Parquet file is read as runs of row groups in parallel (row_group_runs, planned from the
+footer alone); rows keep their numbers in the whole file.
 
     for fields, reason, head in iter_rows(fh, "arrow", path): ...
+    for fields, reason, head in iter_rows(fh, "parquet", path, row_groups=range(2, 5)): ...
 """
 import json
 
@@ -23,12 +26,57 @@ def format_of(path: str) -> str | None:
     return None
 
 
-def _batches(fh, fmt: str):
+def row_group_runs(sizes: list[int], rows: list[int], split_bytes: int) -> list[tuple[int, int, int]]:
+    """[(first group, end group, rows before it)]: consecutive row groups, each run closed once its
+    stored bytes reach split_bytes (a row group larger than that is a run of its own)."""
+    runs, start, held, before = [], 0, 0, 0
+    for group, (size, count) in enumerate(zip(sizes, rows)):
+        held += size
+        if held >= split_bytes or group == len(sizes) - 1:
+            runs.append((start, group + 1, before))
+            before += sum(rows[start:group + 1])
+            start, held = group + 1, 0
+    return runs
+
+
+def _group_sizes(metadata) -> list[int]:
+    """Each row group's stored (compressed) bytes: what reading it costs."""
+    return [sum(g.column(c).total_compressed_size for c in range(g.num_columns))
+            for g in (metadata.row_group(i) for i in range(metadata.num_row_groups))]
+
+
+def plan_row_groups(fh, path: str, split_bytes: int) -> list[tuple[int, int, int]]:
+    """row_group_runs of a Parquet file, from its footer alone."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.ParquetFile(fh).metadata
+    except (pa.ArrowInvalid, OSError) as e:
+        raise PileprepError(f"input file {path} cannot be read as parquet ({e}): re-create it or remove "
+                            f"it from --input") from None
+    rows = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+    return row_group_runs(_group_sizes(metadata), rows, split_bytes)
+
+
+def run_bytes(fh, start: int, end: int, size: int) -> tuple[int, int]:
+    """The byte span [lo, hi) that row groups [start, end) stand for in the progress: their stored
+    bytes, the last run taking the footer too, so a file's runs add up to its size."""
+    import pyarrow.parquet as pq
+
+    metadata = pq.ParquetFile(fh).metadata
+    sizes = _group_sizes(metadata)
+    lo = sum(sizes[:start])
+    return lo, size if end >= len(sizes) else lo + sum(sizes[start:end])
+
+
+def _batches(fh, fmt: str, row_groups: range | None = None):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     if fmt == "parquet":
-        yield from pq.ParquetFile(fh).iter_batches(batch_size=BATCH_ROWS)
+        groups = None if row_groups is None else list(row_groups)
+        yield from pq.ParquetFile(fh).iter_batches(batch_size=BATCH_ROWS, row_groups=groups)
     else:
         try:
             reader = pa.ipc.open_stream(fh)
@@ -54,12 +102,13 @@ def _source(meta, pile_set_name) -> str:
     return "unknown"
 
 
-def iter_rows(fh, fmt: str, path: str):
-    """(fields, reason, head) per row: fields {"text", "source"} or a rejection reason."""
+def iter_rows(fh, fmt: str, path: str, row_groups: range | None = None):
+    """(fields, reason, head) per row: fields {"text", "source"} or a rejection reason; of the
+    given Parquet row groups only, if any."""
     import pyarrow as pa
 
     try:
-        for batch in _batches(fh, fmt):
+        for batch in _batches(fh, fmt, row_groups):
             names = batch.schema.names
             if "text" not in names:
                 raise PileprepError(f"input file {path} has no 'text' column (columns: {', '.join(names)}): "

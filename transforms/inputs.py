@@ -21,7 +21,7 @@ class ReadConfig:
     patterns: tuple[str, ...]
     allow_corrupt: bool = False  # keep documents read before damage in a file instead of stopping
     seed: int = 0  # of the document order key xxh64(seed, id), given to every document here
-    split_bytes: int = 256 << 20  # plain .jsonl files larger than this are read as parallel line ranges
+    split_bytes: int = 256 << 20  # plain .jsonl and Parquet files larger than this are read as parallel ranges
     max_line_bytes: int = 128 << 20  # Books3's longest documents are tens of MB; beyond this a line is rejected
     # Spread documents over workers after reading (compressed files are read one per worker). The
     # local in-process runner gains nothing from it and would hold every document in memory.

@@ -41,7 +41,8 @@ from transforms.prepare_work import PrepareSetup
 from transforms.progress import ReadProgress
 from transforms.normalizer import normalize_events
 from transforms.provenance import PROVENANCE
-from transforms.read import PlanFile, damaged
+from transforms.read import damaged
+from transforms.split import PlanRanges
 from transforms.streams import Damage
 from transforms.resume import chunk_key, read_entries
 from transforms.spill import SpillDoFn, spill_folder
@@ -77,7 +78,7 @@ def _windowed(value, tag: str | None = None):
 
 
 class _PrepareFn(SpillDoFn):
-    """Work items of PlanFile -> Pack's (range, (batch, stream tokens)) and the tagged outputs."""
+    """Work items of PlanRanges -> Pack's (range, (batch, stream tokens)) and the tagged outputs."""
 
     def __init__(self, config: PrepareConfig):
         super().__init__(config.spill)
@@ -250,7 +251,7 @@ class Prepare(beam.PTransform):
     def expand(self, pbegin):
         out = (pbegin
                | "ListFiles" >> beam.Create([tuple(f) for f in self.files], reshuffle=False)
-               | "PlanRanges" >> beam.ParDo(PlanFile(self.config.read))
+               | "PlanRanges" >> PlanRanges(self.config.read.split_bytes)
                | "SpreadFiles" >> beam.Reshuffle()
                | "PrepareChunks" >> beam.ParDo(_PrepareFn(self.config)).with_outputs(
                    "documents", "rejects", "files", "filtered", PROVENANCE, main="batches"))

@@ -26,7 +26,7 @@ import uuid
 
 from transforms.inputs import InputFile, open_input
 from transforms.resume import chunk_key, link, read_entries, select
-from transforms.split import Limited
+from transforms.split import Limited, read_whole
 from transforms.streams import Damage, compression_of, decompressed_blocks
 
 CHUNK_BYTES = 2 << 20  # bytes of JSON lines per task: ~1 MB of text tokenizes in ~0.3 s, and a
@@ -120,11 +120,6 @@ def resumed(item, entries: list, chunk_bytes: int, spill_dir: str) -> Reading:
     return Reading(item, chunk_bytes, {chunk for entry in chosen for chunk in entry.chunks}, tuple(chosen))
 
 
-def whole(file: InputFile, split_bytes: int) -> bool:
-    """Whether PlanFile makes one work item of a JSON-lines input (not line ranges)."""
-    return compression_of(file.path) != "none" or file.size <= split_bytes
-
-
 class HeadStart:
     """Cuts whole inputs in order and sends their chunks to `pool` on a thread, until stop(). With
     resume (setup.resume_dir), it first reads the interrupted run's entries: an input it reaches
@@ -139,7 +134,7 @@ class HeadStart:
         self.error = None  # what stopped the thread outside any Reading (raised by the adopter)
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, args=(pool, [f for f in files if whole(f, split_bytes)], setup, processes, chunk_bytes),
+            target=self._run, args=(pool, [f for f in files if read_whole(f, split_bytes)], setup, processes, chunk_bytes),
             daemon=True, name="pileprep-head-start")
         self._thread.start()
 

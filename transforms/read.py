@@ -4,7 +4,8 @@ Files are matched and opened through Beam's FileSystems (transforms/inputs.py), 
 and s3:// paths work alike, and streamed block by block (transforms/streams.py): a file is never
 held in memory. Each line is parsed on its own (transforms/parse.py): a bad line becomes a counted
 Reject; a damaged file stops the run with a message naming it, unless `allow_corrupt` keeps what
-was read before the damage. Large plain .jsonl files are read as parallel line ranges.
+was read before the damage. Large plain .jsonl files are read as parallel line ranges, large
+Parquet files as parallel runs of row groups (transforms/split.py plans both, with no whole-file pass).
 
     read = p | ReadPile(ReadConfig(patterns=("data/*.jsonl.zst",)))   # read["docs"], ["rejects"], ["files"]
 """
@@ -14,7 +15,7 @@ from typing import Iterator
 import apache_beam as beam
 
 from schemas.records import Document, InputDamage, InputSummary
-from transforms.columnar import format_of, iter_rows
+from transforms.columnar import format_of, iter_rows, run_bytes
 from transforms.display import PATH_CHARS, printable
 from transforms.errors import PileprepError
 from transforms.inputs import InputFile, ReadConfig, match_inputs, open_input
@@ -22,33 +23,35 @@ from transforms.order import order_key
 from transforms.parse import parse_limited, reject_record
 from transforms.progress import ReadProgress
 from transforms.spill import RestoreText, StowText
-from transforms.split import Limited, plan_ranges
+from transforms.split import Limited, PlanRanges
 from transforms.streams import Damage, compression_of, decompressed_blocks, split_lines
 
 _LOG = logging.getLogger("pileprep")
 
 
-def _records(fh, path: str, max_line_bytes: int):
+def _records(fh, path: str, max_line_bytes: int, row_groups: range | None = None):
     """(fields, reason, raw line) for JSON lines; (fields, reason, head bytes) for columnar rows."""
     fmt = format_of(path)
     if fmt is not None:
-        yield from iter_rows(fh, fmt, path)
+        yield from iter_rows(fh, fmt, path, row_groups)
         return
     for raw in split_lines(decompressed_blocks(fh, compression_of(path))):
         yield parse_limited(raw, max_line_bytes)
 
 
 def read_file(fh, file: InputFile, *, allow_corrupt: bool, seed: int = 0, progress=None,
-              first_line: int = 0, max_line_bytes: int = 128 << 20) -> Iterator[tuple[str, dict]]:
+              first_line: int = 0, max_line_bytes: int = 128 << 20,
+              row_groups: range | None = None) -> Iterator[tuple[str, dict]]:
     """Yield ("doc", record), ("reject", record) and finally ("file", summary) for one open file
-    (or one line range of it, whose lines are numbered from first_line + 1).
+    (or one line range of it, or Parquet row groups, whose lines or rows are numbered from
+    first_line + 1).
 
     Damage raises PileprepError naming the file, the byte offset and the fix, or with
     `allow_corrupt` ends the file early with the damage recorded in its summary."""
     lines, docs, rejects, nbytes = first_line, 0, 0, 0
     damage = None
     try:
-        for fields, reason, raw in _records(fh, file.path, max_line_bytes):
+        for fields, reason, raw in _records(fh, file.path, max_line_bytes, row_groups):
             lines += 1
             nbytes += len(raw) + 1 if raw is not None else len(fields.get("text", ""))
             if reason is None:
@@ -79,23 +82,6 @@ def damaged(file: InputFile, d: Damage, docs: int, allow_corrupt: bool) -> Input
     return InputDamage(offset=d.offset, what=d.what)
 
 
-class PlanFile(beam.DoFn):
-    """A file -> work items (file, start, end, first line): the whole file, or, for a large plain
-    file, line-aligned ranges read in parallel after the next Reshuffle."""
-
-    def __init__(self, config: ReadConfig):
-        self.config = config
-
-    def process(self, file):
-        file = InputFile(*file)
-        if format_of(file.path) or compression_of(file.path) != "none" or file.size <= self.config.split_bytes:
-            yield tuple(file), 0, None, 0
-            return
-        with open_input(file.path) as fh:
-            for start, end, first_line in plan_ranges(fh, file.size, self.config.split_bytes):
-                yield tuple(file), start, end, first_line
-
-
 class _ReadFileFn(beam.DoFn):
     def __init__(self, config: ReadConfig):
         self.config = config
@@ -103,14 +89,16 @@ class _ReadFileFn(beam.DoFn):
     def process(self, item):
         file, start, end, first_line = item
         file = InputFile(*file)
+        groups = range(start, end) if end is not None and format_of(file.path) == "parquet" else None
         with open_input(file.path) as fh:
-            progress = ReadProgress(fh, start, file.size if end is None else end, first_line)
-            if end is not None:
+            span = (start, file.size if end is None else end) if groups is None else run_bytes(fh, start, end, file.size)
+            progress = ReadProgress(fh, *span, first_line)
+            if end is not None and groups is None:
                 fh.seek(start)
                 fh = Limited(fh, end - start)
             for kind, record in read_file(fh, file, allow_corrupt=self.config.allow_corrupt,
                                             seed=self.config.seed, progress=progress,
-                                            first_line=first_line,
+                                            first_line=first_line, row_groups=groups,
                                             max_line_bytes=self.config.max_line_bytes):
                 if kind == "doc":
                     yield record
@@ -133,7 +121,7 @@ class ReadPile(beam.PTransform):
         files = self.files if self.files is not None else match_inputs(self.config.patterns)
         out = (pbegin
                | "ListFiles" >> beam.Create([tuple(f) for f in files], reshuffle=False)
-               | "PlanRanges" >> beam.ParDo(PlanFile(self.config))
+               | "PlanRanges" >> PlanRanges(self.config.split_bytes)
                | "SpreadFiles" >> beam.Reshuffle()
                | "ReadFiles" >> beam.ParDo(_ReadFileFn(self.config)).with_outputs(
                    "rejects", "files", main="docs"))

@@ -6,8 +6,8 @@ from apache_beam.internal import cloudpickle_pickler, dill_pickler
 from pipeline.graph import build
 from pipeline.options import RunConfig
 from pipeline.runners import make_pipeline
-from transforms import dedup, dedup_exact, dedup_near, filter as filter_, normalize, pack, read, tokenize, tokenizer, \
-    write
+from transforms import dedup, dedup_exact, dedup_near, filter as filter_, normalize, pack, read, split, tokenize, \
+    tokenizer, write
 from transforms.minhash import DedupConfig, MinHashConfig
 from transforms.rules import load_rules
 from transforms.normalizer import NormalizeConfig
@@ -22,6 +22,7 @@ def _objects():
     pack_config = PackConfig(out_dir="gs://bucket/out", target_tokens=10_000)
     return [
         read._ReadFileFn(ReadConfig(("gs://bucket/*.jsonl.zst",), seed=3)),
+        split._PlanFileFn(256 << 20), split._CountLinesFn(),
         normalize._NormalizeFn(NormalizeConfig("nfkc")),
         filter_._FilterFn(load_rules("slimpajama")),
         tokenize._TokenizeFn(TokenizeConfig()),
