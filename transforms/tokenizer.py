@@ -157,7 +157,7 @@ class Tokenizer:
             encoder, vocab_bpe, tokie = self._unbuilt
             self._unbuilt, self._files = None, (encoder, vocab_bpe)
             self._tiktoken = gpt2_tiktoken(encoder)
-            self._tokie = gpt2_tokie(encoder, vocab_bpe) if tokie else None
+            self._tokie = gpt2_tokie(encoder, vocab_bpe, self.files_sha256) if tokie else None
             failed = self._tokie is not None and self_test(self)
             if failed:
                 _LOG.warning("pileprep: the fast GPT-2 tokenizer (tokie %s) failed its self-test (%s): "

@@ -146,3 +146,33 @@ def test_many_texts_at_once_are_each_text_alone(fast, reference):
         np.testing.assert_array_equal(ids, alone[0], err_msg=repr(text[:80]))
         np.testing.assert_array_equal(ids, reference.shard_ids(text) if text is not giving_up else fast.plain_ids(text))
     assert many[texts.index(giving_up)][1] == ("hf",) and many[1][1] == ("tokie",)
+
+
+def test_the_tokie_cache_is_written_once_read_after_and_rebuilt_when_damaged(tmp_path, monkeypatch, reference):
+    """gpt2_tokie keeps GPT-2 in tokie's format in the cache: the next load reads it (no JSON
+    built), a damaged file is built again and replaced, an unwritable cache is done without."""
+    import tokie
+
+    from transforms.gpt2_load import gpt2_tokie, read_gpt2, tokie_cache
+
+    encoder, vocab_bpe, sha = read_gpt2()
+    monkeypatch.setenv("PILEPREP_CACHE", str(tmp_path / "cache"))
+    path = tokie_cache(sha)
+    text = " ".join(_real_texts()[:3])[:200_000]
+    built = gpt2_tokie(encoder, vocab_bpe, sha)
+    assert os.path.isfile(path)
+    real_from_json = tokie.Tokenizer.from_json
+    monkeypatch.setattr(tokie.Tokenizer, "from_json", lambda *a: pytest.fail("built again though cached"))
+    cached = gpt2_tokie(encoder, vocab_bpe, sha)
+    monkeypatch.setattr(tokie.Tokenizer, "from_json", real_from_json)
+    ascii_text = text.encode("ascii", "ignore").decode()[:8000]
+    assert cached.encode(ascii_text, add_special_tokens=False).ids == built.encode(ascii_text, add_special_tokens=False).ids
+    assert cached.encode(ascii_text, add_special_tokens=False).ids == reference.shard_ids(ascii_text).tolist()
+    with open(path, "r+b") as f:
+        f.write(b"\0" * 64)  # damaged
+    again = gpt2_tokie(encoder, vocab_bpe, sha)
+    assert again.encode(ascii_text, add_special_tokens=False).ids == reference.shard_ids(ascii_text).tolist()
+    assert tokie.Tokenizer.from_file(path).encode("hello world").ids == [31373, 995]  # replaced, whole
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("PILEPREP_CACHE", str(tmp_path / "file" / "cache"))  # cannot be made
+    assert gpt2_tokie(encoder, vocab_bpe, sha).encode("hello world").ids == [31373, 995]
