@@ -68,7 +68,15 @@ def document_batches(docs, files: int) -> list[tuple[int, bytes]]:
 def encode_run(docs: list[dict]) -> bytes:
     """Documents as one run: sorted by (order_key, id), DOCUMENTS columns, zstd Arrow IPC stream in
     slices of at most SLICE_ROWS rows and SLICE_BYTES of text."""
-    table = documents_table(sorted(docs, key=document_order))
+    return _run_bytes(documents_table(sorted(docs, key=document_order)))
+
+
+def encode_table_run(table: pa.Table) -> bytes:
+    """encode_run of documents already in columns (DOCUMENTS), in any order: sorted here."""
+    return _run_bytes(table.sort_by(_ORDER) if table.num_rows > 1 else table)
+
+
+def _run_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     options = pa.ipc.IpcWriteOptions(compression="zstd")
     with pa.ipc.new_stream(sink, DOCUMENTS, options=options) as out:
