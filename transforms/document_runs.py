@@ -68,28 +68,36 @@ def document_batches(docs, files: int) -> list[tuple[int, bytes]]:
 def encode_run(docs: list[dict]) -> bytes:
     """Documents as one run: sorted by (order_key, id), DOCUMENTS columns, zstd Arrow IPC stream in
     slices of at most SLICE_ROWS rows and SLICE_BYTES of text."""
-    return _run_bytes(documents_table(sorted(docs, key=document_order)))
+    table = documents_table(sorted(docs, key=document_order))
+    return _run_bytes(table.slice(a, b - a) for a, b in _slices(table))
 
 
 def encode_table_run(table: pa.Table) -> bytes:
-    """encode_run of documents already in columns (DOCUMENTS), in any order: sorted here."""
-    return _run_bytes(table.sort_by(_ORDER) if table.num_rows > 1 else table)
+    """encode_run of documents already in columns (DOCUMENTS), in any order: sorted here, a slice
+    at a time (never a sorted copy of the whole table)."""
+    order = pc.sort_indices(table, sort_keys=_ORDER).to_numpy()
+    lengths = pc.binary_length(table.column("text")).to_numpy()[order]
+    return _run_bytes((table.take(order[a:b]) for a, b in _slices_of(lengths)))
 
 
-def _run_bytes(table: pa.Table) -> bytes:
+def _run_bytes(slices) -> bytes:
     sink = pa.BufferOutputStream()
     options = pa.ipc.IpcWriteOptions(compression="zstd")
     with pa.ipc.new_stream(sink, DOCUMENTS, options=options) as out:
-        for start, stop in _slices(table):
-            out.write_batch(table.slice(start, stop - start).combine_chunks().to_batches()[0])
+        for part in slices:
+            out.write_batch(part.combine_chunks().to_batches()[0])
     return sink.getvalue().to_pybytes()
 
 
 def _slices(table: pa.Table):
     """(start, stop) of the run's slices: SLICE_ROWS rows, or fewer holding SLICE_BYTES of text."""
-    ends = np.cumsum(pc.binary_length(table.column("text")).to_numpy(), dtype=np.int64)
+    return _slices_of(pc.binary_length(table.column("text")).to_numpy())
+
+
+def _slices_of(lengths: np.ndarray):
+    ends = np.cumsum(lengths, dtype=np.int64)
     start = 0
-    while start < table.num_rows:
+    while start < len(lengths):
         before = int(ends[start - 1]) if start else 0
         stop = min(start + SLICE_ROWS, int(np.searchsorted(ends, before + SLICE_BYTES, "right")))
         stop = max(stop, start + 1)
