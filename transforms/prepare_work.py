@@ -27,7 +27,6 @@ from transforms.errors import PileprepError
 from transforms.normalizer import NormalizeConfig, fixed, fixer
 from transforms.order import order_key
 from transforms.epoch import Epoch
-from transforms.pack_batches import BATCH_DOCS
 from transforms.parse import parse_limited, reject_record
 from transforms.provenance import CheckConfig, tokenize_mismatch
 from transforms.resume import chunk_key, write_entry
@@ -37,6 +36,9 @@ from transforms.tokenizer import TokenizeConfig, load
 EPOCH_BYTES = 8 << 20  # with resume: bytes of ids a worker holds before it writes an entry; a kill
 # loses at most this much work per worker, and a worker holds this and the epoch's texts in memory
 EPOCH_CHARS = 16 << 20  # ... or characters of the kept documents' texts
+EPOCH_DOCS = 1 << 14  # ... or documents: what the epoch's columns and the payloads made at its end
+# cost grows with its documents (~700 bytes each at the end, benchmarks/TINY.md §7), so a worker
+# holds about one chunk of tiny documents (2 MB of lines: ~17,000 of ~120 characters) at a time
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +93,7 @@ class Work:
         self.item, self.epoch = None, {}  # the input of the epoch's chunks; chunk key -> results
 
     def _full(self) -> bool:
-        return self.kept.full(BATCH_DOCS, EPOCH_BYTES, EPOCH_CHARS)
+        return self.kept.full(EPOCH_DOCS, EPOCH_BYTES, EPOCH_CHARS)
 
     def _end_epoch(self) -> dict:
         """{"batches": Pack's, "runs": WriteDocuments' sorted runs, (file, payload)}; with resume,
