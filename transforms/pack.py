@@ -21,6 +21,7 @@ from schemas.records import ShardEntry, WrittenFile
 from schemas.run import lineage_name, shard_name
 from transforms import progress
 from transforms.counts import placed_events
+from transforms.memory import release_memory
 from transforms.pack_batches import Batcher, gather, ipc_bytes
 from transforms.placement import PackConfig, Plan, add_counts, compact, dense, fragments, place_range, plan, shard_span
 from transforms.shards import lineage_file, shard_pieces
@@ -126,6 +127,7 @@ class _WriteShardFn(SpillDoFn):
         info = commit_chunks(self.config.out_dir, shard_name(shard), pieces)
         lineage_rows, lineage = lineage_file(items, self.reader)  # a row group at a time: never whole
         side = commit_chunks(self.config.out_dir, lineage_name(shard), lineage)
+        release_memory()  # a row group of lineage and the shard's chunks: not under the next step's peak
         lo, hi = shard_span(shard, plan_, self.config.rows_per_shard)
         last = shard == (plan_.rows - 1) // self.config.rows_per_shard
         yield ShardEntry(**info, index=shard, rows=rows, stream_start=lo,

@@ -14,6 +14,7 @@ import threading
 
 from transforms.children import ChildFailed, Children, frame, read_frame, serve_forever, shared
 from transforms.errors import PileprepError
+from transforms.memory import release_memory
 from transforms.normalizer import NormalizeConfig
 from transforms.prepare_work import PrepareSetup, Work
 from transforms.tokenizer import TokenizeConfig
@@ -83,26 +84,9 @@ def _serve(stdin, stdout) -> None:
                 answer = {"error": str(e)}
         stdout.write(frame(pickle.dumps(answer, protocol=_PROTOCOL)))
         stdout.flush()
-        if answer.get("ended"):
+        if answer.get("ended"):  # an epoch's buffers were freed: its high-water mark need not stay
             del answer
             release_memory()
-
-
-def release_memory() -> None:
-    """Give the freed heap back to the system after an epoch: its buffers were freed, but neither
-    glibc's malloc nor Arrow's pool return memory by themselves, and a worker that keeps its
-    high-water mark adds it to the run's peak while the parent packs (benchmarks/TINY.md §7)."""
-    import ctypes
-    import gc
-
-    import pyarrow as pa
-
-    gc.collect()
-    pa.default_memory_pool().release_unused()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: its allocator returns memory its own way
 
 
 def prepare_pool(setup: PrepareSetup, processes: int) -> PrepareProcesses:
