@@ -32,7 +32,9 @@ DOCUMENT_BATCH_ROWS = 1024  # documents per Parquet row group: a file is written
 DOCUMENT_BATCH_CHARS = 64 << 20  # ... or fewer, when they hold this much text
 SLICE_ROWS = 1024  # rows per IPC record batch of a run: what the merge decodes of a run at a time
 SLICE_BYTES = 256 << 10  # ... or fewer, holding this much UTF-8 text (one slice if a text is longer)
-FAN_IN = 64  # runs merged at once: a slice of each and a window of as many, <= ~50 MB whatever the file
+FAN_IN = 16  # runs merged at once: a slice of each and a window of as many, ~1 MB a run (tiny
+# documents; measured ~74 MB for 64 runs, benchmarks/TINY.md §7) whatever the file; more runs cost a
+# pass through a temporary file per 16x (the Pile's ~60,000 runs a file: 4 passes)
 _READ_BUFFER = 1 << 16  # bytes read from a run's file at a time
 _ORDER = [("order_key", "ascending"), ("id", "ascending")]  # Arrow compares strings as UTF-8 bytes:
 # the order of their code points, as Python's sorted() compares them
