@@ -103,7 +103,8 @@ def _fused(p, config: RunConfig, files, input_bytes: int) -> dict:
             fingerprint=fingerprint(setup, prepare.CHUNK_BYTES, sorted(tokenizer.files_sha256.items())))
     prepared = p | "Prepare" >> Prepare(PrepareConfig(config.read_config(), setup, config.tokenize_processes,
                                                       spill=config.output if config.spill else None,
-                                                      chunk_bytes=prepare.CHUNK_BYTES), files)
+                                                      chunk_bytes=prepare.CHUNK_BYTES,
+                                                      retire=input_bytes >= prepare.RETIRE_BYTES), files)
     return {"tokenizer": tokenizer, "batches": prepared["batches"], "documents": prepared["documents"],
             "rejects": prepared["rejects"], "files": prepared["files"], "filtered": prepared["filtered"],
             "summed": {"filtered": counted}, "removed": p | "NothingRemoved" >> beam.Create([]),

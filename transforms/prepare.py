@@ -24,6 +24,7 @@ import collections
 import dataclasses
 import logging
 import os
+import threading
 import uuid
 
 import apache_beam as beam
@@ -35,7 +36,7 @@ from transforms import progress
 from transforms.counts import dropped_events
 from transforms.errors import PileprepError
 from transforms.inputs import InputFile, open_input
-from transforms.prepare_processes import prepare_pool
+from transforms.prepare_processes import prepare_pool, retire_pool
 from transforms.prepare_work import PrepareSetup
 from transforms.progress import ReadProgress
 from transforms.normalizer import normalize_events
@@ -49,6 +50,7 @@ from transforms.tokenizer import tokenize_events
 
 _LOG = logging.getLogger("pileprep")
 
+RETIRE_BYTES = 16 << 20  # PrepareConfig.retire for inputs of this many bytes or more
 CHUNK_BYTES = 2 << 20  # bytes of JSON lines per task: ~1 MB of text tokenizes in ~0.3 s, and a
 # 100 MB input makes 50 tasks, enough to keep every worker busy to the end
 
@@ -60,6 +62,10 @@ class PrepareConfig:
     processes: int  # worker processes (the run's cores)
     spill: str | None = None  # the run's output folder: Pack's batches wait in spill files
     chunk_bytes: int = CHUNK_BYTES  # part of the resume fingerprint: a rerun must cut the same chunks
+    # End the workers once the stage's bundles are done: their ~200 MB each (the tokenizer, the heap
+    # the documents left) would otherwise sit under Pack's peak. Worth the ~3 s of starting them
+    # again for a run of RETIRE_BYTES of input or more; a small run keeps them for the process's next
+    retire: bool = False
 
 
 def chunks(blocks, size: int):
@@ -99,14 +105,18 @@ class _PrepareFn(SpillDoFn):
         self.config = config
         self.pool = None
 
+    _active, _lock = 0, threading.Lock()  # bundles under way in this process: the workers are shared
+
     def setup(self):
         super().setup()
-        self.pool = prepare_pool(self.config.setup, self.config.processes)
         resume = self.config.setup.resume_dir
         self.earlier = read_entries(resume, self.config.setup.fingerprint) if resume else {}
 
     def start_bundle(self):
         super().start_bundle()
+        with _PrepareFn._lock:
+            _PrepareFn._active += 1
+            self.pool = prepare_pool(self.config.setup, self.config.processes)  # again, if retired
         self.pending = collections.deque()  # (item key, first line, lines, future), in submission order
         self.files = {}  # item key -> [InputFile, lines, documents, malformed, damage]
         self.events = {}  # the drops' count events, summed
@@ -233,7 +243,14 @@ class _PrepareFn(SpillDoFn):
             _LOG.warning("pileprep: resumed: reused %d chunks (%.1f MB of input lines) that an interrupted run "
                          "finished", self.reused["chunks"], self.reused["bytes"] / 1e6)
         super().finish_bundle()  # closes the spill file: every reference sent is readable
+        self._leave(retire=self.config.retire)
         return out
+
+    def _leave(self, retire: bool):
+        with _PrepareFn._lock:
+            _PrepareFn._active -= 1
+            if retire and not _PrepareFn._active:
+                retire_pool(self.config.setup, self.config.processes)
 
     def _provenance(self):
         return (normalize_events(dict(self.normalized), self.checked["normalize"])

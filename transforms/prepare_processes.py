@@ -12,7 +12,7 @@ import os
 import pickle
 import threading
 
-from transforms.children import ChildFailed, Children, frame, read_frame, serve_forever, shared
+from transforms.children import ChildFailed, Children, frame, read_frame, retire, serve_forever, shared
 from transforms.errors import PileprepError
 from transforms.memory import release_memory
 from transforms.normalizer import NormalizeConfig
@@ -92,8 +92,16 @@ def _serve(stdin, stdout) -> None:
 def prepare_pool(setup: PrepareSetup, processes: int) -> PrepareProcesses:
     """This process's PrepareProcesses for a setup's normalizer and tokenizer: started as the graph
     is built, they are ready when the first chunk arrives, and serve later runs too."""
-    return shared(("prepare", setup.normalize, setup.tokenize, processes),
-                  lambda: PrepareProcesses(setup.normalize, setup.tokenize, processes))
+    return shared(_key(setup, processes), lambda: PrepareProcesses(setup.normalize, setup.tokenize, processes))
+
+
+def retire_pool(setup: PrepareSetup, processes: int) -> None:
+    """End the workers prepare_pool started (they are started again when next asked for)."""
+    retire(_key(setup, processes))
+
+
+def _key(setup: PrepareSetup, processes: int) -> tuple:
+    return "prepare", setup.normalize, setup.tokenize, processes
 
 
 if __name__ == "__main__":
