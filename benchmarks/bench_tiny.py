@@ -119,7 +119,13 @@ def run_once(inputs: str, out: str, log: str, extra: list[str]) -> dict:
     stats = measure([cmd], log)
     shutil.rmtree(out, ignore_errors=True)
     return {"cmd": " ".join(cmd), "wall_s": stats["wall_s"], "tree_rss_mb": stats["tree_rss_mb"],
-            "max_rss_mb": stats["max_rss_mb"], "cpu_s": stats["runs"][0]["cpu_s"], "load_1min": stats["load_1min"]}
+            "max_rss_mb": stats["max_rss_mb"], "cpu_s": stats["runs"][0]["cpu_s"], "load_1min": stats["load_1min"],
+            "at_peak": stats["at_peak"], "rss_by_process": stats["cpu"]["rss"]}
+
+
+def _short(cmd: str) -> str:
+    """A process's role, from its command line: the launcher or a worker (transforms/*_processes.py child)."""
+    return "launcher" if "pipeline.cli" in cmd else "worker" if "_processes" in cmd else cmd[:40]
 
 
 def main(argv=None):
@@ -150,6 +156,10 @@ def main(argv=None):
             results.append(r)
             print(f"{mode:<7} {n:>10,} {r['wall_s']:>8.1f} {r['docs_per_s']:>9,.0f} {r['mb_per_s']:>6.2f} "
                   f"{r['tree_rss_mb']:>12,.0f} {r['cpu_s']:>7.1f} {r['load_1min'][0]:>5.1f}", flush=True)
+            print("    at the tree's peak: " + ", ".join(f"{_short(p['cmd'])} {p['rss_mb']:,.0f}"
+                                                       for p in r["at_peak"]) + " MB; each process's own peak: "
+                  + ", ".join(f"{_short(p['cmd'])} {p['rss_mb']:,.0f}" for p in r["rss_by_process"]) + " MB",
+                  flush=True)
     slopes = []
     for mode in modes:
         runs = [r for r in results if r["dedup"] == mode]

@@ -32,7 +32,8 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 def _sample(roots: list[int], cpu: dict[int, dict]) -> int:
     """Summed RSS in KB of the trees below `roots` (the roots themselves, the idle wrappers, left
-    out); records each process's CPU seconds so far (user + system) and command line in `cpu`."""
+    out); records each process's CPU seconds so far (user + system), peak RSS and command line in
+    `cpu`."""
     tree, total = _children(), 0
     todo = [c for r in roots for c in tree.get(r, [])]
     while todo:
@@ -42,13 +43,17 @@ def _sample(roots: list[int], cpu: dict[int, dict]) -> int:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
             with open(f"/proc/{pid}/status") as f:
-                total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+                rss = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
             if pid not in cpu:
                 with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cpu[pid] = {"cmd": f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:120]}
+                    cpu[pid] = {"cmd": f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:120],
+                                "rss_mb": 0.0}
         except (OSError, IndexError):
             continue
+        total += rss
         cpu[pid]["cpu_s"] = (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+        cpu[pid]["rss_mb"] = max(cpu[pid]["rss_mb"], rss / 1024)
+        cpu[pid]["now_mb"] = rss / 1024
     return total
 
 
@@ -62,7 +67,15 @@ def cpu_summary(cpu: dict[int, dict], wall: float, tree_cpu_s: float = 0.0) -> d
     return {"tree_cpu_s": total, "busiest_cpu_s": busiest["cpu_s"], "busiest_cmd": busiest["cmd"],
             "busiest_cores": busiest["cpu_s"] / wall, "busiest_share": busiest["cpu_s"] / total if total else 0.0,
             "utilization": total / (wall * os.cpu_count()), "processes": len(procs),
-            "top": [{"cmd": p["cmd"], "cpu_s": round(p.get("cpu_s", 0), 2)} for p in procs[:5]]}
+            "top": [{"cmd": p["cmd"], "cpu_s": round(p.get("cpu_s", 0), 2)} for p in procs[:5]],
+            "rss": rss_by_process(cpu)}
+
+
+def rss_by_process(cpu: dict[int, dict]) -> list[dict]:
+    """Each process's peak RSS, largest first: which process a tree's peak is made of (a process's
+    own peak; they need not coincide in time with the tree's)."""
+    procs = sorted(cpu.values(), key=lambda p: -p.get("rss_mb", 0))
+    return [{"cmd": p["cmd"], "rss_mb": round(p.get("rss_mb", 0), 1)} for p in procs]
 
 
 def measure(commands: list[list[str]], log_prefix: str, every: float = 0.2) -> dict:
@@ -75,9 +88,14 @@ def measure(commands: list[list[str]], log_prefix: str, every: float = 0.2) -> d
         logs.append(log)
         procs.append(subprocess.Popen([sys.executable, "-m", "benchmarks.proc", *cmd], stdout=log,
                                       stderr=subprocess.STDOUT))
-    peak, load, cpu = 0, [os.getloadavg()[0]], {}
+    peak, load, cpu, at_peak = 0, [os.getloadavg()[0]], {}, []
     while any(p.poll() is None for p in procs):
-        peak = max(peak, _sample([p.pid for p in procs], cpu))
+        for p in cpu.values():
+            p["now_mb"] = 0.0  # a process that ended is not part of the sum
+        total = _sample([p.pid for p in procs], cpu)
+        if total > peak:
+            peak, at_peak = total, [{"cmd": p["cmd"], "rss_mb": round(p["now_mb"], 1)} for p in cpu.values()
+                                    if p["now_mb"]]
         time.sleep(every)
     wall = time.perf_counter() - start
     load.append(os.getloadavg()[0])
@@ -90,7 +108,7 @@ def measure(commands: list[list[str]], log_prefix: str, every: float = 0.2) -> d
             raise RuntimeError(f"{p.args[3:]} failed ({p.returncode}):\n" + "\n".join(lines[-30:]))
         runs.append(json.loads(lines[-1]))
     return {"wall_s": wall, "max_rss_mb": max(r["max_rss_mb"] for r in runs),
-            "tree_rss_mb": peak / 1024, "load_1min": load, "runs": runs,
+            "tree_rss_mb": peak / 1024, "at_peak": at_peak, "load_1min": load, "runs": runs,
             "cpu": cpu_summary(cpu, wall, sum(r["cpu_s"] for r in runs))}
 
 

@@ -107,7 +107,8 @@ def _fused(p, config: RunConfig, files, input_bytes: int, head_start: bool) -> d
     prepared = p | "Prepare" >> Prepare(PrepareConfig(config.read_config(), setup, config.tokenize_processes,
                                                       spill=config.output if config.spill else None,
                                                       chunk_bytes=prepare.CHUNK_BYTES,
-                                                      head_start=uuid.uuid4().hex if head_start else ""), files)
+                                                      head_start=uuid.uuid4().hex if head_start else "",
+                                                      retire=input_bytes >= prepare.RETIRE_BYTES), files)
     return {"tokenizer": tokenizer, "batches": prepared["batches"], "documents": prepared["documents"],
             "rejects": prepared["rejects"], "files": prepared["files"], "filtered": prepared["filtered"],
             "summed": {"filtered": counted}, "removed": p | "NothingRemoved" >> beam.Create([]),

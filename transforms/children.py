@@ -147,6 +147,13 @@ def shared(key, make) -> Children:
     return _POOLS[key]
 
 
+def retire(key) -> None:
+    """Close `key`'s Children, if any: the next shared() call for it starts new ones."""
+    pool = _POOLS.pop(key, None)
+    if pool is not None:
+        pool.close()
+
+
 def close_pools() -> None:
     """Close every pool of this process (registered to run at exit)."""
     while _POOLS:

@@ -32,7 +32,9 @@ DOCUMENT_BATCH_ROWS = 1024  # documents per Parquet row group: a file is written
 DOCUMENT_BATCH_CHARS = 64 << 20  # ... or fewer, when they hold this much text
 SLICE_ROWS = 1024  # rows per IPC record batch of a run: what the merge decodes of a run at a time
 SLICE_BYTES = 256 << 10  # ... or fewer, holding this much UTF-8 text (one slice if a text is longer)
-FAN_IN = 64  # runs merged at once: a slice of each and a window of as many, <= ~50 MB whatever the file
+FAN_IN = 16  # runs merged at once: a slice of each and a window of as many, ~1 MB a run (tiny
+# documents; measured ~74 MB for 64 runs, benchmarks/TINY.md §7) whatever the file; more runs cost a
+# pass through a temporary file per 16x (the Pile's ~60,000 runs a file: 4 passes)
 _READ_BUFFER = 1 << 16  # bytes read from a run's file at a time
 _ORDER = [("order_key", "ascending"), ("id", "ascending")]  # Arrow compares strings as UTF-8 bytes:
 # the order of their code points, as Python's sorted() compares them
@@ -69,19 +71,35 @@ def encode_run(docs: list[dict]) -> bytes:
     """Documents as one run: sorted by (order_key, id), DOCUMENTS columns, zstd Arrow IPC stream in
     slices of at most SLICE_ROWS rows and SLICE_BYTES of text."""
     table = documents_table(sorted(docs, key=document_order))
+    return _run_bytes(table.slice(a, b - a) for a, b in _slices(table))
+
+
+def encode_table_run(table: pa.Table) -> bytes:
+    """encode_run of documents already in columns (DOCUMENTS), in any order: sorted here, a slice
+    at a time (never a sorted copy of the whole table)."""
+    order = pc.sort_indices(table, sort_keys=_ORDER).to_numpy()
+    lengths = pc.binary_length(table.column("text")).to_numpy()[order]
+    return _run_bytes((table.take(order[a:b]) for a, b in _slices_of(lengths)))
+
+
+def _run_bytes(slices) -> bytes:
     sink = pa.BufferOutputStream()
     options = pa.ipc.IpcWriteOptions(compression="zstd")
     with pa.ipc.new_stream(sink, DOCUMENTS, options=options) as out:
-        for start, stop in _slices(table):
-            out.write_batch(table.slice(start, stop - start).combine_chunks().to_batches()[0])
+        for part in slices:
+            out.write_batch(part.combine_chunks().to_batches()[0])
     return sink.getvalue().to_pybytes()
 
 
 def _slices(table: pa.Table):
     """(start, stop) of the run's slices: SLICE_ROWS rows, or fewer holding SLICE_BYTES of text."""
-    ends = np.cumsum(pc.binary_length(table.column("text")).to_numpy(), dtype=np.int64)
+    return _slices_of(pc.binary_length(table.column("text")).to_numpy())
+
+
+def _slices_of(lengths: np.ndarray):
+    ends = np.cumsum(lengths, dtype=np.int64)
     start = 0
-    while start < table.num_rows:
+    while start < len(lengths):
         before = int(ends[start - 1]) if start else 0
         stop = min(start + SLICE_ROWS, int(np.searchsorted(ends, before + SLICE_BYTES, "right")))
         stop = max(stop, start + 1)

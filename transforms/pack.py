@@ -18,12 +18,13 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas.records import ShardEntry, WrittenFile
-from schemas.run import lineage_name, parquet_bytes, shard_name
+from schemas.run import lineage_name, shard_name
 from transforms import progress
 from transforms.counts import placed_events
+from transforms.memory import release_memory
 from transforms.pack_batches import Batcher, gather, ipc_bytes
 from transforms.placement import PackConfig, Plan, add_counts, compact, dense, fragments, place_range, plan, shard_span
-from transforms.shards import shard_chunks
+from transforms.shards import lineage_file, shard_pieces
 from transforms.spill import SpillDoFn
 
 
@@ -118,18 +119,20 @@ class _WriteShardFn(SpillDoFn):
         self.config = config
 
     def process(self, shard_frags, plan_: Plan):
-        from transforms.write import commit_bytes, commit_chunks
+        from transforms.write import commit_chunks
 
         shard, frags = shard_frags
         progress.reached("write")
-        rows, lineage, pieces = shard_chunks(shard, frags, plan_, self.config, self.reader)
+        rows, items, pieces = shard_pieces(shard, frags, plan_, self.config, self.reader)
         info = commit_chunks(self.config.out_dir, shard_name(shard), pieces)
-        side = commit_bytes(self.config.out_dir, lineage_name(shard), parquet_bytes(lineage))
+        lineage_rows, lineage = lineage_file(items, self.reader)  # a row group at a time: never whole
+        side = commit_chunks(self.config.out_dir, lineage_name(shard), lineage)
+        release_memory()  # a row group of lineage and the shard's chunks: not under the next step's peak
         lo, hi = shard_span(shard, plan_, self.config.rows_per_shard)
         last = shard == (plan_.rows - 1) // self.config.rows_per_shard
         yield ShardEntry(**info, index=shard, rows=rows, stream_start=lo,
                          tokens=hi - lo - (0 if last else 1),  # the shared token counts in the next shard
-                         lineage=WrittenFile(**side, rows=lineage.num_rows))
+                         lineage=WrittenFile(**side, rows=lineage_rows))
 
 
 class Pack(beam.PTransform):

@@ -53,6 +53,12 @@ def encode(rows: list[tuple], ids: list[np.ndarray], dtype: str) -> bytes:
     return _HEADER.pack(len(meta)) + meta + tokens.tobytes()
 
 
+def encode_table(rows: pa.Table, tokens: np.ndarray, dtype: str) -> bytes:
+    """`encode`'s bytes from the rows as a table (COLUMNS) and their ids already concatenated."""
+    meta = ipc_bytes(rows.cast(COLUMNS).combine_chunks())
+    return _HEADER.pack(len(meta)) + meta + np.asarray(tokens).astype(dtype, copy=False).tobytes()
+
+
 def ipc_bytes(table: pa.Table, compression: str | None = None) -> bytes:
     """A table as Arrow IPC stream bytes (its schema's metadata included); zstd-compressed buffers
     with compression="zstd" (read back by any IPC reader as they are)."""

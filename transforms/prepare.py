@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
+import threading
 import uuid
 
 import apache_beam as beam
@@ -35,7 +36,7 @@ from transforms import progress
 from transforms.counts import dropped_events
 from transforms.errors import PileprepError
 from transforms.inputs import InputFile, ReadConfig
-from transforms.prepare_processes import prepare_pool
+from transforms.prepare_processes import prepare_pool, retire_pool
 from transforms.prepare_read import CHUNK_BYTES, HeadStart, Reading, item_key, resumed
 from transforms.prepare_work import PrepareSetup
 from transforms.progress import ReadProgress
@@ -50,6 +51,9 @@ from transforms.tokenizer import tokenize_events
 
 _LOG = logging.getLogger("pileprep")
 
+RETIRE_BYTES = 16 << 20  # PrepareConfig.retire for inputs of this many bytes or more
+
+
 @dataclasses.dataclass(frozen=True)
 class PrepareConfig:
     read: ReadConfig
@@ -58,6 +62,10 @@ class PrepareConfig:
     spill: str | None = None  # the run's output folder: Pack's batches wait in spill files
     chunk_bytes: int = CHUNK_BYTES  # part of the resume fingerprint: a rerun must cut the same chunks
     head_start: str = ""  # names this run's HeadStart (transforms/prepare_read.py); "": none
+    # End the workers once the stage's bundles are done: their ~200 MB each (the tokenizer, the heap
+    # the documents left) would otherwise sit under Pack's peak. Worth the ~3 s of starting them
+    # again for a run of RETIRE_BYTES of input or more; a small run keeps them for the process's next
+    retire: bool = False
 
 
 _HEAD_STARTS: dict = {}  # PrepareConfig.head_start -> HeadStart, until the DoFn's setup takes it
@@ -85,9 +93,10 @@ class _PrepareFn(SpillDoFn):
         self.config = config
         self.pool = None
 
+    _active, _lock = 0, threading.Lock()  # bundles under way in this process: the workers are shared
+
     def setup(self):
         super().setup()
-        self.pool = prepare_pool(self.config.setup, self.config.processes)
         # the launcher's HeadStart of this run, when this DoFn runs in the launcher (the in-process
         # runner): stopped now, so that it and this DoFn never touch the resume entries at once
         self.head = _HEAD_STARTS.pop(self.config.head_start, None)
@@ -102,6 +111,9 @@ class _PrepareFn(SpillDoFn):
 
     def start_bundle(self):
         super().start_bundle()
+        with _PrepareFn._lock:
+            _PrepareFn._active += 1
+            self.pool = prepare_pool(self.config.setup, self.config.processes)  # again, if retired
         self.pending = collections.deque()  # (item key, first line, lines, future), in submission order
         self.files = {}  # item key -> [InputFile, lines, documents, malformed, damage]
         self.events = {}  # the drops' count events, summed
@@ -230,7 +242,14 @@ class _PrepareFn(SpillDoFn):
             _LOG.warning("pileprep: resumed: reused %d chunks (%.1f MB of input lines) that an interrupted run "
                          "finished", self.reused["chunks"], self.reused["bytes"] / 1e6)
         super().finish_bundle()  # closes the spill file: every reference sent is readable
+        self._leave(retire=self.config.retire)
         return out
+
+    def _leave(self, retire: bool):
+        with _PrepareFn._lock:
+            _PrepareFn._active -= 1
+            if retire and not _PrepareFn._active:
+                retire_pool(self.config.setup, self.config.processes)
 
     def _provenance(self):
         return (normalize_events(dict(self.normalized), self.checked["normalize"])

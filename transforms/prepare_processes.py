@@ -12,8 +12,9 @@ import os
 import pickle
 import threading
 
-from transforms.children import ChildFailed, Children, frame, read_frame, serve_forever, shared
+from transforms.children import ChildFailed, Children, frame, read_frame, retire, serve_forever, shared
 from transforms.errors import PileprepError
+from transforms.memory import release_memory
 from transforms.normalizer import NormalizeConfig
 from transforms.prepare_work import PrepareSetup, Work
 from transforms.tokenizer import TokenizeConfig
@@ -83,18 +84,29 @@ def _serve(stdin, stdout) -> None:
                 answer = {"error": str(e)}
         stdout.write(frame(pickle.dumps(answer, protocol=_PROTOCOL)))
         stdout.flush()
+        if answer.get("ended"):  # an epoch's buffers were freed: its high-water mark need not stay
+            del answer
+            release_memory()
 
 
 def prepare_pool(setup: PrepareSetup, processes: int) -> PrepareProcesses:
     """This process's PrepareProcesses for a setup's normalizer and tokenizer, started by
     start_workers (pipeline/run.py starts them before Beam is imported, so that they load while the
-    graph is built) or now; they serve later runs too."""
+    graph is built) or now; they serve later runs too, unless retired."""
     return start_workers(setup.normalize, setup.tokenize, processes)
 
 
 def start_workers(normalize: NormalizeConfig, tokenize: TokenizeConfig, processes: int) -> PrepareProcesses:
-    return shared(("prepare", normalize, tokenize, processes),
-                  lambda: PrepareProcesses(normalize, tokenize, processes))
+    return shared(_key(normalize, tokenize, processes), lambda: PrepareProcesses(normalize, tokenize, processes))
+
+
+def retire_pool(setup: PrepareSetup, processes: int) -> None:
+    """End the workers prepare_pool started (they are started again when next asked for)."""
+    retire(_key(setup.normalize, setup.tokenize, processes))
+
+
+def _key(normalize: NormalizeConfig, tokenize: TokenizeConfig, processes: int) -> tuple:
+    return "prepare", normalize, tokenize, processes
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ tokenizes on every core (transforms/prepare.py runs it in child processes; DESIG
 
 A chunk goes through exactly the functions the staged graph's DoFns call, in the same order:
 parse_limited (ReadPile), `fixed` and its cross-check (Normalize), filter_document
-(FilterDocuments), the tokenizer and its cross-check (Tokenize), Pack's Batcher and WriteDocuments'
-sorted runs (transforms/document_runs.py). Nothing comes back per kept document: a chunk's answer
-holds its reject and drop records (rare) and counts; Pack's batches and the documents' runs come
+(FilterDocuments), the tokenizer and its cross-check (Tokenize), then the epoch's columns
+(transforms/epoch.py) that become Pack's batches and WriteDocuments' sorted runs. Nothing comes
+back per kept document: a chunk's answer holds its reject and drop records (rare) and counts;
+Pack's batches and the documents' runs come
 when an epoch ends (the buffers live as long as the worker, so batches are as large as in the
 staged graph), as spill references when the epoch was written to a resume entry.
 
@@ -22,11 +23,10 @@ import dataclasses
 import numpy as np
 
 from schemas.records import Document
-from transforms.document_runs import document_batches
 from transforms.errors import PileprepError
 from transforms.normalizer import NormalizeConfig, fixed, fixer
 from transforms.order import order_key
-from transforms.pack_batches import BATCH_DOCS, Batcher
+from transforms.epoch import Epoch
 from transforms.parse import parse_limited, reject_record
 from transforms.provenance import CheckConfig, tokenize_mismatch
 from transforms.resume import chunk_key, write_entry
@@ -36,7 +36,9 @@ from transforms.tokenizer import TokenizeConfig, load
 EPOCH_BYTES = 8 << 20  # with resume: bytes of ids a worker holds before it writes an entry; a kill
 # loses at most this much work per worker, and a worker holds this and the epoch's texts in memory
 EPOCH_CHARS = 16 << 20  # ... or characters of the kept documents' texts
-_NEVER = 1 << 62
+EPOCH_DOCS = 1 << 14  # ... or documents: what the epoch's columns and the payloads made at its end
+# cost grows with its documents (~700 bytes each at the end, benchmarks/TINY.md §7), so a worker
+# holds about one chunk of tiny documents (2 MB of lines: ~17,000 of ~120 characters) at a time
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,22 +88,21 @@ class Work:
         """A new bundle: an epoch of another one is dropped (that bundle failed: a worker outlives
         a failed run in the same process, and its work must not reach another run)."""
         self.setup, self.bundle = setup, bundle
-        self.batcher = Batcher(setup.range_bits, setup.dtype, max_docs=_NEVER, max_bytes=_NEVER) if setup else None
+        # the epoch's kept documents, in columns: Pack's rows and ids, and the texts for WriteDocuments
+        self.kept = Epoch(setup.range_bits, setup.dtype, setup.document_files) if setup else None
         self.item, self.epoch = None, {}  # the input of the epoch's chunks; chunk key -> results
-        self.kept, self.kept_chars = [], 0  # the epoch's documents for WriteDocuments
 
     def _full(self) -> bool:
-        return self.batcher.full(BATCH_DOCS, EPOCH_BYTES) or self.kept_chars >= EPOCH_CHARS
+        return self.kept.full(EPOCH_DOCS, EPOCH_BYTES, EPOCH_CHARS)
 
     def _end_epoch(self) -> dict:
         """{"batches": Pack's, "runs": WriteDocuments' sorted runs, (file, payload)}; with resume,
         written to an entry with the epoch's chunks' results, and returned as spill references."""
-        batches = self.batcher.flush()
-        runs = document_batches(self.kept, self.setup.document_files) if self.kept else []
+        batches, runs = self.kept.end()
         if self.setup.resume_dir and self.epoch:
             batches, runs = write_entry(self.setup.resume_dir, self.setup.spill_dir, self.setup.fingerprint,
                                         self.item, self.epoch, batches, runs)
-        self.epoch, self.kept, self.kept_chars = {}, [], 0
+        self.epoch = {}
         return {"batches": batches, "runs": runs}
 
     def chunk(self, setup: PrepareSetup, name: str, first_line: int, data: bytes, item: tuple = (),
@@ -135,6 +136,7 @@ class Work:
         # the chunk's kept texts tokenized at once: tokie's pieces of all of them in one call
         for doc, (ids, backends) in zip(kept, self.tokenizer.tokenize_many([d["text"] for d in kept])):
             self._tokenized(out, doc, ids, backends)
+        self.kept.seal()  # the chunk's documents, in columns
         out["lines"] = len(lines)
         out["normalized"] = {self.fix.path: out["documents"]}
         self.epoch[chunk_key(first_line, data)] = out
@@ -156,10 +158,7 @@ class Work:
         if check and not np.array_equal(ids, self.tokenizer.plain_ids(edited)):
             raise PileprepError(tokenize_mismatch(doc["id"], self.tokenizer.backend))
         out["tokens"] += len(ids)
-        if self.setup.document_files:
-            self.kept.append(doc)
-            self.kept_chars += len(edited)
-        self.batcher.add({**doc, "ids": ids})
+        self.kept.add(doc, ids)
 
     def flush(self, bundle: str = "") -> dict:
         """The epoch's end, at the end of the parent's bundle: {"ended": [_end_epoch's answer]}."""

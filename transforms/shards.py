@@ -6,6 +6,8 @@ tokens and lineage are references to spill files (transforms/spill.py), read whe
 needs them; on distributed runners an array and Arrow IPC bytes.
 
     rows, lineage, pieces = shard_chunks(shard, frags, plan_, config, reader)   # pieces: bytes chunks
+    rows, items, pieces = shard_pieces(shard, frags, plan_, config, reader)      # the same, and then
+    lineage_rows, parquet_pieces = lineage_file(items, reader)                 # the lineage a row group at a time
 """
 import bisect
 
@@ -59,17 +61,24 @@ def _fill(buf: np.ndarray, start: int, items: list[tuple], reader) -> None:
         i += 1
 
 
-def lineage_table(items: list[tuple], reader):
+def lineage_table(items: list[tuple], reader, views: list[tuple[int, int, int]] | None = None):
     """The shard's lineage (schemas/arrow.py LINEAGE): the fragments' rows in stream order, as one
     table of one chunk per column, so its Parquet bytes are those of a table built from rows. Read
-    twice (sizes, then values), so that only the result is whole in memory, never it and its parts."""
+    twice (sizes, then values), so that only the result is whole in memory, never it and its parts.
+    With `views`, [(item index, first row, rows)], only those rows of those fragments."""
     import pyarrow as pa
 
     from schemas.arrow import LINEAGE
 
+    def read(lineage):
+        return pa.ipc.open_stream(reader.get(lineage) if reader is not None else lineage).read_all()
+
     def tables():
-        for *_, lineage in items:
-            yield pa.ipc.open_stream(reader.get(lineage) if reader is not None else lineage).read_all()
+        if views is None:
+            for *_, lineage in items:
+                yield read(lineage)
+        for i, first, n in views or ():
+            yield read(items[i][3]).slice(first, n)
 
     sizes = [(t.num_rows, {name: _text_bytes(t.column(name)) for name in _TEXT}) for t in tables()]
     rows = sum(n for n, _ in sizes)
@@ -113,11 +122,74 @@ def _text_bytes(column) -> int:
     return int(ends[-1]) - first if len(ends) else 0
 
 
+# Rows per row group of a lineage file: pyarrow's default for pq.write_table (schemas/run.py
+# parquet_bytes), so a shard's lineage written a row group at a time is the file written whole
+LINEAGE_GROUP_ROWS = 1 << 20
+
+
+def lineage_file(items: list[tuple], reader, group_rows: int = LINEAGE_GROUP_ROWS):
+    """(rows, the lineage's Parquet bytes in pieces): parquet_bytes(lineage_table(items, reader)),
+    built and written one row group at a time, so at most group_rows rows of it are in memory (a
+    shard of tiny documents has millions)."""
+    from schemas.run import parquet_bytes
+
+    counts = [_rows(lineage, reader) for *_, lineage in items]
+    rows = sum(counts)
+    if not rows:
+        return 0, iter([parquet_bytes(lineage_table(items, reader))])
+
+    def groups():
+        views, held = [], 0
+        for i, n in enumerate(counts):
+            first = 0
+            while first < n:
+                take = min(n - first, group_rows - held)
+                views.append((i, first, take))
+                first, held = first + take, held + take
+                if held == group_rows:
+                    yield lineage_table(items, reader, views)
+                    views, held = [], 0
+        if views:
+            yield lineage_table(items, reader, views)
+
+    return rows, _parquet_pieces(groups(), group_rows)
+
+
+def _rows(lineage, reader) -> int:
+    import pyarrow as pa
+
+    with pa.ipc.open_stream(reader.get(lineage) if reader is not None else lineage) as stream:
+        return sum(batch.num_rows for batch in stream)
+
+
+def _parquet_pieces(tables, group_rows: int):
+    """The Parquet file pq.write_table(whole, compression="zstd") writes, from the whole table's row
+    groups given one table each."""
+    import pyarrow.parquet as pq
+
+    from schemas.arrow import LINEAGE
+    from transforms.document_runs import Chunks
+
+    sink = Chunks()
+    with pq.ParquetWriter(sink, LINEAGE, compression="zstd") as writer:
+        for table in tables:
+            writer.write_table(table, row_group_size=group_rows)
+            yield from sink.drain()
+    yield from sink.drain()
+
+
 def shard_chunks(shard: int, frags, plan_: Plan, config: PackConfig, reader=None, rows_per_chunk: int = 1024):
     """(rows, lineage table, the bytes of the shard's .npy file in pieces): the shard's [rows, 2049]
     array as np.save writes it, never whole in memory, only a chunk of rows of it (4 MB), filled
     straight from the fragments and the spill files (`reader`, a SpillReader; None when nothing
     was spilled), after checking that the fragments place every token of the shard exactly once."""
+    rows, items, pieces = shard_pieces(shard, frags, plan_, config, reader, rows_per_chunk)
+    return rows, lineage_table(items, reader), pieces
+
+
+def shard_pieces(shard: int, frags, plan_: Plan, config: PackConfig, reader=None, rows_per_chunk: int = 1024):
+    """shard_chunks without the lineage table: (rows, the placed fragments for lineage_file, the
+    .npy pieces)."""
     items = _placed(shard, frags, plan_, config)
     rows = plan_.rows_of_shard(shard, config.rows_per_shard)
 
@@ -129,7 +201,7 @@ def shard_chunks(shard: int, frags, plan_: Plan, config: PackConfig, reader=None
             _fill(buf, r * SEQ_LEN, items, reader)
             yield np.ascontiguousarray(rows_view(buf, n)).tobytes()
 
-    return rows, lineage_table(items, reader), pieces()
+    return rows, items, pieces()
 
 
 def rows_view(flat: np.ndarray, rows: int) -> np.ndarray:

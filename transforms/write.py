@@ -30,6 +30,7 @@ from transforms.diskfull import disk_full_is_an_error
 from transforms.document_runs import BATCH_CHARS, BATCH_DOCS, document_batches, documents_file, merge_runs, run_file
 from transforms.errors import ConfigError
 from transforms.grouped import sorted_externally
+from transforms.memory import release_memory
 from transforms.spill import SpillDoFn, ref_length, sub_ref
 
 
@@ -206,6 +207,7 @@ class _CommitRunsFn(SpillDoFn):
                 runs = (_copy(copies, payload) for payload in runs)
             pieces = documents_file(counted.count(merge_runs(runs), size=len))
             info = commit_chunks(self.out_dir, document_path(file, self.files), pieces)
+        release_memory()  # the merge's slices and window: not under the shards' writing
         yield WrittenFile(**info, rows=counted.n)
 
 

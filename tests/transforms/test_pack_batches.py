@@ -15,7 +15,7 @@ from schemas.run import parquet_bytes
 from transforms.counts import _add, packed_events, placed_events
 from transforms.pack_batches import COLUMNS, Batcher, _row, decode, encode, gather, ipc_bytes
 from transforms.placement import PackConfig, fragments, place_range, plan
-from transforms.shards import shard_chunks
+from transforms.shards import LINEAGE_GROUP_ROWS, lineage_file, shard_chunks, shard_pieces
 from transforms.spill import SpillReader, SpillWriter
 
 EOS = 50256
@@ -100,6 +100,20 @@ def test_lineage_from_fragments_writes_the_bytes_of_lineage_from_rows():
     for shard, frags in by_shard.items():
         _, lineage, _ = shard_chunks(shard, frags, p, config)
         assert parquet_bytes(lineage) == lineage_bytes(lineage.to_pylist())
+        # written a row group at a time: the bytes of the whole table written with those row groups
+        _, items, _ = shard_pieces(shard, frags, p, config)
+        for group_rows in (7, 100, lineage.num_rows, LINEAGE_GROUP_ROWS):
+            rows, pieces = lineage_file(items, None, group_rows)
+            whole = io.BytesIO()
+            pq.write_table(lineage, whole, compression="zstd", row_group_size=group_rows)
+            assert rows == lineage.num_rows and b"".join(pieces) == whole.getvalue()
+
+
+def test_lineage_row_groups_are_those_of_write_table():
+    """lineage_file cuts row groups where pq.write_table (parquet_bytes) does by default."""
+    import pyarrow._parquet
+
+    assert LINEAGE_GROUP_ROWS == pyarrow._parquet._DEFAULT_ROW_GROUP_SIZE
 
 
 def _pack_spilled(count: int, folder: str, rows_per_shard: int) -> None:
