@@ -12,9 +12,8 @@ def local_test_pipeline():
     return TestPipeline(runner=FnApiRunner())
 
 
-@pytest.fixture
-def no_network(monkeypatch):
-    """Any attempt to open a network connection fails the test."""
+def refuse_network(monkeypatch):
+    """Any attempt to open a network connection, while `monkeypatch` holds, raises."""
     import socket
 
     def refuse(*args, **kwargs):
@@ -24,6 +23,12 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a network connection fails the test."""
+    refuse_network(monkeypatch)
 
 
 @pytest.fixture

@@ -100,7 +100,9 @@ def test_verify_on_corrupted_runs_names_problems_and_never_crashes(small_run, tm
             raw[i] ^= data.draw(st.integers(1, 255))
         path.write_bytes(bytes(raw))
     problems = verify(str(copy))
-    original = (small_run / "manifest.json").read_bytes() == (copy / "manifest.json").read_bytes()
-    if target != "manifest" or original:
-        assert problems  # any change to a shard or sidecar is caught
+    # Any change to a shard or sidecar is caught (each edit above changes their bytes). An edit of the
+    # manifest may leave it as it was (raw[i] = v evaluates v first: it can write the byte already at i,
+    # a space of the indentation) or change only its layout: only "never crashes" holds for it
+    if target != "manifest":
+        assert problems
     assert all(isinstance(p, str) and p for p in problems)

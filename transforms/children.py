@@ -17,6 +17,11 @@ import time
 U64 = struct.Struct("<Q")
 CLOSE_SECONDS = 0.5  # how long close() waits for its children to end before killing them
 _POOLS: dict = {}  # key -> Children, shared by the DoFns of this process
+# `python -m module` that ignores Ctrl-C from its first statement: it reaches the whole process group
+# and the parent reports it, while a child still importing its modules (seconds on a busy machine)
+# would print a KeyboardInterrupt traceback of its own
+_RUN_MODULE = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+               "runpy.run_module(sys.argv[1], run_name='__main__', alter_sys=True)")
 
 
 def read_exactly(stream, size: int) -> bytes:
@@ -75,7 +80,8 @@ class Children:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self._procs = []
         for _ in range(processes):
-            proc = subprocess.Popen([sys.executable, "-m", module], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+            proc = subprocess.Popen([sys.executable, "-c", _RUN_MODULE, module], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, env=env)
             proc.stdin.write(frame(setup))
             proc.stdin.flush()
             self._procs.append(proc)

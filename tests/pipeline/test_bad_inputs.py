@@ -73,15 +73,17 @@ def test_record_level_rows_are_counted_and_the_run_goes_on(tmp_path):
     assert all(set(r) == {"file", "line", "reason", "source", "head"} for r in rejects)
 
 
-@pytest.mark.parametrize("name,payload", [("empty.jsonl", b""), ("empty.jsonl.zst", b""),
-                                          ("empty.jsonl.gz", gzip.compress(b"", mtime=0))])
-def test_empty_files_give_zero_documents(tmp_path, name, payload):
-    (tmp_path / name).write_bytes(payload)
+def test_empty_files_give_zero_documents(tmp_path):
+    """An empty file of each compression, beside a good one, in one run."""
+    empty = {"empty.jsonl": b"", "empty.jsonl.zst": b"", "empty.jsonl.gz": gzip.compress(b"", mtime=0)}
+    for name, payload in empty.items():
+        (tmp_path / name).write_bytes(payload)
     (tmp_path / "good.jsonl").write_bytes(b"\n".join(GOOD[:3]) + b"\n")
-    code, manifest = _run(tmp_path, [tmp_path / name, tmp_path / "good.jsonl"])
+    code, manifest = _run(tmp_path, [tmp_path / name for name in empty] + [tmp_path / "good.jsonl"])
     assert code == 0
-    entry = next(i for i in manifest["inputs"] if i["name"] == name)
-    assert (entry["lines"], entry["documents"], entry["damage"]) == (0, 0, None)
+    for name in empty:
+        entry = next(i for i in manifest["inputs"] if i["name"] == name)
+        assert (entry["lines"], entry["documents"], entry["damage"]) == (0, 0, None), name
     assert manifest["counts"]["documents"]["packed"] == 3
 
 
@@ -115,20 +117,30 @@ def _damage_offset(kind):
     return 0  # the one gzip member
 
 
-@pytest.mark.parametrize("kind", ["truncated.jsonl.zst", "corrupt.jsonl.zst", "truncated.jsonl.gz",
-                                  "corrupt.jsonl.gz"])
-def test_damaged_compressed_files_stop_the_run_or_are_kept_when_allowed(tmp_path, kind, capsys):
+DAMAGED = ["truncated.jsonl.zst", "corrupt.jsonl.zst", "truncated.jsonl.gz", "corrupt.jsonl.gz"]
+
+
+@pytest.mark.parametrize("kind", DAMAGED)
+def test_damaged_compressed_files_stop_the_run(tmp_path, kind, capsys):
     (tmp_path / kind).write_bytes(_damaged(kind))
     code, _ = _run(tmp_path, [tmp_path / kind])
     err = capsys.readouterr().err
     assert code == 2 and f"{kind} is damaged" in err and "at byte" in err and "--allow-corrupt-inputs" in err
     assert "Traceback" not in err
-    code, manifest = _run(tmp_path, [tmp_path / kind], "--allow-corrupt-inputs", "--overwrite")
-    assert code == 0 and manifest["damaged_inputs"] == [str(tmp_path / kind)]
-    entry = manifest["inputs"][0]
-    assert entry["damage"]["offset"] == _damage_offset(kind) and entry["documents"] < len(GOOD)
     assert f"at byte {_damage_offset(kind)} of " in err
-    assert manifest["counts"]["documents"]["read"] == entry["lines"]
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_damaged_compressed_files_are_kept_when_allowed(tmp_path):
+    """Every kind of damage in one run, each file kept up to its damage."""
+    for kind in DAMAGED:
+        (tmp_path / kind).write_bytes(_damaged(kind))
+    code, manifest = _run(tmp_path, [tmp_path / kind for kind in DAMAGED], "--allow-corrupt-inputs")
+    assert code == 0 and sorted(manifest["damaged_inputs"]) == sorted(str(tmp_path / kind) for kind in DAMAGED)
+    for kind in DAMAGED:
+        entry = next(i for i in manifest["inputs"] if i["name"] == kind)
+        assert entry["damage"]["offset"] == _damage_offset(kind) and entry["documents"] < len(GOOD), kind
+    assert manifest["counts"]["documents"]["read"] == sum(entry["lines"] for entry in manifest["inputs"])
 
 
 @pytest.mark.parametrize("target, what", [("gone.jsonl", "a broken symlink (it points to 'gone.jsonl', "

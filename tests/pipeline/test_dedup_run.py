@@ -18,10 +18,18 @@ def corpus(tmp_path_factory):
     return root
 
 
+def _command(corpus, *extra) -> list[str]:
+    """A --dedup minhash run of the corpus with extra.jsonl as holdout (it is also a training input
+    here: every one of its documents goes as holdout), without its --output. Two connected-component
+    rounds, not 12: the final pass completes what they leave (tests/transforms/test_components.py
+    checks the rounds), and each run builds and runs 160 steps fewer."""
+    return ["run", "--input", f"{corpus}/in/*.jsonl*", "--dedup", "minhash", "--dedup-max-rounds", "2",
+            "--rows-per-shard", "64", "--holdout", f"{corpus}/in/extra.jsonl", *extra]
+
+
 def _run(corpus, name, *extra):
     out = corpus / name
-    assert main(["run", "--input", f"{corpus}/in/*.jsonl*", "--output", str(out), "--dedup", "minhash",
-                 "--rows-per-shard", "64"] + list(extra)) == 0
+    assert main(_command(corpus, *extra) + ["--output", str(out)]) == 0
     return out, json.loads((out / "manifest.json").read_text())
 
 
@@ -33,8 +41,18 @@ def _removed(out, manifest):
     return ids
 
 
-def test_minhash_run_counts_add_up_and_match_across_runners(corpus):
-    a, ma = _run(corpus, "mem", "--direct_running_mode=in_memory")
+@pytest.fixture(scope="module")
+def dedup_run(corpus):
+    """The in-process run, its payloads through spill files (as local runs do by default): the
+    output every other run here is compared with, and the command that made it."""
+    command = _command(corpus, "--spill", "on", "--direct_running_mode=in_memory")
+    out = corpus / "spill-on"
+    assert main(command + ["--output", str(out)]) == 0
+    return out, json.loads((out / "manifest.json").read_text()), command
+
+
+def test_minhash_run_counts_add_up_and_match_across_runners(corpus, dedup_run):
+    a, ma, _ = dedup_run
     b, mb = _run(corpus, "mp", "--direct_running_mode=multi_processing", "--direct_num_workers=2")
     d = ma["counts"]["documents"]
     assert d["read"] == d["malformed"] + d["filtered"] + d["deduplicated"] + d["over_budget"] + d["packed"]
@@ -50,49 +68,30 @@ def test_minhash_run_counts_add_up_and_match_across_runners(corpus):
     assert not packed & set(_removed(a, ma))
 
 
-def _holdout(corpus) -> tuple:
-    return "--holdout", f"{corpus}/in/extra.jsonl", "--direct_running_mode=in_memory"
-
-
-@pytest.fixture(scope="module")
-def holdout_run(corpus):
-    """A run with extra.jsonl as holdout, its payloads through spill files (as local runs do by default)."""
-    return _run(corpus, "spill-on", "--spill", "on", *_holdout(corpus))
-
-
-def test_holdout_documents_are_removed_and_never_packed(holdout_run):
-    out, manifest = holdout_run
-    # extra.jsonl is also a training input here: every one of its documents goes as holdout
+def test_holdout_documents_are_removed_and_never_packed(dedup_run):
+    out, manifest, _ = dedup_run
     assert manifest["holdout_inputs"][0]["name"] == "extra.jsonl"
     assert manifest["dedup"]["holdout"] is True
     kinds = manifest["counts"]["deduplicated_by_kind"]
     removed = _removed(out, manifest)
+    assert kinds.get("holdout", 0) > 0
     assert all(cause.startswith("extra.jsonl:") for kind, cause in removed.values() if kind == "holdout")
     assert sum(kinds.values()) == len(removed)
 
 
-def test_spilling_changes_no_byte(corpus, holdout_run):
+def test_spilling_changes_no_byte(corpus, dedup_run):
     """Local runs pass tokens and texts through the shuffles by reference (spill files); a run that
     shuffles them whole writes the same bytes, and no spill file outlives the run."""
-    a, ma = holdout_run
-    b, mb = _run(corpus, "spill-off", "--spill", "off", *_holdout(corpus))
+    a, ma, _ = dedup_run
+    b, mb = _run(corpus, "spill-off", "--spill", "off", "--direct_running_mode=in_memory")
     assert ma["counts"]["documents"]["deduplicated"] > 0
     files = (["manifest.json"] + [s["path"] for s in ma["shards"]] + [s["lineage"]["path"] for s in ma["shards"]]
              + [f["path"] for f in ma["dedup"]["files"]] + [f["path"] for f in ma["documents"]])
     for name in files:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    # a successful run leaves its outputs and no temporary (spill files, .tmp- names) anywhere
     assert not any(p.name.startswith(".tmp") for p in a.rglob("*"))
-
-
-@pytest.fixture(scope="module")
-def dedup_run(tmp_path_factory):
-    """A complete small --dedup run, with the command that made it."""
-    root = tmp_path_factory.mktemp("overwrite")
-    write_sample(str(root / "in"), SampleConfig(seed=2, documents=300, files=1))
-    command = ["run", "--input", f"{root}/in/*", "--dedup", "minhash", "--rows-per-shard", "16",
-               "--direct_running_mode=in_memory"]
-    assert main(command + ["--output", str(root / "out")]) == 0
-    return root / "out", command
+    assert sorted(p.name for p in a.iterdir()) == ["dedup", "documents", "manifest.json", "rejects", "shards"]
 
 
 def _files(directory, under=("shards", "dedup", "documents")):
@@ -117,7 +116,7 @@ def test_every_entry_pileprep_writes_is_one_overwrite_may_remove(dedup_run, tmp_
 def test_overwrite_replaces_a_complete_dedup_run_and_its_report(dedup_run, tmp_path):
     from pipeline.tools.report import write_report
 
-    original, command = dedup_run
+    original, _, command = dedup_run
     out = tmp_path / "run"
     shutil.copytree(original, out)
     write_report(str(out))
@@ -128,7 +127,7 @@ def test_overwrite_replaces_a_complete_dedup_run_and_its_report(dedup_run, tmp_p
 
 
 def test_an_interrupted_dedup_run_is_replaced_by_rerunning(dedup_run, tmp_path, capsys):
-    original, command = dedup_run
+    original, _, command = dedup_run
     out = tmp_path / "run"
     shutil.copytree(original, out)
     (out / "manifest.json").unlink()  # killed before the manifest: what it left, temporaries too
@@ -144,7 +143,7 @@ def test_an_interrupted_dedup_run_is_replaced_by_rerunning(dedup_run, tmp_path, 
 
 
 def test_removal_files_are_listed_sharded_and_checked_by_verify(dedup_run, tmp_path, capsys):
-    original, _ = dedup_run
+    original, _, _ = dedup_run
     manifest = json.loads((original / "manifest.json").read_text())
     listed = sorted(f["path"] for f in manifest["dedup"]["files"])
     assert listed == sorted(str(p.relative_to(original)) for p in (original / "dedup").iterdir())
@@ -163,7 +162,7 @@ def test_removal_files_are_listed_sharded_and_checked_by_verify(dedup_run, tmp_p
 def test_a_directory_with_a_foreign_file_is_still_refused(dedup_run, tmp_path, capsys):
     from pipeline.tools.report import write_report
 
-    original, command = dedup_run
+    original, _, command = dedup_run
     out = tmp_path / "run"
     shutil.copytree(original, out)
     write_report(str(out))

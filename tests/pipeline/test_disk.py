@@ -2,7 +2,6 @@
 one that fills the disk stops with one message naming the directory and the space still needed,
 leaves no manifest, and the same command afterwards completes and leaves no temporaries."""
 import builtins
-import json
 import os
 import re
 import shutil
@@ -186,13 +185,6 @@ def test_a_full_disk_while_writing_the_manifest_over_a_previous_run(corpus, tmp_
     monkeypatch.undo()
     assert _run(corpus, out, "--quiet") == 0
     assert "resuming it" in capsys.readouterr().err and _temporaries(out) == []
-
-
-def test_a_successful_run_leaves_no_temporaries(corpus, tmp_path):
-    out = tmp_path / "out"
-    assert _run(corpus, out, "--quiet", "--dedup", "minhash") == 0
-    assert _temporaries(out) == [] and json.loads((out / "manifest.json").read_text())["shards"]
-    assert sorted(p.name for p in out.iterdir()) == ["dedup", "documents", "manifest.json", "rejects", "shards"]
 
 
 def test_the_space_a_run_needs_is_counted_in_the_outputs_file_system(tmp_path):

@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.tools.sample import SampleConfig, write_sample
+from tests.conftest import refuse_network
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +30,18 @@ def _command(corpus, out):
     return ["run", "--input", f"{corpus}/in/*", "--output", str(out), "--rows-per-shard", "50"]
 
 
-def test_killed_run_leaves_nothing_complete_and_rerun_matches_a_clean_run(corpus, tmp_path):
-    clean = tmp_path / "clean"
-    assert main(_command(corpus, clean)) == 0
+@pytest.fixture(scope="module")
+def clean(corpus):
+    """The digests of the uninterrupted run every test here compares with, made with the network
+    refused (test_run_needs_no_network)."""
+    out = corpus / "clean"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        refuse_network(monkeypatch)
+        assert main(_command(corpus, out) + ["--direct_running_mode=in_memory"]) == 0
+    return _digests(out)
+
+
+def test_killed_run_leaves_nothing_complete_and_rerun_matches_a_clean_run(corpus, clean, tmp_path):
     out = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli"] + _command(corpus, out),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -47,18 +57,18 @@ def test_killed_run_leaves_nothing_complete_and_rerun_matches_a_clean_run(corpus
     for shard in out.glob("shards/shard-*.npy"):
         assert np.load(shard, mmap_mode="r", allow_pickle=False).shape[1] == 2049
     assert main(_command(corpus, out)) == 0  # the same command again, no --overwrite needed
-    assert _digests(out) == _digests(clean)
+    assert _digests(out) == clean
 
 
-def test_run_needs_no_network(corpus, tmp_path, no_network):
-    assert main(_command(corpus, tmp_path / "offline") + ["--direct_running_mode=in_memory"]) == 0
+def test_run_needs_no_network(clean):
+    """The clean run was made with every socket connection refused."""
+    assert "manifest.json" in clean and any(name.startswith("shards/") for name in clean)
 
 
-def test_exception_after_n_documents_leaves_no_complete_looking_output(corpus, tmp_path, monkeypatch, capsys):
+def test_exception_after_n_documents_leaves_no_complete_looking_output(corpus, clean, tmp_path, monkeypatch,
+                                                                       capsys):
     import transforms.pack as pack
 
-    clean = tmp_path / "clean"
-    assert main(_command(corpus, clean) + ["--direct_running_mode=in_memory"]) == 0
     out = tmp_path / "failed"
     original, calls = pack._WriteShardFn.process, {"n": 0}
 
@@ -74,7 +84,7 @@ def test_exception_after_n_documents_leaves_no_complete_looking_output(corpus, t
     assert not (out / "manifest.json").exists()
     monkeypatch.setattr(pack._WriteShardFn, "process", original)
     assert main(_command(corpus, out) + ["--direct_running_mode=in_memory"]) == 0
-    assert _digests(out) == _digests(clean)
+    assert _digests(out) == clean
 
 
 def test_ctrl_c_is_a_short_message_not_a_traceback(tmp_path):
@@ -83,10 +93,12 @@ def test_ctrl_c_is_a_short_message_not_a_traceback(tmp_path):
     import json
 
     words = "the quick brown fox jumps over the lazy dog while seven wizards quietly judge boxing".split()
+    # line i is the words from word i % 15 on: 15 distinct lines, made once
+    lines = [json.dumps({"text": " ".join(words[(i + k) % len(words)] for k in range(2000)),
+                         "meta": {"pile_set_name": "Pile-CC"}}) + "\n" for i in range(len(words))]
     with open(tmp_path / "big.jsonl", "w") as f:
         for i in range(8000):  # ~100 MB: still running 2 s after it starts on any machine
-            text = " ".join(words[(i + k) % len(words)] for k in range(2000))
-            f.write(json.dumps({"text": text, "meta": {"pile_set_name": "Pile-CC"}}) + "\n")
+            f.write(lines[i % len(words)])
     proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--input", str(tmp_path / "big.jsonl"),
                              "--output", str(tmp_path / "out"), "--no-documents"], stderr=subprocess.PIPE,
                             text=True, start_new_session=True)

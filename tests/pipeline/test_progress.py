@@ -176,6 +176,8 @@ def test_not_a_terminal_logs_a_line_every_n_seconds(corpus, quiet):
 
 
 def test_with_two_workers_the_counts_come_from_the_worker_processes(corpus, quiet):
+    """Also the suite's check that Beam's multi-process mode writes the bytes of the in-process
+    run: the manifests, which hold the sha256 of every shard, sidecar and document file, are equal."""
     logged, out = _cli(corpus, "workers", "--workers", "2", "--progress-every", "0.1")
     assert logged.returncode == 0, logged.stderr[-3000:]
     _check_log(logged.stderr.decode(), out)

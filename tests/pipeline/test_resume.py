@@ -1,6 +1,8 @@
 """Resume (transforms/resume.py): entries round-trip and are trusted only when they match; a run
 killed with SIGKILL at several points, then run again with the same command, gives the bytes of an
-uninterrupted run, reusing what the killed run finished; a changed input or option is never mixed in."""
+uninterrupted run, reusing what the killed run finished; a changed input or option is never mixed in.
+The killed runs are processes of their own; the reruns and the runs they are compared with run in
+this process, as `main` (what the `pileprep` command calls)."""
 import json
 import os
 import random
@@ -11,6 +13,7 @@ import time
 
 import pytest
 
+from pipeline.cli import main
 from pipeline.tools.sample import SampleConfig, write_sample
 from transforms.resume import RESUME_DIR, chunk_key, link, read_entries, select, write_entry
 
@@ -47,8 +50,14 @@ def test_other_runs_entries_and_half_written_files_are_deleted(tmp_path):
     assert os.listdir(folder) == []
 
 
-def _cli(*args) -> list[str]:
-    return [sys.executable, "-m", "pipeline.cli", "run", *args, "--quiet"]
+def _args(*args) -> list[str]:
+    """The arguments of a quiet `pileprep run`."""
+    return ["run", *args, "--quiet"]
+
+
+def _cli(args: list[str]) -> list[str]:
+    """The command line of `pileprep` with these arguments, in a process of its own."""
+    return [sys.executable, "-m", "pipeline.cli", *args]
 
 
 def _manifest(out) -> str:
@@ -70,9 +79,9 @@ write.commit_chunks = slow
 """
 
 
-def _kill_when(cmd, ready, timeout=300, env=None) -> bool:
-    """Start cmd in its own process group and SIGKILL the group once ready() (or it ended first)."""
-    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+def _kill_when(args, ready, timeout=300, env=None) -> bool:
+    """Start `pileprep args` in its own process group and SIGKILL the group once ready() (or it ended first)."""
+    proc = subprocess.Popen(_cli(args), cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + timeout
     while proc.poll() is None and not ready() and time.monotonic() < deadline:
@@ -103,8 +112,17 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def uninterrupted(corpus):
     out = corpus / "whole"
-    subprocess.run(_cli("--input", f"{corpus}/in/*", "--output", str(out), "--rows-per-shard", "64"), cwd=ROOT, check=True)
+    assert main(_args("--input", f"{corpus}/in/*", "--output", str(out), "--rows-per-shard", "64")) == 0
     return _manifest(out)
+
+
+def _rerun(args, capsys, caplog) -> str:
+    """Runs `pileprep args` (not quiet) in this process; what it wrote to stderr, its log included
+    (in a process of its own the log goes to stderr; here pytest's handler holds it)."""
+    capsys.readouterr()
+    caplog.clear()
+    assert main([a for a in args if a != "--quiet"]) == 0
+    return capsys.readouterr().err + caplog.text
 
 
 def _slowed(tmp_path, what: str) -> tuple[dict, object]:
@@ -120,9 +138,9 @@ def _slowed(tmp_path, what: str) -> tuple[dict, object]:
 
 @pytest.mark.parametrize("point", ["first entry", "half the entries", "writing shards", "writing the manifest",
                                    "random"])
-def test_killed_then_rerun_gives_the_uninterrupted_bytes(corpus, uninterrupted, tmp_path, point):
+def test_killed_then_rerun_gives_the_uninterrupted_bytes(corpus, uninterrupted, tmp_path, capsys, caplog, point):
     out = tmp_path / "out"
-    cmd = _cli("--input", f"{corpus}/in/*", "--output", str(out), "--rows-per-shard", "64")
+    cmd = _args("--input", f"{corpus}/in/*", "--output", str(out), "--rows-per-shard", "64")
     started, env = time.monotonic(), None
     if point.startswith("writing"):
         env, mark = _slowed(tmp_path, "shards/" if point == "writing shards" else "manifest.json")
@@ -137,39 +155,37 @@ def test_killed_then_rerun_gives_the_uninterrupted_bytes(corpus, uninterrupted, 
     if not killed:  # it finished first: complete, not to be resumed
         assert _manifest(out) == uninterrupted
         return
-    rerun = subprocess.run(cmd[:-1], cwd=ROOT, capture_output=True, text=True)
-    assert rerun.returncode == 0, rerun.stderr
+    err = _rerun(cmd, capsys, caplog)
     if point != "random":
-        assert "resuming it" in rerun.stderr
+        assert "resuming it" in err
     if point in ("half the entries", "writing shards", "writing the manifest"):
-        assert "pileprep: resumed: reused" in rerun.stderr, rerun.stderr
+        assert "pileprep: resumed: reused" in err, err
     assert _manifest(out) == uninterrupted
     assert not (out / RESUME_DIR).exists() and not (out / ".tmp-spill").exists()
 
 
-def test_a_changed_input_is_redone_and_changed_options_reuse_nothing(corpus, tmp_path):
+def test_a_changed_input_is_redone_and_changed_options_reuse_nothing(corpus, tmp_path, capsys, caplog):
     import shutil
 
     inputs = tmp_path / "in"
     shutil.copytree(corpus / "in", inputs)
 
     def cmd(out, *extra):
-        return _cli("--input", f"{inputs}/*", "--output", str(out), "--rows-per-shard", "64", *extra)
+        return _args("--input", f"{inputs}/*", "--output", str(out), "--rows-per-shard", "64", *extra)
 
     out = tmp_path / "out"
     assert _kill_when(cmd(out), lambda: _entries(out) >= 4)
     write_sample(str(tmp_path / "other"), SampleConfig(seed=12, documents=200, files=1))
     shutil.copy(next((tmp_path / "other").iterdir()), sorted(inputs.iterdir())[0])  # same name, other lines
-    rerun = subprocess.run(cmd(out), cwd=ROOT, capture_output=True, text=True)
-    assert rerun.returncode == 0, rerun.stderr
-    subprocess.run(cmd(tmp_path / "fresh"), cwd=ROOT, check=True)
+    assert main(cmd(out)) == 0
+    assert main(cmd(tmp_path / "fresh")) == 0
     assert _manifest(out) == _manifest(tmp_path / "fresh")
 
     other = tmp_path / "other-options"
     assert _kill_when(cmd(other), lambda: _entries(other) >= 4)
-    rerun = subprocess.run(cmd(other, "--rules", "slimpajama"), cwd=ROOT, capture_output=True, text=True)
-    assert rerun.returncode == 0 and "resuming it" in rerun.stderr and "resumed: reused" not in rerun.stderr, rerun.stderr
-    subprocess.run(cmd(tmp_path / "fresh-other", "--rules", "slimpajama"), cwd=ROOT, check=True)
+    err = _rerun(cmd(other, "--rules", "slimpajama"), capsys, caplog)
+    assert "resuming it" in err and "resumed: reused" not in err, err
+    assert main(cmd(tmp_path / "fresh-other", "--rules", "slimpajama")) == 0
     assert _manifest(other) == _manifest(tmp_path / "fresh-other")
     assert json.loads((other / "manifest.json").read_text())["options"]["rules"] == "slimpajama"
 
@@ -179,14 +195,14 @@ def test_the_head_start_or_the_step_itself_reuses_the_entries(corpus, uninterrup
                                                                head_chunks):
     """A rerun reuses an input's finished chunks wherever its reading starts: in the launcher's head
     start (which reaches every input here) or in Prepare's DoFn (a head start stopped at once)."""
-    from pipeline.cli import main
     from transforms import prepare_read
 
     out = tmp_path / "out"
-    cmd = _cli("--input", f"{corpus}/in/*", "--output", str(out), "--rows-per-shard", "64")
+    cmd = _args("--input", f"{corpus}/in/*", "--output", str(out), "--rows-per-shard", "64")
     assert _kill_when(cmd, lambda: _entries(out) >= 4)
     monkeypatch.setattr(prepare_read, "HEAD_START_CHUNKS", head_chunks)
-    assert main(cmd[3:]) == 0
+    caplog.clear()
+    assert main(cmd) == 0
     assert "pileprep: resumed: reused" in caplog.text
     assert _manifest(out) == uninterrupted
     assert not (out / RESUME_DIR).exists() and not (out / ".tmp-spill").exists()

@@ -7,7 +7,7 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings, strategies as st
 
-from tests.transforms.test_grouped import LIMIT_MB, MILLION, peak_mb
+from tests.transforms.test_grouped import LIMIT_MB, MILLION, measures
 from transforms.components import (ConnectedComponents, UnionFindFn, attach, both_ways, components, large_star,
                                    larger_first, relabel, residue, small_star, tentative_labels)
 
@@ -158,7 +158,16 @@ def hub_case(step: str):
     return consume, hub(MILLION, head, MILLION // 2, tag)
 
 
-@pytest.mark.parametrize("step", ["large", "small", "attach", "relabel"])
-def test_steps_on_a_hub_of_a_million_neighbours(step):
-    peak, n = peak_mb(hub_case, step)
+STEPS = ["large", "small", "attach", "relabel"]
+
+
+@pytest.fixture(scope="module")
+def hub_peaks():
+    """Each step's measure on its hub, run side by side."""
+    yield from measures({step: (hub_case, step) for step in STEPS})
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_steps_on_a_hub_of_a_million_neighbours(hub_peaks, step):
+    peak, n = hub_peaks[step].result()
     assert n == MILLION + (step == "small") and peak < LIMIT_MB, f"{peak:.1f} MB"

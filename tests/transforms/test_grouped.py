@@ -43,22 +43,49 @@ def peak_mb(case, *args) -> tuple[float, object]:
     once, and reads the kernel's peak resident set size: tracemalloc would make the 10^6
     allocations ten times slower, and the child holds no memory freed by earlier tests that a
     consumer could fill without its resident size growing."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(CASE_MODULES)  # read when the server starts, at the first call
-    with tempfile.TemporaryDirectory() as folder:
-        out = os.path.join(folder, "result.pickle")
-        child = context.Process(target=_measure, args=(case.__module__, case.__qualname__, args, out))
-        child.start()
-        child.join()
-        if not os.path.exists(out):
-            pytest.fail(f"{case.__qualname__}{args}: its child process ended with exit code {child.exitcode}",
-                        pytrace=False)
-        with open(out, "rb") as f:
-            error, peak, result, done = pickle.load(f)
-    if error:
-        pytest.fail(f"{case.__qualname__}{args} failed in its child process:\n{error}", pytrace=False)
-    assert done, "the consumer did not read its group to the end"
-    return peak, result
+    return Measure(case, *args).result()
+
+
+class Measure:
+    """peak_mb's child for case(*args), started at once; result() waits for it. Several at a time
+    use every core: each child reads its own peak, whatever runs beside it."""
+
+    def __init__(self, case, *args):
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(CASE_MODULES)  # read when the server starts, at the first call
+        self.name = f"{case.__qualname__}{args}"
+        self._folder = tempfile.TemporaryDirectory()
+        self._out = os.path.join(self._folder.name, "result.pickle")
+        self._child = context.Process(target=_measure, args=(case.__module__, case.__qualname__, args, self._out))
+        self._child.start()
+
+    def result(self) -> tuple[float, object]:
+        self._child.join()
+        try:
+            if not os.path.exists(self._out):
+                pytest.fail(f"{self.name}: its child process ended with exit code {self._child.exitcode}",
+                            pytrace=False)
+            with open(self._out, "rb") as f:
+                error, peak, result, done = pickle.load(f)
+        finally:
+            self._folder.cleanup()
+        if error:
+            pytest.fail(f"{self.name} failed in its child process:\n{error}", pytrace=False)
+        assert done, "the consumer did not read its group to the end"
+        return peak, result
+
+    def close(self):
+        self._child.join()
+        self._folder.cleanup()
+
+
+def measures(cases: dict):
+    """{key: Measure(*case)} for {key: (case, *args)}, all started now; joined when the caller
+    (a module fixture: `yield from measures(...)`) is done with them."""
+    started = {key: Measure(*case) for key, case in cases.items()}
+    yield started
+    for measure in started.values():
+        measure.close()
 
 
 def _measure(module: str, name: str, args: tuple, out: str) -> None:
@@ -88,8 +115,15 @@ def held(n: int):
     return (lambda group: len(list(group))), (("member", i) for i in range(n))
 
 
-def test_the_meter_sees_a_consumer_that_holds_its_group():
-    peak, n = peak_mb(held, MILLION)
+@pytest.fixture(scope="module")
+def peaks():
+    """This module's measures of a million values, run side by side."""
+    yield from measures({"held": (held, MILLION), "head at 0": (head_case, 0),
+                         "head at the end": (head_case, MILLION), "sorted": (sorted_case,)})
+
+
+def test_the_meter_sees_a_consumer_that_holds_its_group(peaks):
+    peak, n = peaks["held"].result()
     assert n == MILLION and peak > LIMIT_MB, f"{peak:.1f} MB"
 
 
@@ -119,8 +153,8 @@ def head_case(head_at: int):
 
 
 @pytest.mark.parametrize("head_at", [0, MILLION])
-def test_with_head_holds_a_buffer_of_a_million_members(head_at):
-    peak, (n, total) = peak_mb(head_case, head_at)
+def test_with_head_holds_a_buffer_of_a_million_members(peaks, head_at):
+    peak, (n, total) = peaks["head at 0" if head_at == 0 else "head at the end"].result()
     expected = sum(range(MILLION + 1)) - head_at
     assert (n, total) == (MILLION, expected)
     assert peak < LIMIT_MB, f"{peak:.1f} MB"
@@ -150,6 +184,6 @@ def sorted_case():
     return consume, ((k, "removal") for k in keys)
 
 
-def test_sorted_externally_holds_a_run_of_a_million_values():
-    peak, n = peak_mb(sorted_case)
+def test_sorted_externally_holds_a_run_of_a_million_values(peaks):
+    peak, n = peaks["sorted"].result()
     assert n == MILLION and peak < LIMIT_MB, f"{peak:.1f} MB"

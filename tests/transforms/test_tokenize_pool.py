@@ -59,6 +59,23 @@ def test_a_child_that_dies_is_a_clear_error(processes):
     assert not processes.alive()
 
 
+def test_a_ctrl_c_while_the_children_import_their_modules_is_left_to_the_parent():
+    """Ctrl-C reaches the whole process group: a child still importing its modules (seconds on a busy
+    machine) ignores it, as it does once serving, instead of ending with a traceback of its own."""
+    import signal
+    import time
+
+    pool = TokenizerProcesses(TokenizeConfig(), 2)
+    try:
+        time.sleep(0.3)  # past the interpreter's start, among the imports
+        for proc in pool._procs:
+            proc.send_signal(signal.SIGINT)
+        assert len(pool.submit(["hello world"], [True]).result(timeout=60)[0][0]) == 2
+        assert pool.alive()
+    finally:
+        pool.close()
+
+
 def test_a_child_that_fails_is_a_bug_not_a_rerun():
     assert "bug in pileprep" in ChildFailed(1).explain("d:1") and "again" not in ChildFailed(1).explain("d:1")
 

@@ -1,4 +1,4 @@
-"""Runs for the export tests: one real run shared by the session, synthetic runs of any size, the
+"""Runs for the tools' tests: one real run shared by the session, synthetic runs of any size, the
 run's rows and stream as the files hold them, and the Hugging Face offline switches (tests only)."""
 import importlib.util
 import json
@@ -16,9 +16,10 @@ SEQ, ROW = 2048, 2049
 
 
 @pytest.fixture(scope="session")
-def export_run(tmp_path_factory):
+def real_run(tmp_path_factory):
+    """The one real run the tools' tests read (a test that writes into a run copies it first)."""
     # 7 rows a shard: several shards, with documents crossing their edges
-    return sample_run(tmp_path_factory.mktemp("export"), rows_per_shard=7)
+    return sample_run(tmp_path_factory.mktemp("real"), rows_per_shard=7)
 
 
 @pytest.fixture(autouse=True)

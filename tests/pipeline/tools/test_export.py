@@ -21,8 +21,8 @@ CODES = {4: np.int32, 8: np.uint16}
 
 
 @pytest.fixture
-def run(export_run):
-    return export_run
+def run(real_run):
+    return real_run
 
 
 _manifest, _stream = manifest_of, run_stream

@@ -23,32 +23,32 @@ def _check_record(out, record):
     assert not [p for p in out.rglob(".tmp-*")]
 
 
-def test_hf_parquet_loads_with_datasets(export_run, tmp_path, no_network):
+def test_hf_parquet_loads_with_datasets(real_run, tmp_path, no_network):
     datasets = pytest.importorskip("datasets")
-    record = export(str(export_run), str(tmp_path / "hf"), "hf")
+    record = export(str(real_run), str(tmp_path / "hf"), "hf")
     _check_record(tmp_path / "hf", record)
     ds = datasets.load_dataset("parquet", data_files=str(tmp_path / "hf" / "data" / "*.parquet"), split="train",
                                cache_dir=str(tmp_path / "cache"))
-    rows = run_rows(export_run)
+    rows = run_rows(real_run)
     assert ds.column_names == ["input_ids"] and ds.features["input_ids"].length == 2049
     assert np.array_equal(np.asarray(ds.with_format("numpy")["input_ids"]), rows)
     # the folder is a dataset repository: its card's configs name the files
     by_card = datasets.load_dataset(str(tmp_path / "hf"), split="train", cache_dir=str(tmp_path / "cache2"))
     assert by_card.num_rows == len(rows) == record["rows"]
-    assert len(record["files"]) == len(manifest_of(export_run)["shards"]) + 1
+    assert len(record["files"]) == len(manifest_of(real_run)["shards"]) + 1
     listed = datasets.load_dataset("parquet", data_files=[str(tmp_path / "hf" / p) for p in record["data_files"]],
                                    split="train", cache_dir=str(tmp_path / "cache3"))
     assert listed.num_rows == len(rows)
 
 
-def test_litdata_streams_every_row(export_run, tmp_path):
+def test_litdata_streams_every_row(real_run, tmp_path):
     pytest.importorskip("litdata")
     from litdata import StreamingDataset
     from litdata.streaming.item_loader import TokensLoader
 
-    record = export(str(export_run), str(tmp_path / "ld"), "litdata", chunk_rows=5)  # chunks cross shards (7 rows)
+    record = export(str(real_run), str(tmp_path / "ld"), "litdata", chunk_rows=5)  # chunks cross shards (7 rows)
     _check_record(tmp_path / "ld", record)
-    rows = run_rows(export_run)
+    rows = run_rows(real_run)
     ds = StreamingDataset(str(tmp_path / "ld"), item_loader=TokensLoader(block_size=2049), shuffle=False)
     assert len(ds) == len(rows) and record["chunks"] == -(-len(rows) // 5)
     got = np.stack([ds[i].numpy() for i in range(len(ds))])
@@ -57,11 +57,11 @@ def test_litdata_streams_every_row(export_run, tmp_path):
 
 
 @pytest.mark.parametrize("token_dtype", ["int64", "uint16"])
-def test_mds_reads_with_streaming(export_run, tmp_path, token_dtype):
+def test_mds_reads_with_streaming(real_run, tmp_path, token_dtype):
     StreamingDataset = streaming_dataset_class()
-    record = export(str(export_run), str(tmp_path / "mds"), "mds", token_dtype=token_dtype)
+    record = export(str(real_run), str(tmp_path / "mds"), "mds", token_dtype=token_dtype)
     _check_record(tmp_path / "mds", record)
-    rows = run_rows(export_run)
+    rows = run_rows(real_run)
     ds = StreamingDataset(local=str(tmp_path / "mds"), shuffle=False, batch_size=1)
     assert len(ds) == len(rows)
     got = np.stack([np.frombuffer(ds[i]["tokens"], dtype=token_dtype) for i in range(len(ds))])
@@ -85,28 +85,28 @@ def test_mds_shards_are_mdswriters_bytes(tmp_path):
     assert 1 <= n < 7 and ours.getvalue() == theirs
 
 
-def test_mds_multiple_shards_and_small_limit(export_run, tmp_path):
-    record = export(str(export_run), str(tmp_path / "m"), "mds", token_dtype="uint16", size_limit=20 * 4200)
+def test_mds_multiple_shards_and_small_limit(real_run, tmp_path):
+    record = export(str(real_run), str(tmp_path / "m"), "mds", token_dtype="uint16", size_limit=20 * 4200)
     index = json.loads((tmp_path / "m" / "index.json").read_text())
     assert record["shards"] == len(index["shards"]) > 3
-    assert sum(s["samples"] for s in index["shards"]) == manifest_of(export_run)["rows"]
+    assert sum(s["samples"] for s in index["shards"]) == manifest_of(real_run)["rows"]
     with pytest.raises(PileprepError, match="smaller than one sample"):
-        export(str(export_run), str(tmp_path / "n"), "mds", size_limit=100)
+        export(str(real_run), str(tmp_path / "n"), "mds", size_limit=100)
 
 
-def test_nanogpt_holdout_run(export_run, tmp_path):
+def test_nanogpt_holdout_run(real_run, tmp_path):
     val = synthetic_run(tmp_path / "val", shards=2, rows_per_shard=3)
-    record = export(str(export_run), str(tmp_path / "ng"), "nanogpt", val=str(val))
+    record = export(str(real_run), str(tmp_path / "ng"), "nanogpt", val=str(val))
     _check_record(tmp_path / "ng", record)
     train = np.memmap(tmp_path / "ng" / "train.bin", dtype=np.uint16, mode="r")  # as nanoGPT's get_batch
     held = np.memmap(tmp_path / "ng" / "val.bin", dtype=np.uint16, mode="r")
-    assert np.array_equal(train, run_stream(export_run)) and np.array_equal(held, run_stream(val))
+    assert np.array_equal(train, run_stream(real_run)) and np.array_equal(held, run_stream(val))
     assert record["train_tokens"] == len(train) and record["val"]["source"] == "run"
 
 
-def test_nanogpt_seeded_fraction(export_run, tmp_path):
-    record = export(str(export_run), str(tmp_path / "ng"), "nanogpt", val_fraction=0.1, seed=3)
-    rows = run_rows(export_run)
+def test_nanogpt_seeded_fraction(real_run, tmp_path):
+    record = export(str(real_run), str(tmp_path / "ng"), "nanogpt", val_fraction=0.1, seed=3)
+    rows = run_rows(real_run)
     val_rows = np.sort(np.random.default_rng(3).choice(len(rows), round(0.1 * len(rows)), replace=False))
     assert record["val"]["val_rows"] == val_rows.tolist()
     is_val = np.isin(np.arange(len(rows)), val_rows)
@@ -116,8 +116,8 @@ def test_nanogpt_seeded_fraction(export_run, tmp_path):
     train = np.memmap(tmp_path / "ng" / "train.bin", dtype=np.uint16, mode="r")
     held = np.memmap(tmp_path / "ng" / "val.bin", dtype=np.uint16, mode="r")
     assert np.array_equal(train, want_train) and np.array_equal(held, want_val)
-    assert len(train) + len(held) == manifest_of(export_run)["tokens"]["in_rows"]
-    again = export(str(export_run), str(tmp_path / "ng2"), "nanogpt", val_fraction=0.1, seed=3)
+    assert len(train) + len(held) == manifest_of(real_run)["tokens"]["in_rows"]
+    again = export(str(real_run), str(tmp_path / "ng2"), "nanogpt", val_fraction=0.1, seed=3)
     assert again == record and (tmp_path / "ng2" / "val.bin").read_bytes() == bytes(held)
 
 

@@ -12,8 +12,8 @@ from pipeline.tools.hf import load_hf, load_lineage, rows_table
 
 
 @pytest.fixture
-def run(export_run):
-    return export_run
+def run(real_run):
+    return real_run
 
 
 def _manifest(run):

@@ -1,11 +1,10 @@
 """The tools that read a finished run need no Apache Beam: in a process where `import apache_beam`
 fails, `pileprep verify`, `inspect`, `report` and `export` read a real run."""
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
-
-from tests.conftest import sample_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
@@ -27,8 +26,9 @@ _SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_post_run_tools_work_with_apache_beam_unimportable(tmp_path):
-    run = sample_run(tmp_path)
+def test_post_run_tools_work_with_apache_beam_unimportable(real_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(real_run, run)  # `report` writes into the run
     env = {**os.environ, "PYTHONPATH": ROOT, "MPLBACKEND": "Agg"}
     done = subprocess.run([sys.executable, "-c", _SCRIPT, str(run), str(tmp_path)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)

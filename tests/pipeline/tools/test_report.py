@@ -5,6 +5,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,6 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.tools.report import add_parser, cmd_report, render, write_report
-from tests.conftest import sample_run
 
 CHROMIUM = "/usr/bin/chromium"
 HEADINGS = ("Tokens and documents per source", "Documents removed",
@@ -23,8 +23,9 @@ _IMG = re.compile(r'<img alt="[^"]*" src="data:image/png;base64,([A-Za-z0-9+/=]+
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = sample_run(tmp_path_factory.mktemp("report"))
+def run(real_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "run"
+    shutil.copytree(real_run, out)  # the report is written into the run, with a training log beside it
     (out / "train").mkdir()
     log = [json.dumps({"step": step, "loss": 10.8 * 0.99 ** step, "lr": 6e-4}) for step in range(0, 200, 10)]
     log.append('{"step": 200, "lo')  # a trainer still writing: the cut line is skipped
