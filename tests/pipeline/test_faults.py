@@ -100,11 +100,13 @@ def test_ctrl_c_is_a_short_message_not_a_traceback(tmp_path):
         for i in range(8000):  # ~100 MB: still running 2 s after it starts on any machine
             f.write(lines[i % len(words)])
     proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--input", str(tmp_path / "big.jsonl"),
-                             "--output", str(tmp_path / "out"), "--no-documents"], stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                             "--output", str(tmp_path / "out"), "--no-documents", "--progress-every", "0.2"],
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     line = proc.stderr.readline()  # "pileprep: reading ...": the pipeline is being built and run
     assert "reading" in line
-    time.sleep(2)
+    while "tokenizing" not in line:  # the workers are at it: Ctrl-C in the middle of the work
+        line = proc.stderr.readline()
+        assert line, "the run ended before it was interrupted"
     os.killpg(proc.pid, signal.SIGINT)
     rest = proc.stderr.read()
     assert proc.wait(timeout=60) == 130, rest

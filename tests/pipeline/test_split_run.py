@@ -77,19 +77,19 @@ def test_parquet_split_in_row_groups_gives_the_same_bytes(inputs):
 def test_a_killed_split_run_resumes_by_its_ranges(inputs, tmp_path):
     """The fused front's resume keys entries by range start and chunks by first line: a rerun plans
     the same ranges, reuses what the killed run finished, and gives the uninterrupted bytes."""
-    from tests.pipeline.test_resume import _entries, _kill_when
+    from tests.pipeline.test_resume import _cli, _entries, _kill_when
 
     big = tmp_path / "big.jsonl"
     big.write_bytes(((inputs / "in" / "all.jsonl").read_bytes() + b"\n") * 4)  # ~1.9 MB: ~30 ranges
 
-    def cmd(out, *extra):
-        return [sys.executable, "-m", "pipeline.cli", "run", "--input", str(big), "--rows-per-shard", "64",
-                "--split-mb", "0.0625", "--output", str(out), *extra]
+    def args(out, *extra):
+        return ["run", "--input", str(big), "--rows-per-shard", "64", "--split-mb", "0.0625", "--output", str(out),
+                *extra]
 
     out, fresh = tmp_path / "out", tmp_path / "fresh"
-    assert _kill_when(cmd(out, "--quiet"), lambda: _entries(out) >= 8)
-    rerun = subprocess.run(cmd(out), cwd=ROOT, capture_output=True, text=True)
+    assert _kill_when(args(out, "--quiet"), lambda: _entries(out) >= 8)
+    rerun = subprocess.run(_cli(args(out)), cwd=ROOT, capture_output=True, text=True)
     assert rerun.returncode == 0 and "pileprep: resumed: reused" in rerun.stderr, rerun.stderr[-3000:]
-    subprocess.run(cmd(fresh, "--quiet"), cwd=ROOT, check=True)
+    subprocess.run(_cli(args(fresh, "--quiet")), cwd=ROOT, check=True)
     files = [{str(p.relative_to(o)): p.read_bytes() for p in sorted(o.rglob("*")) if p.is_file()} for o in (out, fresh)]
     assert files[0] == files[1]
