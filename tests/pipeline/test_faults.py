@@ -101,7 +101,11 @@ def test_ctrl_c_is_a_short_message_not_a_traceback(tmp_path):
             f.write(lines[i % len(words)])
     proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--input", str(tmp_path / "big.jsonl"),
                              "--output", str(tmp_path / "out"), "--no-documents", "--progress-every", "0.2"],
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            # Ctrl-C's default action, even when this test runs with SIGINT ignored
+                            # (a shell's background job): an ignored signal is inherited, and Python
+                            # then installs no KeyboardInterrupt
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     line = proc.stderr.readline()  # "pileprep: reading ...": the pipeline is being built and run
     assert "reading" in line
     while "tokenizing" not in line:  # the workers are at it: Ctrl-C in the middle of the work
