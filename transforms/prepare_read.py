@@ -9,9 +9,9 @@ The head start: on the default local run, the launcher builds the rest of Beam's
 runner prepares its stages for ~2 s of one core after Prepare is constructed, while the worker
 processes (started before that: pipeline/run.py) would idle. A HeadStart thread cuts the first
 inputs meanwhile and sends their chunks to the workers: at most HEAD_START_CHUNKS per worker, at
-most two per worker in flight. When Prepare's DoFn starts its bundle it stops the thread and
-adopts everything: the answers (in submission order), the open Readings, the workers' bundle
-token (transforms/prepare_work.py drops another bundle's epoch). The same chunks reach the same
+most two per worker in flight. Prepare's DoFn stops the thread in its setup (before either touches
+the resume entries) and its first bundle adopts everything: the answers (in submission order), the
+open Readings, the workers' bundle token (transforms/prepare_work.py drops another bundle's epoch). The same chunks reach the same
 functions, so the output is the same bytes (tested with and without it).
 
     head = HeadStart(pool, files, setup, processes=2, split_bytes=256 << 20)
